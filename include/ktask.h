@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * ktask.h - parallelize a large CPU-intensive task.
+ *
+ * A client describes a task by a start position, a size in task-specific
+ * units and a minimum chunk size, and gives a thread function that does the
+ * work of one chunk [start, end).  ktask splits the task into chunks, picks a
+ * number of threads, starts them and balances the chunks among them.  An
+ * iterator lets the task be something other than an address range, and an
+ * undo function lets a failed task roll back the chunks that completed.
+ *
+ * The same header serves userland programs (libktask) and kernel modules
+ * (ktask.ko).  Names and meanings follow the ktask series' include/linux/ktask.h.
+ */
+#ifndef KTASK_H
+#define KTASK_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <linux/numa.h>
+#else
+#include <stddef.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef NUMA_NO_NODE
+/**
+ * define NUMA_NO_NODE - a &struct ktask_node whose part may run on any node.
+ */
+#define NUMA_NO_NODE (-1)
+#endif
+
+/**
+ * define KTASK_RETURN_SUCCESS - what a thread function returns when its chunk
+ * succeeded.  Any other value is a client-specific error: it stops the task
+ * and is returned unchanged by ktask_run() or ktask_run_numa().
+ */
+#define KTASK_RETURN_SUCCESS 0
+
+/**
+ * typedef ktask_thread_func - does the work of one chunk.
+ * @start: first position of the chunk.
+ * @end: position just past the chunk, as the iterator computed it.
+ * @arg: the task's &ktask_ctl.kc_func_arg.
+ *
+ * Called once per chunk, possibly many times by one thread and from several
+ * threads at once on disjoint chunks.  If it fails part way, cleaning up the
+ * part of its own chunk that it did is its job: the undo function is never
+ * called on a failed chunk.
+ *
+ * Return: %KTASK_RETURN_SUCCESS, or a nonzero client-specific error.
+ */
+typedef int (*ktask_thread_func)(void *start, void *end, void *arg);
+
+/**
+ * typedef ktask_undo_func - rolls back a range of chunks that completed.
+ * @start: first position of the range.
+ * @end: position just past the range.
+ * @arg: the task's &ktask_ctl.kc_func_arg.
+ *
+ * Called only after a task failed, from the thread that called ktask_run()
+ * or ktask_run_numa(), once per maximal run of completed chunks, in
+ * ascending order within a node and node by node in array order.  It must
+ * always succeed.
+ */
+typedef void (*ktask_undo_func)(void *start, void *end, void *arg);
+
+/**
+ * typedef ktask_iter_func - advances a position through the task.
+ * @position: a position in the task.
+ * @size: how many units to advance.
+ *
+ * Return: the position @size units after @position.
+ */
+typedef void *(*ktask_iter_func)(void *position, size_t size);
+
+/**
+ * ktask_iter_range() - the default iterator, for tasks that are byte ranges.
+ * @position: a position in the task, taken as an address.
+ * @size: how many bytes to advance.
+ *
+ * A task whose iterator is ktask_iter_range() is claimed without a lock.
+ *
+ * Return: (char *)@position + @size.
+ */
+void *ktask_iter_range(void *position, size_t size);
+
+/**
+ * struct ktask_node - the part of a task to be done on one NUMA node.
+ * @kn_start: first position of the part.
+ * @kn_task_size: size of the part, in task-specific units.
+ * @kn_nid: NUMA node whose CPUs should do this part, or %NUMA_NO_NODE.
+ * @kn_position: private: next position to hand out (iterator tasks).
+ * @kn_claimed: private: units handed out so far.
+ *
+ * The fields after @kn_nid belong to ktask while a call that was given the
+ * node runs; the client need not initialise them.
+ */
+struct ktask_node {
+	void *kn_start;
+	size_t kn_task_size;
+	int kn_nid;
+
+	/* Private fields below: ktask's own, do not touch. */
+	void *kn_position;
+	size_t kn_claimed;
+};
+
+/**
+ * struct ktask_ctl - how to run a task.
+ * @kc_thread_func: does one chunk.  Required.
+ * @kc_undo_func: rolls back completed chunks after a failure, or NULL.
+ * @kc_func_arg: passed as @arg to both functions.
+ * @kc_min_chunk_size: the least work worth giving a thread, in task units;
+ *                     it must be at least 1.
+ * @kc_iter_func: advances positions; NULL means ktask_iter_range().
+ * @kc_max_threads: the most threads to use, the caller included; 0 means
+ *                  the library default (every usable CPU).
+ *
+ * Set it up with KTASK_CTL_INITIALIZER() or DEFINE_KTASK_CTL() and the
+ * ktask_ctl_set_*() helpers, so that fields added later get their defaults.
+ */
+struct ktask_ctl {
+	ktask_thread_func kc_thread_func;
+	ktask_undo_func kc_undo_func;
+	void *kc_func_arg;
+	size_t kc_min_chunk_size;
+	ktask_iter_func kc_iter_func;
+	size_t kc_max_threads;
+};
+
+/**
+ * define KTASK_CTL_INITIALIZER - the initial value of a &struct ktask_ctl.
+ * @thread_func: the thread function; cast, so it may take its real types.
+ * @func_arg: its @arg.
+ * @min_chunk_size: the minimum chunk size, in task units.
+ *
+ * No undo function, the range iterator, and the default thread limit.
+ */
+#define KTASK_CTL_INITIALIZER(thread_func, func_arg, min_chunk_size)	\
+	{								\
+		(ktask_thread_func)(thread_func),			\
+		NULL,							\
+		(func_arg),						\
+		(min_chunk_size),					\
+		ktask_iter_range,					\
+		0,							\
+	}
+
+/**
+ * define DEFINE_KTASK_CTL - declares and initialises a &struct ktask_ctl.
+ * @ctl_name: the variable's name.
+ * @thread_func: the thread function.
+ * @func_arg: its @arg.
+ * @min_chunk_size: the minimum chunk size, in task units.
+ */
+#define DEFINE_KTASK_CTL(ctl_name, thread_func, func_arg, min_chunk_size) \
+	struct ktask_ctl ctl_name =					  \
+		KTASK_CTL_INITIALIZER(thread_func, func_arg, min_chunk_size)
+
+/**
+ * define ktask_ctl_set_iter_func - sets a task's iterator.
+ * @ctl: the &struct ktask_ctl.
+ * @iter_func: the iterator; cast, so it may take its real types.
+ */
+#define ktask_ctl_set_iter_func(ctl, iter_func)				\
+	((ctl)->kc_iter_func = (ktask_iter_func)(iter_func))
+
+/**
+ * define ktask_ctl_set_undo_func - sets a task's undo function.
+ * @ctl: the &struct ktask_ctl.
+ * @undo_func: the undo function; cast, so it may take its real types.
+ */
+#define ktask_ctl_set_undo_func(ctl, undo_func)				\
+	((ctl)->kc_undo_func = (ktask_undo_func)(undo_func))
+
+/**
+ * ktask_ctl_set_max_threads() - caps the threads a task may use.
+ * @ctl: the &struct ktask_ctl.
+ * @max_threads: the most threads, the caller included; 0 for the default.
+ */
+static inline void ktask_ctl_set_max_threads(struct ktask_ctl *ctl,
+					     size_t max_threads)
+{
+	ctl->kc_max_threads = max_threads;
+}
+
+/**
+ * ktask_run() - runs a task on the caller's NUMA node and waits for it.
+ * @start: the task's first position.
+ * @task_size: its size, in task units.
+ * @ctl: how to run it.
+ *
+ * The caller runs chunks too.  A task that fits one thread runs entirely in
+ * the caller, with no hand-off and no allocation.  On the first nonzero
+ * return of the thread function no more chunks are handed out, the chunks
+ * already running finish, and the undo function (if any) is called on every
+ * completed range before ktask_run() returns.
+ *
+ * Return: 0 on success (a task of size 0 succeeds without calling anything),
+ * -EINVAL for a NULL @ctl or thread function, a zero minimum chunk size or a
+ * range that wraps the address space (nothing is run then), or the first
+ * error a thread function returned.
+ */
+int ktask_run(void *start, size_t task_size, struct ktask_ctl *ctl);
+
+/**
+ * ktask_run_numa() - runs a task that the client split by NUMA node.
+ * @nodes: the parts of the task, one &struct ktask_node each.
+ * @nr_nodes: how many parts.
+ * @ctl: how to run it.
+ *
+ * Like ktask_run(), over every part.  Undo after a failure covers exactly
+ * the completed ranges, node by node in array order.
+ *
+ * Return: as for ktask_run(); also -EINVAL for NULL @nodes with @nr_nodes
+ * above 0, an invalid node id, or sizes whose sum overflows.
+ */
+int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
+		   struct ktask_ctl *ctl);
+
+/*
+ * Extensions.  They add to the series' interface without changing what any
+ * of it means.
+ */
+
+/**
+ * struct ktask_stats - what ktask decided for a task.
+ * @ks_threads: threads the task was planned for, the caller included
+ *              (1 for a task that ran inline).
+ * @ks_helpers: helper threads that actually joined; fewer than
+ *              @ks_threads - 1 when the process-wide helper limit was reached
+ *              or a thread could not be started.
+ * @ks_chunk_size: units per chunk (the whole task when it ran inline).
+ * @ks_max_threads: the default limit in force: usable CPUs, within
+ *                  %KTASK_MAX_THREADS from the environment.
+ * @ks_total_size: units in the task, over all nodes.
+ */
+struct ktask_stats {
+	size_t ks_threads;
+	size_t ks_helpers;
+	size_t ks_chunk_size;
+	size_t ks_max_threads;
+	size_t ks_total_size;
+};
+
+#ifndef __KERNEL__
+
+/**
+ * ktask_last_stats() - tells what ktask decided for the calling thread's
+ * most recent task that passed argument checks.
+ * @stats: filled in; all zero if this thread ran no task yet.
+ */
+void ktask_last_stats(struct ktask_stats *stats);
+#endif /* !__KERNEL__ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KTASK_H */

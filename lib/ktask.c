@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * ktask.c - the ktask core: check a task, decide threads and chunks, hand
+ * out chunks, stop on the first error and undo what completed.
+ *
+ * This file is compiled unchanged into libktask and into ktask.ko.  It asks
+ * its home (lib/platform.h) for helpers and CPU facts and does everything
+ * else itself, so the userland tests exercise the code the kernel runs.
+ *
+ * A task runs like this.  The caller checks the arguments, picks a thread
+ * count and a chunk size, asks the home for helpers and then claims chunks
+ * itself like any helper.  Range tasks (the default iterator) claim with a
+ * compare-and-swap on the node's claimed count; other iterators must be
+ * called one at a time, so their tasks claim under kt_lock.  A thread whose
+ * chunk fails records the chunk in its work item and stops; the first error
+ * is kept.  Once every helper has stopped, the caller undoes the claimed
+ * part of each node minus the failed chunks.  Every claimed chunk is run by
+ * its claimer, so claimed minus failed is exactly what completed.
+ */
+#include "ktask_core.h"
+
+#ifndef KTASK_SERIAL
+#define KTASK_SERIAL 0
+#endif
+
+struct ktask_chunk {
+	size_t kch_node;
+	size_t kch_offset;
+	size_t kch_size;
+	void *kch_start;
+	void *kch_end;
+};
+
+KTASK_PUBLIC void *ktask_iter_range(void *position, size_t size)
+{
+	return (char *)position + size;
+}
+KTASK_EXPORT(ktask_iter_range);
+
+static size_t ktask_min(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * Rejects bad arguments before anything runs and sums the task's size.
+ */
+static int ktask_check(const struct ktask_node *nodes, size_t nr_nodes,
+		       const struct ktask_ctl *ctl, size_t *total)
+{
+	bool range;
+	size_t i;
+
+	if (!ctl || !ctl->kc_thread_func || !ctl->kc_min_chunk_size)
+		return -EINVAL;
+	if (nr_nodes && !nodes)
+		return -EINVAL;
+
+	range = !ctl->kc_iter_func || ctl->kc_iter_func == ktask_iter_range;
+	*total = 0;
+	for (i = 0; i < nr_nodes; i++) {
+		const struct ktask_node *kn = &nodes[i];
+		uintptr_t start = (uintptr_t)kn->kn_start;
+
+		if (kn->kn_nid != NUMA_NO_NODE &&
+		    !ktask_plat_node_valid(kn->kn_nid))
+			return -EINVAL;
+		if (range && start + kn->kn_task_size < start)
+			return -EINVAL;
+		if (*total + kn->kn_task_size < *total)
+			return -EINVAL;
+		*total += kn->kn_task_size;
+	}
+	return 0;
+}
+
+/*
+ * About four chunks per thread, so that a thread that finishes early takes
+ * work from the rest; a multiple of the minimum chunk and never below it.
+ */
+static size_t ktask_chunk_size(size_t total, size_t min_chunk,
+			       size_t nr_threads)
+{
+	size_t chunk;
+
+	if (nr_threads == 1)
+		return total;
+	chunk = (total / nr_threads) >> 2;
+	chunk -= chunk % min_chunk;
+	return chunk < min_chunk ? min_chunk : chunk;
+}
+
+/* Calls the undo function on @size units from @pos; returns the end. */
+static void *ktask_undo_span(const struct ktask_ctl *ctl, ktask_iter_func iter,
+			     void *pos, size_t size)
+{
+	void *end;
+
+	if (!size)
+		return pos;
+	end = iter(pos, size);
+	ctl->kc_undo_func(pos, end, ctl->kc_func_arg);
+	return end;
+}
+
+/*
+ * One thread, one chunk per node, in the caller: no lock, no allocation.
+ * A failure undoes the nodes before it, unless this is the serial build,
+ * which like the series' CONFIG_KTASK=n never undoes.
+ */
+static int ktask_run_inline(struct ktask_node *nodes, size_t nr_nodes,
+			    const struct ktask_ctl *ctl, ktask_iter_func iter)
+{
+	size_t i, j;
+	int err;
+
+	for (i = 0; i < nr_nodes; i++) {
+		struct ktask_node *kn = &nodes[i];
+
+		if (!kn->kn_task_size)
+			continue;
+		err = ctl->kc_thread_func(kn->kn_start,
+					  iter(kn->kn_start, kn->kn_task_size),
+					  ctl->kc_func_arg);
+		if (err == KTASK_RETURN_SUCCESS)
+			continue;
+		if (ctl->kc_undo_func && !KTASK_SERIAL)
+			for (j = 0; j < i; j++)
+				ktask_undo_span(ctl, iter, nodes[j].kn_start,
+						nodes[j].kn_task_size);
+		return err;
+	}
+	return KTASK_RETURN_SUCCESS;
+}
+
+/*
+ * Claims a chunk of a range task without a lock.  The claimed count only
+ * grows, one compare-and-swap per chunk, so the chunks of a node are handed
+ * out in order and what was claimed is always [0, kn_claimed).
+ */
+static bool ktask_claim_range(struct ktask_task *task, size_t node,
+			      struct ktask_chunk *ch)
+{
+	struct ktask_node *kn = &task->kt_nodes[node];
+	size_t claimed = ktask_load_relaxed(&kn->kn_claimed);
+
+	do {
+		if (claimed >= kn->kn_task_size)
+			return false;
+		ch->kch_size = ktask_min(task->kt_chunk_size,
+					 kn->kn_task_size - claimed);
+	} while (!ktask_cas(&kn->kn_claimed, &claimed,
+			    claimed + ch->kch_size));
+
+	ch->kch_offset = claimed;
+	ch->kch_start = (char *)kn->kn_start + claimed;
+	ch->kch_end = (char *)ch->kch_start + ch->kch_size;
+	return true;
+}
+
+/* Claims a chunk of an iterator task; the caller holds kt_lock. */
+static bool ktask_claim_locked(struct ktask_task *task, size_t node,
+			       struct ktask_chunk *ch)
+{
+	struct ktask_node *kn = &task->kt_nodes[node];
+
+	if (kn->kn_claimed >= kn->kn_task_size)
+		return false;
+	ch->kch_size = ktask_min(task->kt_chunk_size,
+				 kn->kn_task_size - kn->kn_claimed);
+	ch->kch_offset = kn->kn_claimed;
+	ch->kch_start = kn->kn_position;
+	ch->kch_end = task->kt_iter(kn->kn_position, ch->kch_size);
+	kn->kn_position = ch->kch_end;
+	kn->kn_claimed += ch->kch_size;
+	return true;
+}
+
+/*
+ * Finds the next chunk, starting at node *@node and moving on to the next
+ * node with work left when that one is done.  Returns false when the task
+ * is finished or has failed.
+ */
+static bool ktask_claim(struct ktask_task *task, size_t *node,
+			struct ktask_chunk *ch)
+{
+	size_t tries, n = *node;
+	bool found = false;
+
+	if (task->kt_locked)
+		ktask_lock(&task->kt_lock);
+	/* Relaxed: a stale 0 only lets one more chunk run, and it is undone. */
+	if (ktask_load_relaxed(&task->kt_error))
+		goto out;
+	for (tries = 0; tries < task->kt_nr_nodes; tries++) {
+		found = task->kt_locked ? ktask_claim_locked(task, n, ch) :
+					  ktask_claim_range(task, n, ch);
+		if (found)
+			break;
+		if (++n == task->kt_nr_nodes)
+			n = 0;
+	}
+	*node = ch->kch_node = n;
+out:
+	if (task->kt_locked)
+		ktask_unlock(&task->kt_lock);
+	return found;
+}
+
+/*
+ * Records that @kw's chunk @ch failed with @err.  The first error wins.
+ * Iterator tasks set it under kt_lock, so that no chunk is claimed after
+ * it; range tasks may start at most one more chunk per thread.
+ */
+static void ktask_fail(struct ktask_work *kw, const struct ktask_chunk *ch,
+		       int err)
+{
+	struct ktask_task *task = kw->kw_task;
+	struct ktask_work *head;
+	int none = 0;
+
+	kw->kw_fail_node = ch->kch_node;
+	kw->kw_fail_offset = ch->kch_offset;
+	kw->kw_fail_size = ch->kch_size;
+
+	if (task->kt_locked)
+		ktask_lock(&task->kt_lock);
+	ktask_cas(&task->kt_error, &none, err);
+	if (task->kt_locked)
+		ktask_unlock(&task->kt_lock);
+
+	/*
+	 * Push onto the failed list.  Only pushes happen until every helper
+	 * has stopped; the caller reads the list after waiting for them.
+	 */
+	head = ktask_load_relaxed(&task->kt_failed);
+	do {
+		kw->kw_next_failed = head;
+	} while (!ktask_cas(&task->kt_failed, &head, kw));
+}
+
+void ktask_work_run(struct ktask_work *kw)
+{
+	struct ktask_task *task = kw->kw_task;
+	const struct ktask_ctl *ctl = task->kt_ctl;
+	size_t node = kw->kw_first_node;
+	struct ktask_chunk ch;
+	int err;
+
+	while (ktask_claim(task, &node, &ch)) {
+		err = ctl->kc_thread_func(ch.kch_start, ch.kch_end,
+					  ctl->kc_func_arg);
+		if (err != KTASK_RETURN_SUCCESS) {
+			ktask_fail(kw, &ch, err);
+			return;
+		}
+	}
+}
+
+void ktask_work_init(struct ktask_task *task, struct ktask_work *kw,
+		     size_t index)
+{
+	kw->kw_task = task;
+	kw->kw_first_node = index % task->kt_nr_nodes;
+	kw->kw_next_failed = NULL;
+}
+
+/* Sorts the failed works by node, then by offset (few: one per thread). */
+static struct ktask_work *ktask_sort_failed(struct ktask_work *list)
+{
+	struct ktask_work *sorted = NULL, *kw, **pp;
+
+	while (list) {
+		kw = list;
+		list = list->kw_next_failed;
+		for (pp = &sorted; *pp; pp = &(*pp)->kw_next_failed)
+			if ((*pp)->kw_fail_node > kw->kw_fail_node ||
+			    ((*pp)->kw_fail_node == kw->kw_fail_node &&
+			     (*pp)->kw_fail_offset > kw->kw_fail_offset))
+				break;
+		kw->kw_next_failed = *pp;
+		*pp = kw;
+	}
+	return sorted;
+}
+
+/*
+ * Undoes every completed range, node by node in array order and ascending
+ * within a node, merging neighbouring chunks and skipping the failed ones.
+ * Runs in the caller after every helper stopped.
+ */
+static void ktask_undo(struct ktask_task *task)
+{
+	const struct ktask_ctl *ctl = task->kt_ctl;
+	struct ktask_work *failed = ktask_sort_failed(task->kt_failed);
+	size_t i;
+
+	for (i = 0; i < task->kt_nr_nodes; i++) {
+		struct ktask_node *kn = &task->kt_nodes[i];
+		void *pos = kn->kn_start;
+		size_t done = 0;
+
+		for (; failed && failed->kw_fail_node == i;
+		     failed = failed->kw_next_failed) {
+			pos = ktask_undo_span(ctl, task->kt_iter, pos,
+					      failed->kw_fail_offset - done);
+			pos = task->kt_iter(pos, failed->kw_fail_size);
+			done = failed->kw_fail_offset + failed->kw_fail_size;
+		}
+		ktask_undo_span(ctl, task->kt_iter, pos, kn->kn_claimed - done);
+	}
+}
+
+/* Runs a task on the caller and up to @nr_threads - 1 helpers. */
+static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
+			     const struct ktask_ctl *ctl, ktask_iter_func iter,
+			     struct ktask_stats *stats)
+{
+	struct ktask_task task;
+	size_t i, nr_helpers;
+	int err;
+
+	for (i = 0; i < nr_nodes; i++) {
+		nodes[i].kn_position = nodes[i].kn_start;
+		nodes[i].kn_claimed = 0;
+	}
+	task.kt_nodes = nodes;
+	task.kt_nr_nodes = nr_nodes;
+	task.kt_ctl = ctl;
+	task.kt_iter = iter;
+	task.kt_chunk_size = stats->ks_chunk_size;
+	task.kt_locked = iter != ktask_iter_range;
+	task.kt_nr_threads = stats->ks_threads;
+	task.kt_error = 0;
+	task.kt_failed = NULL;
+	ktask_lock_init(&task.kt_lock);
+	ktask_work_init(&task, &task.kt_caller_work, 0);
+
+	nr_helpers = ktask_plat_start_helpers(&task, stats->ks_threads - 1);
+	stats->ks_helpers = nr_helpers;
+	ktask_plat_note(stats);
+
+	ktask_work_run(&task.kt_caller_work);
+	ktask_plat_wait_helpers(&task);
+
+	err = ktask_load_acquire(&task.kt_error);
+	if (err && ctl->kc_undo_func)
+		ktask_undo(&task);
+	ktask_plat_release_helpers(&task);
+	ktask_lock_destroy(&task.kt_lock);
+	return err;
+}
+
+KTASK_PUBLIC int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
+				struct ktask_ctl *ctl)
+{
+	struct ktask_stats stats = { 0 };
+	ktask_iter_func iter;
+	size_t limit;
+	int err;
+
+	err = ktask_check(nodes, nr_nodes, ctl, &stats.ks_total_size);
+	if (err)
+		return err;
+	if (!stats.ks_total_size)
+		return KTASK_RETURN_SUCCESS;
+	iter = ctl->kc_iter_func ? ctl->kc_iter_func : ktask_iter_range;
+
+	/* The thread count includes the caller.  Count chunks without overflow. */
+	stats.ks_threads = stats.ks_total_size / ctl->kc_min_chunk_size +
+			   !!(stats.ks_total_size % ctl->kc_min_chunk_size);
+	if (stats.ks_threads > 1 && !KTASK_SERIAL) {
+		limit = stats.ks_max_threads = ktask_plat_max_threads();
+		if (ctl->kc_max_threads && ctl->kc_max_threads < limit)
+			limit = ctl->kc_max_threads;
+		stats.ks_threads = ktask_min(stats.ks_threads, limit);
+	}
+	if (stats.ks_threads <= 1 || KTASK_SERIAL) {
+		stats.ks_threads = 1;
+		stats.ks_chunk_size = stats.ks_total_size;
+		ktask_plat_note(&stats);
+		return ktask_run_inline(nodes, nr_nodes, ctl, iter);
+	}
+	stats.ks_chunk_size = ktask_chunk_size(stats.ks_total_size,
+					       ctl->kc_min_chunk_size,
+					       stats.ks_threads);
+	return ktask_run_threads(nodes, nr_nodes, ctl, iter, &stats);
+}
+KTASK_EXPORT(ktask_run_numa);
+
+KTASK_PUBLIC int ktask_run(void *start, size_t task_size,
+			   struct ktask_ctl *ctl)
+{
+	struct ktask_node node = {
+		.kn_start = start,
+		.kn_task_size = task_size,
+		.kn_nid = NUMA_NO_NODE,
+	};
+
+	return ktask_run_numa(&node, 1, ctl);
+}
+KTASK_EXPORT(ktask_run);

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * platform.h - what the ktask core needs from the place it runs in.
+ *
+ * The core (lib/ktask.c) is one portable file compiled into both libktask
+ * and ktask.ko.  Everything that differs between userland and the kernel
+ * sits behind this interface: atomics, how helpers are found and started,
+ * how the caller waits for them, and the facts about CPUs and nodes.
+ *
+ * A home provides a header (lib/user/plat_user.h or kernel/plat_kernel.h)
+ * that defines:
+ *
+ *   struct ktask_plat_task  per-task state of the home (helpers, waiting)
+ *   ktask_load_acquire(p), ktask_load_relaxed(p), ktask_store_release(p, v),
+ *   ktask_cas(p, oldp, new)    atomics with the orders their names say
+ *   ktask_unlikely(x)
+ *   errno values EINVAL
+ *
+ * and implements the functions declared below.
+ */
+#ifndef KTASK_PLATFORM_H
+#define KTASK_PLATFORM_H
+
+#ifdef __KERNEL__
+#include "../kernel/plat_kernel.h"
+#else
+#include "user/plat_user.h"
+#endif
+
+#include "ktask.h"
+
+struct ktask_task;
+struct ktask_work;
+
+/*
+ * The most threads a task may use by default, the caller included: every
+ * usable CPU, within any limit the environment sets.
+ */
+size_t ktask_plat_max_threads(void);
+
+/* Whether @nid names a NUMA node that work can be placed on. */
+bool ktask_plat_node_valid(int nid);
+
+/*
+ * Finds and starts up to @nr helpers for @task.  For each, the home calls
+ * ktask_work_init() on the helper's work item before the helper may run,
+ * and the helper then calls ktask_work_run() on it.  Returns how many were
+ * started (0 when none is free); never blocks waiting for one.
+ */
+size_t ktask_plat_start_helpers(struct ktask_task *task, size_t nr);
+
+/*
+ * Waits until every helper started for @task has returned from
+ * ktask_work_run(), or will never enter it.  The helpers' work items stay
+ * valid until ktask_plat_release_helpers().
+ */
+void ktask_plat_wait_helpers(struct ktask_task *task);
+
+/* Gives @task's helpers back to the home, for other tasks to use. */
+void ktask_plat_release_helpers(struct ktask_task *task);
+
+/*
+ * Notes what was decided for a task that passed the argument checks
+ * (statistics, debugging output); called on the caller's thread.
+ */
+void ktask_plat_note(const struct ktask_stats *stats);
+
+#endif /* KTASK_PLATFORM_H */

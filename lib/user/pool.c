@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * pool.c - the userland home of the ktask core: a process-wide pool of
+ * helper threads, the counterpart of the kernel's unbound workqueue.
+ *
+ * Workers are started lazily, the first time a task wants a helper and no
+ * idle one exists, and never beyond the helper limit: usable CPUs minus the
+ * caller, for all tasks of the process together.  A task that finds the
+ * limit reached runs with fewer helpers, down to none.
+ *
+ * A worker's life is a small state machine in one futex word, w_state:
+ *
+ *   IDLE --(caller takes it, under pool.lock)--> ASSIGNED
+ *   ASSIGNED --(worker)--> RUNNING --(worker)--> DONE
+ *   ASSIGNED --(caller, when it finished every chunk first)--> CANCELLED
+ *   DONE, CANCELLED --(caller, after undo)--> IDLE
+ *
+ * The ASSIGNED->RUNNING and ASSIGNED->CANCELLED steps are compare-and-swaps,
+ * so exactly one side wins a race between a waking worker and a caller that
+ * no longer needs it.  W_SLEEPING is or-ed in by a worker that is about to
+ * sleep on the word; whoever assigns it then wakes it.  Between tasks a
+ * worker spins briefly (back-to-back tasks are then cheap), then sleeps,
+ * and after an idle timeout it exits.
+ *
+ * Locking legend: [P] pool.lock, [O] the task that owns the worker,
+ * [A] atomics only.
+ */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../ktask_core.h"
+
+enum {
+	W_IDLE = 0,
+	W_ASSIGNED,
+	W_RUNNING,
+	W_DONE,
+	W_CANCELLED,
+	W_STATE_MASK = 0xff,
+	W_SLEEPING = 0x100,
+};
+
+/* The caller sleeps on kpt_pending with this bit set. */
+#define P_WAITER 0x80000000u
+
+/* Pause loops before sleeping: tens of microseconds on current CPUs. */
+#define WORKER_SPINS 4096
+#define CALLER_SPINS 4096
+
+#define DEFAULT_IDLE_MS 2000
+
+struct ktask_worker {
+	struct ktask_work w_work;	/* [O] the core's record of this share */
+	uint32_t w_state;		/* [A] W_*, futex word */
+	bool w_idle;			/* [P] on pool.idle */
+	struct ktask_worker *w_next;	/* [P] pool.idle link while idle,
+					 * [O] task's helper list while busy */
+	unsigned int w_id;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct ktask_worker *idle;	/* [P] most recently used first */
+	unsigned int nr_workers;	/* [P] threads alive */
+	unsigned int nr_busy;		/* [P] workers owned by tasks */
+	unsigned int next_id;		/* [P] */
+	/* Settings, read once from the environment. */
+	size_t env_max_threads;		/* KTASK_MAX_THREADS, 0 if unset */
+	unsigned int idle_ms;		/* KTASK_IDLE_MS */
+} pool = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+/* The calling thread's last decision, and its usable CPU count. */
+static __thread struct ktask_stats tls_stats;
+static __thread size_t tls_usable_cpus;
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+static int futex_wait(uint32_t *word, uint32_t val, const struct timespec *ts)
+{
+	if (syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, ts, NULL, 0))
+		return errno;
+	return 0;
+}
+
+static void futex_wake(uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Reads a positive decimal number from the environment, or 0. */
+static unsigned long env_number(const char *name)
+{
+	const char *s = getenv(name);
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || s[0] == '-')
+		return 0;
+	return v;
+}
+
+static void pool_fork_prepare(void)
+{
+	pthread_mutex_lock(&pool.lock);
+}
+
+static void pool_fork_parent(void)
+{
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/*
+ * The child has only the thread that forked: no worker survives.  Free the
+ * idle ones' memory and start again with an empty pool.  Busy workers'
+ * memory belongs to tasks of threads the child does not have; it is lost.
+ */
+static void pool_fork_child(void)
+{
+	struct ktask_worker *w;
+
+	pthread_mutex_init(&pool.lock, NULL);
+	while ((w = pool.idle)) {
+		pool.idle = w->w_next;
+		free(w);
+	}
+	pool.nr_workers = 0;
+	pool.nr_busy = 0;
+}
+
+static void pool_init(void)
+{
+	unsigned long ms = env_number("KTASK_IDLE_MS");
+
+	pool.env_max_threads = env_number("KTASK_MAX_THREADS");
+	pool.idle_ms = ms ? (ms > INT_MAX ? INT_MAX : ms) : DEFAULT_IDLE_MS;
+	pthread_atfork(pool_fork_prepare, pool_fork_parent, pool_fork_child);
+}
+
+/* Online CPUs in the calling thread's affinity mask, at least 1. */
+static size_t usable_cpus(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (!sched_getaffinity(0, sizeof(set), &set) && CPU_COUNT(&set))
+		return CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (size_t)n : 1;
+}
+
+size_t ktask_plat_max_threads(void)
+{
+	size_t n;
+
+	pthread_once(&pool_once, pool_init);
+	n = tls_usable_cpus = usable_cpus();
+	if (pool.env_max_threads && pool.env_max_threads < n)
+		n = pool.env_max_threads;
+	return n;
+}
+
+bool ktask_plat_node_valid(int nid)
+{
+	/* Every node counts as "anywhere" until NUMA placement exists. */
+	return nid >= 0 && nid < 1024;
+}
+
+void ktask_plat_note(const struct ktask_stats *stats)
+{
+	tls_stats = *stats;
+}
+
+KTASK_PUBLIC void ktask_last_stats(struct ktask_stats *stats)
+{
+	*stats = tls_stats;
+}
+
+/* Waits for an assignment; false once the worker retired after idling. */
+static bool worker_wait(struct ktask_worker *w)
+{
+	struct timespec timeout = {
+		.tv_sec = pool.idle_ms / 1000,
+		.tv_nsec = (long)(pool.idle_ms % 1000) * 1000000,
+	};
+	uint32_t s;
+	int i;
+
+	for (i = 0; i < WORKER_SPINS; i++) {
+		/* Acquire: pairs with the release in worker_assign(). */
+		if (ktask_load_acquire(&w->w_state) == W_ASSIGNED)
+			return true;
+		cpu_relax();
+	}
+	for (;;) {
+		s = ktask_load_acquire(&w->w_state);
+		if (s == W_ASSIGNED)
+			return true;
+		if (!(s & W_SLEEPING) &&
+		    !ktask_cas(&w->w_state, &s, s | W_SLEEPING))
+			continue;
+		if (futex_wait(&w->w_state, s | W_SLEEPING, &timeout) !=
+		    ETIMEDOUT)
+			continue;
+		/* Timed out: retire, unless a task took it meanwhile. */
+		pthread_mutex_lock(&pool.lock);
+		if (w->w_idle) {
+			struct ktask_worker **pp = &pool.idle;
+
+			while (*pp != w)
+				pp = &(*pp)->w_next;
+			*pp = w->w_next;
+			pool.nr_workers--;
+			pthread_mutex_unlock(&pool.lock);
+			return false;
+		}
+		pthread_mutex_unlock(&pool.lock);
+	}
+}
+
+/* The last helper to finish wakes the caller if it sleeps. */
+static void helper_done(struct ktask_task *task)
+{
+	/* Release: the caller's acquire load then sees this helper's work. */
+	uint32_t old = __atomic_fetch_sub(&task->kt_plat.kpt_pending, 1,
+					  __ATOMIC_ACQ_REL);
+
+	if (old == (P_WAITER | 1))
+		futex_wake(&task->kt_plat.kpt_pending);
+}
+
+static void *worker_main(void *arg)
+{
+	struct ktask_worker *w = arg;
+	struct ktask_task *task;
+	char name[16];
+	uint32_t s;
+
+	snprintf(name, sizeof(name), "ktask/%u", w->w_id);
+	pthread_setname_np(pthread_self(), name);
+
+	while (worker_wait(w)) {
+		s = W_ASSIGNED;
+		if (!ktask_cas(&w->w_state, &s, W_RUNNING))
+			continue;	/* cancelled: the caller did it all */
+		task = w->w_work.kw_task;
+		ktask_work_run(&w->w_work);
+		/* DONE before helper_done(): the caller may reuse w after it. */
+		ktask_store_release(&w->w_state, W_DONE);
+		helper_done(task);
+	}
+	free(w);
+	return NULL;
+}
+
+/* Hands @w its assignment and wakes it if it sleeps. */
+static void worker_assign(struct ktask_worker *w)
+{
+	/* Release: pairs with the acquire in worker_wait(). */
+	uint32_t old = __atomic_exchange_n(&w->w_state, W_ASSIGNED,
+					   __ATOMIC_ACQ_REL);
+
+	if (old & W_SLEEPING)
+		futex_wake(&w->w_state);
+}
+
+/* Starts a new worker thread, already assigned; NULL if that failed. */
+static struct ktask_worker *worker_create(unsigned int id,
+					  struct ktask_task *task,
+					  size_t index)
+{
+	struct ktask_worker *w = calloc(1, sizeof(*w));
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t thread;
+	int err;
+
+	if (!w)
+		return NULL;
+	w->w_id = id;
+	w->w_state = W_ASSIGNED;
+	ktask_work_init(task, &w->w_work, index);
+
+	/* Workers take no signals: those are for the application's threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&thread, &attr, worker_main, w);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+size_t ktask_plat_start_helpers(struct ktask_task *task, size_t nr)
+{
+	struct ktask_plat_task *pt = &task->kt_plat;
+	size_t limit = tls_usable_cpus - 1, i, got = 0, nr_new;
+	struct ktask_worker *w, *taken = NULL;
+	unsigned int first_id;
+
+	pt->kpt_helpers = NULL;
+	pt->kpt_pending = 0;
+
+	pthread_mutex_lock(&pool.lock);
+	if (pool.nr_busy < limit)
+		nr = nr < limit - pool.nr_busy ? nr : limit - pool.nr_busy;
+	else
+		nr = 0;
+	while (got < nr && (w = pool.idle)) {
+		pool.idle = w->w_next;
+		w->w_idle = false;
+		w->w_next = taken;
+		taken = w;
+		got++;
+	}
+	nr_new = nr - got;
+	pool.nr_busy += nr;
+	pool.nr_workers += nr_new;
+	first_id = pool.next_id;
+	pool.next_id += nr_new;
+	pthread_mutex_unlock(&pool.lock);
+
+	/* Count them all before any may finish and count down. */
+	pt->kpt_pending = nr;
+	for (i = 1; (w = taken); i++) {
+		taken = w->w_next;
+		ktask_work_init(task, &w->w_work, i);
+		w->w_next = pt->kpt_helpers;
+		pt->kpt_helpers = w;
+		worker_assign(w);
+	}
+	for (; i <= nr; i++) {
+		w = worker_create(first_id++, task, i);
+		if (!w)
+			break;
+		w->w_next = pt->kpt_helpers;
+		pt->kpt_helpers = w;
+	}
+	if (i <= nr) {
+		/* Fewer threads than hoped: run with the ones there are. */
+		size_t missing = nr - i + 1;
+
+		__atomic_fetch_sub(&pt->kpt_pending, missing, __ATOMIC_ACQ_REL);
+		pthread_mutex_lock(&pool.lock);
+		pool.nr_busy -= missing;
+		pool.nr_workers -= missing;
+		pthread_mutex_unlock(&pool.lock);
+		nr -= missing;
+	}
+	return nr;
+}
+
+void ktask_plat_wait_helpers(struct ktask_task *task)
+{
+	struct ktask_plat_task *pt = &task->kt_plat;
+	struct ktask_worker *w;
+	uint32_t v;
+	int i;
+
+	/*
+	 * Every chunk is claimed by now.  Helpers that have not woken up yet
+	 * need not: cancel them rather than wait for their wake-up.
+	 */
+	for (w = pt->kpt_helpers; w; w = w->w_next) {
+		uint32_t s = W_ASSIGNED;
+
+		if (ktask_cas(&w->w_state, &s, W_CANCELLED))
+			__atomic_fetch_sub(&pt->kpt_pending, 1,
+					   __ATOMIC_RELAXED);
+	}
+	for (i = 0; i < CALLER_SPINS; i++) {
+		/* Acquire: pairs with the release in helper_done(). */
+		if (!(ktask_load_acquire(&pt->kpt_pending) & ~P_WAITER))
+			return;
+		cpu_relax();
+	}
+	for (;;) {
+		v = ktask_load_acquire(&pt->kpt_pending);
+		if (!(v & ~P_WAITER))
+			return;
+		if (!(v & P_WAITER) &&
+		    !ktask_cas(&pt->kpt_pending, &v, v | P_WAITER))
+			continue;
+		futex_wait(&pt->kpt_pending, v | P_WAITER, NULL);
+	}
+}
+
+void ktask_plat_release_helpers(struct ktask_task *task)
+{
+	struct ktask_worker *w, *next;
+	size_t n = 0;
+
+	if (!task->kt_plat.kpt_helpers)
+		return;
+	pthread_mutex_lock(&pool.lock);
+	for (w = task->kt_plat.kpt_helpers; w; w = next) {
+		next = w->w_next;
+		/* Back to IDLE, keeping W_SLEEPING so an assigner wakes it. */
+		__atomic_fetch_and(&w->w_state, W_SLEEPING, __ATOMIC_RELEASE);
+		w->w_idle = true;
+		w->w_next = pool.idle;
+		pool.idle = w;
+		n++;
+	}
+	pool.nr_busy -= n;
+	pthread_mutex_unlock(&pool.lock);
+}

@@ -76,6 +76,7 @@ static struct {
 	/* Settings, read once from the environment. */
 	size_t env_max_threads;		/* KTASK_MAX_THREADS, 0 if unset */
 	unsigned int idle_ms;		/* KTASK_IDLE_MS */
+	unsigned long fail_create;	/* KTASK_FAULT_THREAD_CREATE */
 } pool = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -157,7 +158,14 @@ static void pool_init(void)
 {
 	unsigned long ms = env_number("KTASK_IDLE_MS");
 
+	const char *fault = getenv("KTASK_FAULT_THREAD_CREATE");
+
 	pool.env_max_threads = env_number("KTASK_MAX_THREADS");
+	/* "always", or N to fail one thread creation in N at random. */
+	if (fault && !strcmp(fault, "always"))
+		pool.fail_create = 1;
+	else
+		pool.fail_create = env_number("KTASK_FAULT_THREAD_CREATE");
 	pool.idle_ms = ms ? (ms > INT_MAX ? INT_MAX : ms) : DEFAULT_IDLE_MS;
 	pthread_atfork(pool_fork_prepare, pool_fork_parent, pool_fork_child);
 }
@@ -289,6 +297,22 @@ static void worker_assign(struct ktask_worker *w)
 		futex_wake(&w->w_state);
 }
 
+/*
+ * Fault injection, part of every build so that a program's fallback paths
+ * can be tried for real: KTASK_FAULT_THREAD_CREATE makes thread creation
+ * fail, always or one time in N.
+ */
+static bool fault_create(void)
+{
+	static __thread unsigned int seed;
+
+	if (!pool.fail_create)
+		return false;
+	if (!seed)
+		seed = (unsigned int)(uintptr_t)&seed ^ (unsigned int)time(NULL);
+	return pool.fail_create == 1 || rand_r(&seed) % pool.fail_create == 0;
+}
+
 /* Starts a new worker thread, already assigned; NULL if that failed. */
 static struct ktask_worker *worker_create(unsigned int id,
 					  struct ktask_task *task,
@@ -300,8 +324,10 @@ static struct ktask_worker *worker_create(unsigned int id,
 	pthread_t thread;
 	int err;
 
-	if (!w)
+	if (!w || fault_create()) {
+		free(w);
 		return NULL;
+	}
 	w->w_id = id;
 	w->w_state = W_ASSIGNED;
 	ktask_work_init(task, &w->w_work, index);

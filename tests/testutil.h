@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * testutil.h - small helpers shared by the libktask tests: which threads ran
+ * chunks, waiting with a deadline, counting the pool's threads.
+ */
+#ifndef KTASK_TESTUTIL_H
+#define KTASK_TESTUTIL_H
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define KT_SANITIZED 1
+#else
+#define KT_SANITIZED 0
+#endif
+
+#define KT_MAX_TIDS 64
+
+static inline pid_t kt_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+static inline double kt_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline double kt_cpu_time(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline void kt_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts))
+		;
+}
+
+/* The set of threads that ran chunks of a task. */
+struct kt_tids {
+	pid_t tids[KT_MAX_TIDS];
+	int nr;
+};
+
+/* Adds the calling thread; returns how many distinct threads there are. */
+static inline int kt_tids_add(struct kt_tids *set)
+{
+	pid_t me = kt_gettid();
+	int i, nr;
+
+	for (;;) {
+		nr = __atomic_load_n(&set->nr, __ATOMIC_ACQUIRE);
+		for (i = 0; i < nr; i++)
+			if (__atomic_load_n(&set->tids[i], __ATOMIC_RELAXED) ==
+			    me)
+				return nr;
+		if (nr == KT_MAX_TIDS)
+			return nr;
+		/* Claim slot nr by bumping the count, then fill it. */
+		if (__atomic_compare_exchange_n(&set->nr, &nr, nr + 1, false,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&set->tids[nr], me, __ATOMIC_RELEASE);
+			return nr + 1;
+		}
+	}
+}
+
+static inline bool kt_tids_has(struct kt_tids *set, pid_t tid)
+{
+	for (int i = 0; i < set->nr; i++)
+		if (set->tids[i] == tid)
+			return true;
+	return false;
+}
+
+/* Waits up to @ms for *@counter to reach @want; returns whether it did. */
+static inline bool kt_wait_for(int *counter, int want, long ms)
+{
+	double end = kt_now() + ms / 1e3;
+
+	while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < want) {
+		if (kt_now() > end)
+			return false;
+		sched_yield();
+	}
+	return true;
+}
+
+/* Threads of this process whose name starts with "ktask/". */
+static inline int kt_count_pool_threads(void)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *de;
+	char path[300], comm[32];
+	int n = 0;
+
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "ktask/", 6))
+			n++;
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+static inline int kt_usable_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 1;
+	return CPU_COUNT(&set);
+}
+
+#endif /* KTASK_TESTUTIL_H */

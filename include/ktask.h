@@ -119,6 +119,7 @@ struct ktask_node {
  * @kc_iter_func: advances positions; NULL means ktask_iter_range().
  * @kc_max_threads: the most threads to use, the caller included; 0 means
  *                  the library default (every usable CPU).
+ * @kc_flags: %KTASK_BACKGROUND, or 0.  An extension of the series.
  *
  * Set it up with KTASK_CTL_INITIALIZER() or DEFINE_KTASK_CTL() and the
  * ktask_ctl_set_*() helpers, so that fields added later get their defaults.
@@ -130,7 +131,19 @@ struct ktask_ctl {
 	size_t kc_min_chunk_size;
 	ktask_iter_func kc_iter_func;
 	size_t kc_max_threads;
+	unsigned int kc_flags;
 };
+
+/**
+ * define KTASK_BACKGROUND - a &ktask_ctl.kc_flags bit: run the helpers at
+ * the lowest priority (nice 19), so that a big task uses only CPU time that
+ * nothing else wants.  The caller keeps its own priority.  Without it,
+ * helpers run at the caller's nice value.
+ */
+#define KTASK_BACKGROUND 0x1u
+
+/* Every flag this version knows; others get -EINVAL. */
+#define KTASK_FLAGS_ALL KTASK_BACKGROUND
 
 /**
  * define KTASK_CTL_INITIALIZER - the initial value of a &struct ktask_ctl.
@@ -147,6 +160,7 @@ struct ktask_ctl {
 		(func_arg),						\
 		(min_chunk_size),					\
 		ktask_iter_range,					\
+		0,							\
 		0,							\
 	}
 
@@ -189,6 +203,17 @@ static inline void ktask_ctl_set_max_threads(struct ktask_ctl *ctl,
 }
 
 /**
+ * ktask_ctl_set_flags() - sets a task's flags.
+ * @ctl: the &struct ktask_ctl.
+ * @flags: %KTASK_BACKGROUND, or 0.
+ */
+static inline void ktask_ctl_set_flags(struct ktask_ctl *ctl,
+				       unsigned int flags)
+{
+	ctl->kc_flags = flags;
+}
+
+/**
  * ktask_run() - runs a task on the caller's NUMA node and waits for it.
  * @start: the task's first position.
  * @task_size: its size, in task units.
@@ -201,9 +226,9 @@ static inline void ktask_ctl_set_max_threads(struct ktask_ctl *ctl,
  * completed range before ktask_run() returns.
  *
  * Return: 0 on success (a task of size 0 succeeds without calling anything),
- * -EINVAL for a NULL @ctl or thread function, a zero minimum chunk size or a
- * range that wraps the address space (nothing is run then), or the first
- * error a thread function returned.
+ * -EINVAL for a NULL @ctl or thread function, a zero minimum chunk size,
+ * unknown flags or a range that wraps the address space (nothing is run
+ * then), or the first error a thread function returned.
  */
 int ktask_run(void *start, size_t task_size, struct ktask_ctl *ctl);
 
@@ -213,8 +238,11 @@ int ktask_run(void *start, size_t task_size, struct ktask_ctl *ctl);
  * @nr_nodes: how many parts.
  * @ctl: how to run it.
  *
- * Like ktask_run(), over every part.  Undo after a failure covers exactly
- * the completed ranges, node by node in array order.
+ * Like ktask_run(), over every part.  Threads are spread over the nodes in
+ * proportion to their work, each helper on its node's CPUs (within the
+ * caller's affinity mask); a thread whose node has no work left moves on to
+ * another node that has some.  Undo after a failure covers exactly the
+ * completed ranges, node by node in array order.
  *
  * Return: as for ktask_run(); also -EINVAL for NULL @nodes with @nr_nodes
  * above 0, an invalid node id, or sizes whose sum overflows.

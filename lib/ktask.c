@@ -51,7 +51,8 @@ static int ktask_check(const struct ktask_node *nodes, size_t nr_nodes,
 	bool range;
 	size_t i;
 
-	if (!ctl || !ctl->kc_thread_func || !ctl->kc_min_chunk_size)
+	if (!ctl || !ctl->kc_thread_func || !ctl->kc_min_chunk_size ||
+	    (ctl->kc_flags & ~KTASK_FLAGS_ALL))
 		return -EINVAL;
 	if (nr_nodes && !nodes)
 		return -EINVAL;
@@ -258,10 +259,10 @@ void ktask_work_run(struct ktask_work *kw)
 }
 
 void ktask_work_init(struct ktask_task *task, struct ktask_work *kw,
-		     size_t index)
+		     size_t node)
 {
 	kw->kw_task = task;
-	kw->kw_first_node = index % task->kt_nr_nodes;
+	kw->kw_first_node = node;
 	kw->kw_next_failed = NULL;
 }
 
@@ -311,13 +312,68 @@ static void ktask_undo(struct ktask_task *task)
 	}
 }
 
-/* Runs a task on the caller and up to @nr_threads - 1 helpers. */
+/*
+ * The node the caller starts on: the one on its own NUMA node if there is
+ * one, else the first with work.
+ */
+static size_t ktask_caller_node(const struct ktask_task *task)
+{
+	int nid = ktask_plat_current_node();
+	size_t i, first = task->kt_nr_nodes;
+
+	for (i = 0; i < task->kt_nr_nodes; i++) {
+		if (!task->kt_nodes[i].kn_task_size)
+			continue;
+		if (task->kt_nodes[i].kn_nid == nid && nid != NUMA_NO_NODE)
+			return i;
+		if (first == task->kt_nr_nodes)
+			first = i;
+	}
+	return first;
+}
+
+/*
+ * Starts helpers node by node and returns how many joined.  Each node gets
+ * its share of the threads, rounded down, and the threads left over go one
+ * each to the nodes with work, in array order; the caller counts as one of
+ * its node's threads.  unit is rounded up, so the shares never add up to
+ * more than the threads.
+ */
+static size_t ktask_start_helpers(struct ktask_task *task,
+				  const struct ktask_stats *stats)
+{
+	size_t threads = stats->ks_threads;
+	size_t unit = stats->ks_total_size / threads +
+		      !!(stats->ks_total_size % threads);
+	size_t caller = task->kt_caller_work.kw_first_node;
+	size_t i, n, size, given = 0, busy = 0, left, rank = 0, got = 0;
+
+	for (i = 0; i < task->kt_nr_nodes; i++) {
+		size = task->kt_nodes[i].kn_task_size;
+		given += size / unit;
+		busy += size != 0;
+	}
+	left = threads - given;
+	for (i = 0; i < task->kt_nr_nodes; i++) {
+		size = task->kt_nodes[i].kn_task_size;
+		if (!size)
+			continue;
+		n = size / unit + left / busy + (rank++ < left % busy);
+		if (i == caller && n)
+			n--;
+		if (n)
+			got += ktask_plat_start_helpers(task, i, n);
+	}
+	return got;
+}
+
+/* Runs a task on the caller and up to ks_threads - 1 helpers. */
 static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
 			     const struct ktask_ctl *ctl, ktask_iter_func iter,
 			     struct ktask_stats *stats)
 {
 	struct ktask_task task;
-	size_t i, nr_helpers;
+	size_t i;
 	int err;
 
 	for (i = 0; i < nr_nodes; i++) {
@@ -330,14 +386,13 @@ static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
 	task.kt_iter = iter;
 	task.kt_chunk_size = stats->ks_chunk_size;
 	task.kt_locked = iter != ktask_iter_range;
-	task.kt_nr_threads = stats->ks_threads;
 	task.kt_error = 0;
 	task.kt_failed = NULL;
 	ktask_lock_init(&task.kt_lock);
-	ktask_work_init(&task, &task.kt_caller_work, 0);
+	ktask_work_init(&task, &task.kt_caller_work, ktask_caller_node(&task));
+	ktask_plat_task_init(&task);
 
-	nr_helpers = ktask_plat_start_helpers(&task, stats->ks_threads - 1);
-	stats->ks_helpers = nr_helpers;
+	stats->ks_helpers = ktask_start_helpers(&task, stats);
 	ktask_plat_note(stats);
 
 	ktask_work_run(&task.kt_caller_work);
@@ -370,7 +425,8 @@ KTASK_PUBLIC int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
 	stats.ks_threads = stats.ks_total_size / ctl->kc_min_chunk_size +
 			   !!(stats.ks_total_size % ctl->kc_min_chunk_size);
 	if (stats.ks_threads > 1 && !KTASK_SERIAL) {
-		limit = stats.ks_max_threads = ktask_plat_max_threads();
+		limit = stats.ks_max_threads =
+			ktask_plat_max_threads(nodes, nr_nodes);
 		if (ctl->kc_max_threads && ctl->kc_max_threads < limit)
 			limit = ctl->kc_max_threads;
 		stats.ks_threads = ktask_min(stats.ks_threads, limit);
@@ -396,6 +452,10 @@ KTASK_PUBLIC int ktask_run(void *start, size_t task_size,
 		.kn_task_size = task_size,
 		.kn_nid = NUMA_NO_NODE,
 	};
+
+	/* Big enough for helpers: run them on the caller's node. */
+	if (ctl && ctl->kc_min_chunk_size && task_size > ctl->kc_min_chunk_size)
+		node.kn_nid = ktask_plat_current_node();
 
 	return ktask_run_numa(&node, 1, ctl);
 }

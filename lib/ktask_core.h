@@ -35,7 +35,6 @@ struct ktask_task {
 	ktask_iter_func kt_iter;		/* [C] never NULL */
 	size_t kt_chunk_size;			/* [C] */
 	bool kt_locked;				/* [C] claim under kt_lock */
-	size_t kt_nr_threads;			/* [C] caller + helpers started */
 	int kt_error;				/* [A] first error, 0 if none */
 	struct ktask_work *kt_failed;		/* [A] works whose chunk failed */
 	struct ktask_lock kt_lock;
@@ -43,9 +42,9 @@ struct ktask_task {
 	struct ktask_plat_task kt_plat;		/* the home's per-task state */
 };
 
-/* Prepares helper number @index (1 and up; 0 is the caller) of @task. */
+/* Prepares a work item of @task that starts claiming at node @node. */
 void ktask_work_init(struct ktask_task *task, struct ktask_work *kw,
-		     size_t index);
+		     size_t node);
 
 /* Runs chunks of kw->kw_task until none is left or the task failed. */
 void ktask_work_run(struct ktask_work *kw);

@@ -33,21 +33,31 @@ struct ktask_task;
 struct ktask_work;
 
 /*
- * The most threads a task may use by default, the caller included: every
- * usable CPU, within any limit the environment sets.
+ * The most threads a task over @nodes may use by default, the caller
+ * included: the usable CPUs for those nodes (every usable CPU if one of them
+ * is NUMA_NO_NODE), within any limit the environment sets.
  */
-size_t ktask_plat_max_threads(void);
+size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes);
 
 /* Whether @nid names a NUMA node that work can be placed on. */
 bool ktask_plat_node_valid(int nid);
 
+/* The caller's NUMA node, or NUMA_NO_NODE where there is only one. */
+int ktask_plat_current_node(void);
+
+/* Prepares the home's per-task state before any helper is started. */
+void ktask_plat_task_init(struct ktask_task *task);
+
 /*
- * Finds and starts up to @nr helpers for @task.  For each, the home calls
- * ktask_work_init() on the helper's work item before the helper may run,
- * and the helper then calls ktask_work_run() on it.  Returns how many were
- * started (0 when none is free); never blocks waiting for one.
+ * Finds and starts up to @nr helpers for @task's node number @node (an
+ * index into kt_nodes), running on that node's CPUs where it names one.  For
+ * each, the home calls ktask_work_init(task, kw, node) on the helper's work
+ * item before the helper may run, and the helper then calls ktask_work_run()
+ * on it.  Returns how many were started (0 when none is free); never blocks
+ * waiting for one.
  */
-size_t ktask_plat_start_helpers(struct ktask_task *task, size_t nr);
+size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
+				size_t nr);
 
 /*
  * Waits until every helper started for @task has returned from

@@ -6,8 +6,12 @@
 #ifndef KTASK_PLAT_USER_H
 #define KTASK_PLAT_USER_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +63,9 @@ struct ktask_worker;
 struct ktask_plat_task {
 	struct ktask_worker *kpt_helpers;	/* owned by the caller */
 	uint32_t kpt_pending;			/* atomic, futex word */
+	int kpt_caller_nice;			/* the caller's nice value */
+	int kpt_nice;				/* the helpers' */
+	cpu_set_t kpt_mask;			/* where the caller may run */
 };
 
 #endif /* KTASK_PLAT_USER_H */

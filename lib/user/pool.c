@@ -37,7 +37,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include "../ktask_core.h"
+#include "topology.h"
 
 enum {
 	W_IDLE = 0,
@@ -65,6 +68,8 @@ struct ktask_worker {
 	struct ktask_worker *w_next;	/* [P] pool.idle link while idle,
 					 * [O] task's helper list while busy */
 	unsigned int w_id;
+	int w_nice;			/* [P] while idle, [O] while busy */
+	cpu_set_t w_mask;		/* the worker's own: its affinity */
 };
 
 static struct {
@@ -74,6 +79,7 @@ static struct {
 	unsigned int nr_busy;		/* [P] workers owned by tasks */
 	unsigned int next_id;		/* [P] */
 	/* Settings, read once from the environment. */
+	cpu_set_t mask;			/* workers' affinity between tasks */
 	size_t env_max_threads;		/* KTASK_MAX_THREADS, 0 if unset */
 	unsigned int idle_ms;		/* KTASK_IDLE_MS */
 	unsigned long fail_create;	/* KTASK_FAULT_THREAD_CREATE */
@@ -83,9 +89,9 @@ static struct {
 
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
-/* The calling thread's last decision, and its usable CPU count. */
+/* The calling thread's last decision, and its CPUs for its last task. */
 static __thread struct ktask_stats tls_stats;
-static __thread size_t tls_usable_cpus;
+static __thread struct ktask_cpus tls_cpus;
 
 static void cpu_relax(void)
 {
@@ -167,27 +173,40 @@ static void pool_init(void)
 	else
 		pool.fail_create = env_number("KTASK_FAULT_THREAD_CREATE");
 	pool.idle_ms = ms ? (ms > INT_MAX ? INT_MAX : ms) : DEFAULT_IDLE_MS;
+	/* Between tasks workers may run wherever the process could at start. */
+	if (sched_getaffinity(getpid(), sizeof(pool.mask), &pool.mask))
+		CPU_ZERO(&pool.mask);
+	ktask_topo_init();
 	pthread_atfork(pool_fork_prepare, pool_fork_parent, pool_fork_child);
 }
 
-/* Online CPUs in the calling thread's affinity mask, at least 1. */
-static size_t usable_cpus(void)
+/*
+ * Usable CPUs for a task over @nodes: the caller's usable CPUs, or only
+ * those on the nodes named when no node is NUMA_NO_NODE.
+ */
+size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 {
-	cpu_set_t set;
-	long n;
-
-	if (!sched_getaffinity(0, sizeof(set), &set) && CPU_COUNT(&set))
-		return CPU_COUNT(&set);
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (size_t)n : 1;
-}
-
-size_t ktask_plat_max_threads(void)
-{
-	size_t n;
+	struct ktask_cpus *cpus = &tls_cpus;
+	size_t n = 0, i;
+	cpu_set_t on_nodes;
 
 	pthread_once(&pool_once, pool_init);
-	n = tls_usable_cpus = usable_cpus();
+	ktask_topo_cpus(cpus);
+	CPU_ZERO(&on_nodes);
+	for (i = 0; i < nr_nodes; i++) {
+		if (!nodes[i].kn_task_size)
+			continue;
+		if (nodes[i].kn_nid == NUMA_NO_NODE)
+			break;
+		CPU_OR(&on_nodes, &on_nodes,
+		       ktask_topo_node_mask(nodes[i].kn_nid));
+	}
+	if (i == nr_nodes) {
+		CPU_AND(&on_nodes, &on_nodes, &cpus->kc_mask);
+		n = CPU_COUNT(&on_nodes);
+	}
+	if (!n || n > cpus->kc_usable)
+		n = cpus->kc_usable;
 	if (pool.env_max_threads && pool.env_max_threads < n)
 		n = pool.env_max_threads;
 	return n;
@@ -195,13 +214,61 @@ size_t ktask_plat_max_threads(void)
 
 bool ktask_plat_node_valid(int nid)
 {
-	/* Every node counts as "anywhere" until NUMA placement exists. */
-	return nid >= 0 && nid < 1024;
+	return ktask_topo_node_valid(nid);
+}
+
+int ktask_plat_current_node(void)
+{
+	return ktask_topo_current_node();
+}
+
+/* KTASK_DEBUG=1: tell on stderr what was decided for each task. */
+static bool debug_enabled(void)
+{
+	static int debug = -1;
+	int d = __atomic_load_n(&debug, __ATOMIC_RELAXED);
+
+	if (d < 0) {
+		const char *s = getenv("KTASK_DEBUG");
+
+		d = s && *s && strcmp(s, "0");
+		__atomic_store_n(&debug, d, __ATOMIC_RELAXED);
+	}
+	return d;
+}
+
+static void debug_note(const struct ktask_stats *stats)
+{
+	const struct ktask_cpus *cpus = &tls_cpus;
+	char quota[320] = "none";
+
+	if (stats->ks_threads == 1 && !stats->ks_max_threads) {
+		fprintf(stderr, "ktask: %zu units: inline, one chunk per node "
+			"(no more than one minimum chunk, or serial build)\n",
+			stats->ks_total_size);
+		return;
+	}
+	if (cpus->kc_quota_milli)
+		snprintf(quota, sizeof(quota), "%ld.%03ld CPUs",
+			 cpus->kc_quota_milli / 1000,
+			 cpus->kc_quota_milli % 1000);
+	fprintf(stderr, "ktask: %zu units: usable CPUs %zu (online %zu, "
+		"affinity %zu, cgroup quota %s%s), max threads %zu%s; "
+		"threads %zu, helpers joined %zu, chunk %zu%s\n",
+		stats->ks_total_size, cpus->kc_usable, cpus->kc_online,
+		cpus->kc_affinity, quota,
+		ktask_topo_is_fake() ? ", fake topology" : "",
+		stats->ks_max_threads,
+		pool.env_max_threads ? " (KTASK_MAX_THREADS)" : "",
+		stats->ks_threads, stats->ks_helpers, stats->ks_chunk_size,
+		stats->ks_threads == 1 ? " (inline)" : "");
 }
 
 void ktask_plat_note(const struct ktask_stats *stats)
 {
 	tls_stats = *stats;
+	if (ktask_unlikely(debug_enabled()))
+		debug_note(stats);
 }
 
 KTASK_PUBLIC void ktask_last_stats(struct ktask_stats *stats)
@@ -262,6 +329,39 @@ static void helper_done(struct ktask_task *task)
 		futex_wake(&task->kt_plat.kpt_pending);
 }
 
+/* Sets the worker's CPUs to @mask unless they already are. */
+static void worker_bind(struct ktask_worker *w, const cpu_set_t *mask)
+{
+	if (!CPU_COUNT(mask) || CPU_EQUAL(mask, &w->w_mask))
+		return;
+	if (!pthread_setaffinity_np(pthread_self(), sizeof(*mask), mask))
+		w->w_mask = *mask;
+}
+
+/*
+ * Before working on @task: run only where the caller may, on the node's
+ * CPUs for node-placed work, at the task's priority.  An unprivileged
+ * thread cannot lower its nice value; then the helper stays nicer than
+ * asked, which costs speed, never correctness.
+ */
+static void worker_enter(struct ktask_worker *w, struct ktask_task *task)
+{
+	int nid = task->kt_nodes[w->w_work.kw_first_node].kn_nid;
+	cpu_set_t want = task->kt_plat.kpt_mask;
+
+	if (nid != NUMA_NO_NODE) {
+		cpu_set_t node;
+
+		CPU_AND(&node, &want, ktask_topo_node_mask(nid));
+		if (CPU_COUNT(&node))
+			want = node;
+	}
+	worker_bind(w, &want);
+	if (w->w_nice != task->kt_plat.kpt_nice &&
+	    !setpriority(PRIO_PROCESS, 0, task->kt_plat.kpt_nice))
+		w->w_nice = task->kt_plat.kpt_nice;
+}
+
 static void *worker_main(void *arg)
 {
 	struct ktask_worker *w = arg;
@@ -277,7 +377,10 @@ static void *worker_main(void *arg)
 		if (!ktask_cas(&w->w_state, &s, W_RUNNING))
 			continue;	/* cancelled: the caller did it all */
 		task = w->w_work.kw_task;
+		worker_enter(w, task);
 		ktask_work_run(&w->w_work);
+		/* Back to the pool's own CPUs, before anyone may reuse w. */
+		worker_bind(w, &pool.mask);
 		/* DONE before helper_done(): the caller may reuse w after it. */
 		ktask_store_release(&w->w_state, W_DONE);
 		helper_done(task);
@@ -313,10 +416,13 @@ static bool fault_create(void)
 	return pool.fail_create == 1 || rand_r(&seed) % pool.fail_create == 0;
 }
 
-/* Starts a new worker thread, already assigned; NULL if that failed. */
+/*
+ * Starts a new worker thread, already assigned; NULL if that failed.  It
+ * inherits the caller's CPUs and nice value.
+ */
 static struct ktask_worker *worker_create(unsigned int id,
 					  struct ktask_task *task,
-					  size_t index)
+					  size_t node)
 {
 	struct ktask_worker *w = calloc(1, sizeof(*w));
 	sigset_t all, old;
@@ -330,7 +436,11 @@ static struct ktask_worker *worker_create(unsigned int id,
 	}
 	w->w_id = id;
 	w->w_state = W_ASSIGNED;
-	ktask_work_init(task, &w->w_work, index);
+	w->w_nice = task->kt_plat.kpt_caller_nice;
+	if (pthread_getaffinity_np(pthread_self(), sizeof(w->w_mask),
+				   &w->w_mask))
+		CPU_ZERO(&w->w_mask);
+	ktask_work_init(task, &w->w_work, node);
 
 	/* Workers take no signals: those are for the application's threads. */
 	sigfillset(&all);
@@ -347,24 +457,61 @@ static struct ktask_worker *worker_create(unsigned int id,
 	return w;
 }
 
-size_t ktask_plat_start_helpers(struct ktask_task *task, size_t nr)
+void ktask_plat_task_init(struct ktask_task *task)
 {
 	struct ktask_plat_task *pt = &task->kt_plat;
-	size_t limit = tls_usable_cpus - 1, i, got = 0, nr_new;
-	struct ktask_worker *w, *taken = NULL;
-	unsigned int first_id;
 
 	pt->kpt_helpers = NULL;
 	pt->kpt_pending = 0;
+	pt->kpt_mask = tls_cpus.kc_mask;
+	errno = 0;
+	pt->kpt_caller_nice = getpriority(PRIO_PROCESS, 0);
+	if (errno)
+		pt->kpt_caller_nice = 0;
+	pt->kpt_nice = task->kt_ctl->kc_flags & KTASK_BACKGROUND ?
+		       19 : pt->kpt_caller_nice;
+}
+
+/*
+ * Takes an idle worker off pool.idle, preferring one that needs no nice
+ * change it might not be allowed to make.  Called with pool.lock held.
+ */
+static struct ktask_worker *take_idle(int nice)
+{
+	struct ktask_worker **pp, **best = NULL, *w;
+
+	for (pp = &pool.idle; *pp; pp = &(*pp)->w_next) {
+		if ((*pp)->w_nice == nice) {
+			best = pp;
+			break;
+		}
+		if (!best && (*pp)->w_nice <= nice)
+			best = pp;
+	}
+	if (!best)
+		best = &pool.idle;
+	w = *best;
+	if (w) {
+		*best = w->w_next;
+		w->w_idle = false;
+	}
+	return w;
+}
+
+size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
+				size_t nr)
+{
+	struct ktask_plat_task *pt = &task->kt_plat;
+	size_t limit = tls_cpus.kc_usable - 1, i, got = 0, nr_new;
+	struct ktask_worker *w, *taken = NULL, *mine = pt->kpt_helpers;
+	unsigned int first_id;
 
 	pthread_mutex_lock(&pool.lock);
 	if (pool.nr_busy < limit)
 		nr = nr < limit - pool.nr_busy ? nr : limit - pool.nr_busy;
 	else
 		nr = 0;
-	while (got < nr && (w = pool.idle)) {
-		pool.idle = w->w_next;
-		w->w_idle = false;
+	while (got < nr && (w = take_idle(pt->kpt_nice))) {
 		w->w_next = taken;
 		taken = w;
 		got++;
@@ -377,21 +524,22 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t nr)
 	pthread_mutex_unlock(&pool.lock);
 
 	/* Count them all before any may finish and count down. */
-	pt->kpt_pending = nr;
+	__atomic_fetch_add(&pt->kpt_pending, nr, __ATOMIC_RELAXED);
 	for (i = 1; (w = taken); i++) {
 		taken = w->w_next;
-		ktask_work_init(task, &w->w_work, i);
-		w->w_next = pt->kpt_helpers;
-		pt->kpt_helpers = w;
+		ktask_work_init(task, &w->w_work, node);
+		w->w_next = mine;
+		mine = w;
 		worker_assign(w);
 	}
 	for (; i <= nr; i++) {
-		w = worker_create(first_id++, task, i);
+		w = worker_create(first_id++, task, node);
 		if (!w)
 			break;
-		w->w_next = pt->kpt_helpers;
-		pt->kpt_helpers = w;
+		w->w_next = mine;
+		mine = w;
 	}
+	pt->kpt_helpers = mine;
 	if (i <= nr) {
 		/* Fewer threads than hoped: run with the ones there are. */
 		size_t missing = nr - i + 1;

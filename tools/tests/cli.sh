@@ -1,0 +1,112 @@
+#!/bin/sh
+# cli.sh - runs the ktask binary as a user would and checks exit codes,
+# one-line error messages and the results on disk.
+#
+#   usage: cli.sh PATH/TO/ktask
+set -u
+KTASK=$1
+TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/ktask-cli.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT
+FAILED=0
+
+fail() {
+	echo "FAIL: $*"
+	FAILED=1
+}
+
+# expect CODE PATTERN ARGS...: exit code CODE, one line on stderr matching
+# PATTERN (or no stderr at all when PATTERN is empty).
+expect() {
+	code=$1 pattern=$2
+	shift 2
+	"$KTASK" "$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	lines=$(wc -l <"$TMP/err")
+	if [ "$rc" -ne "$code" ]; then
+		fail "ktask $*: exit $rc, expected $code"; cat "$TMP/err"
+	elif [ -z "$pattern" ] && [ "$lines" -ne 0 ]; then
+		fail "ktask $*: unexpected stderr"; cat "$TMP/err"
+	elif [ -n "$pattern" ] && { [ "$lines" -ne 1 ] ||
+			! grep -q -- "$pattern" "$TMP/err"; }; then
+		fail "ktask $*: stderr not one line matching '$pattern'"
+		cat "$TMP/err"
+	else
+		echo "ok: ktask $* -> $rc"
+	fi
+}
+
+# Help and usage errors: exit 2.
+expect 0 '' --help
+grep -q 'usage: ktask' "$TMP/out" || fail "--help prints no usage"
+expect 2 'invalid size' clear 4Q
+expect 2 'invalid size' clear 0
+expect 2 'invalid size' clear -- -5M
+expect 2 'size too large' populate 99E
+expect 2 'invalid thread count' --threads 0 clear 1M
+expect 2 'invalid size' --min-chunk 1.5M clear 1M
+expect 2 'unknown command' frobnicate
+expect 2 'missing argument' fallocate "$TMP/f"
+expect 2 'too many arguments' clear 1M 2M
+expect 2 'apply to populate only' clear --mlock 1M
+expect 2 'apply to clear only' populate --thp 1M
+expect 2 'makes no sense' demo --serial
+
+# Runtime errors: exit 1, nothing left behind.
+expect 1 'No such file or directory' evict "$TMP/missing"
+expect 1 'No such file or directory' populate --file "$TMP/missing"
+expect 1 'No such file or directory' fallocate "$TMP/no/such/dir" 1M
+expect 1 'Is a directory' fallocate "$TMP" 1M
+free=$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)
+if [ "${free:-0}" -eq 0 ]; then
+	expect 1 'not enough hugetlb pages' clear --hugetlb 4M
+fi
+
+# Permission denied: as an unprivileged user, in a directory of root's.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$TMP"
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$KTASK" fallocate "$TMP/denied" 1M 2>&1)
+	rc=$?
+	case "$rc:$out" in
+	1:*"Permission denied"*) echo "ok: permission denied -> 1" ;;
+	*) fail "permission denied: exit $rc: $out" ;;
+	esac
+	[ -e "$TMP/denied" ] && fail "permission denied left a file"
+fi
+
+# Results: the file has its blocks; the memory commands succeed.
+expect 0 '' --quiet fallocate "$TMP/f" 8M
+set -- $(stat -c '%s %b %B' "$TMP/f")
+[ "$1" -eq 8388608 ] || fail "fallocate: size $1"
+[ $(($2 * $3)) -ge 8388608 ] || fail "fallocate: only $(($2 * $3)) bytes allocated"
+expect 0 '' --threads 2 --min-chunk 1M clear 8M
+expect 0 '' --serial clear --thp 8M
+expect 0 '' populate --read 8M
+expect 0 '' populate --mlock --touch 8M
+expect 0 '' populate --file "$TMP/f"
+
+# An injected failure through the command line: the new file is removed.
+KTASK_TEST_FAIL_AT=3M expect 1 'file removed' --min-chunk 1M fallocate "$TMP/g" 8M
+[ -e "$TMP/g" ] && fail "failed fallocate left $TMP/g"
+KTASK_TEST_FAIL_AT=3M expect 1 'file left as it was' --min-chunk 1M fallocate "$TMP/f" 16M
+[ "$(stat -c %s "$TMP/f")" -eq 8388608 ] || fail "failed fallocate changed the size"
+unset KTASK_TEST_FAIL_AT
+
+# JSON is one parseable object with the right size.
+"$KTASK" --json clear 4M >"$TMP/json" || fail "clear --json failed"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["bytes"] == 4 << 20, d' \
+	"$TMP/json" || fail "clear --json: bad JSON"
+
+# evict: fincore sees no cached page afterwards (not on tmpfs).
+if [ "$(stat -f -c %T "$TMP")" != tmpfs ] && command -v fincore >/dev/null; then
+	mkdir "$TMP/d"
+	for i in 1 2 3 4 5 6; do
+		head -c 1048576 /dev/urandom >"$TMP/d/$i"
+	done
+	cat "$TMP/d/"* >/dev/null
+	expect 0 '' --min-chunk 2 evict "$TMP/d"
+	pages=$(fincore -n -o PAGES "$TMP/d/"* | awk '{ s += $1 } END { print s }')
+	[ "$pages" -eq 0 ] || fail "evict: $pages pages still cached"
+fi
+
+exit $FAILED

@@ -34,7 +34,7 @@
 #define KT_EXPECT(cond)							\
 	do {								\
 		if (!(cond)) {						\
-			pr_info("    # %s:%d: expected %s\n", __func__,	\
+			pr_info("# %s:%d: expected %s\n", __func__,	\
 				__LINE__, #cond);			\
 			return false;					\
 		}							\
@@ -156,7 +156,7 @@ static bool test_helpers_join(void)
 	s.delay_us = 500;
 	KT_EXPECT(ktask_run(kt_units, s.nr_units, &ctl) == 0);
 	KT_EXPECT(kt_units_not(&s, 1) == 0);
-	pr_info("    # %d of %d chunks ran in helpers\n",
+	pr_info("# %d of %d chunks ran in helpers\n",
 		atomic_read(&s.helper_calls), atomic_read(&s.calls));
 	KT_EXPECT(atomic_read(&s.helper_calls) > 0);
 	return true;
@@ -458,7 +458,7 @@ static bool test_numa_nodes(void)
 	KT_EXPECT(ktask_run_numa(nodes, 2, &ctl) == 0);
 	KT_EXPECT(kt_units_not(&s, 1) == 0);
 	for (i = 0; i < 2; i++)
-		pr_info("    # part on node %d: %d of %d chunks ran there\n",
+		pr_info("# part on node %d: %d of %d chunks ran there\n",
 			s.part_nid[i], atomic_read(&s.local_chunks[i]),
 			atomic_read(&s.part_chunks[i]));
 	KT_EXPECT(atomic_read(&s.local_chunks[0]) > 0);

@@ -1,0 +1,629 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * ktask_test.c - the ktask selftests, run in the kernel when the module
+ * loads, reported in KTAP on the console.
+ *
+ * The scenarios are those of the userland unit tests: ranges covered
+ * exactly once, tasks too small to split, an iterator over a linked list,
+ * errors, undo of exactly the completed ranges, bad arguments, parts on
+ * several NUMA nodes, nested and concurrent calls.  The Debian kernel has
+ * no KUnit, so the module prints the KTAP lines itself.
+ *
+ * A task's units are bytes of a counter array: a thread function adds one
+ * to each unit of its chunk, an undo function takes it back.  Every check
+ * then reads the array.
+ */
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
+#include <linux/limits.h>
+#include <linux/module.h>
+#include <linux/nodemask.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/topology.h>
+#include <linux/vmalloc.h>
+
+#include "ktask.h"
+
+#define KT_UNITS 100003
+
+/* Fails the calling test, saying what was expected, where. */
+#define KT_EXPECT(cond)							\
+	do {								\
+		if (!(cond)) {						\
+			pr_info("# %s:%d: expected %s\n", __func__,	\
+				__LINE__, #cond);			\
+			return false;					\
+		}							\
+	} while (0)
+
+/* What one test's thread, undo and iterator functions share. */
+struct kt_state {
+	u8 *units;			/* counters, or NULL for list tasks */
+	size_t nr_units;
+	atomic_t calls;			/* thread function calls */
+	atomic_t helper_calls;		/* ... not from the caller */
+	atomic_t undo_calls;
+	atomic_t bad_undo;		/* undo of a unit not completed */
+	atomic_t in_iter;		/* iterators running now */
+	atomic_t iter_overlap;		/* times two ran at once */
+	struct task_struct *caller;
+	void *last_undo_end;		/* undo runs in the caller only */
+	bool undo_order_ok;
+	void *fail_a, *fail_b;		/* units whose chunks fail */
+	int err_a, err_b;
+	unsigned int delay_us;		/* slow chunks, so helpers join */
+	void *part_end[2];		/* NUMA test: where parts end */
+	int part_nid[2];
+	atomic_t local_chunks[2];	/* chunks run on their part's node */
+	atomic_t part_chunks[2];
+};
+
+static void kt_state_init(struct kt_state *s, u8 *units, size_t nr)
+{
+	memset(s, 0, sizeof(*s));
+	s->units = units;
+	s->nr_units = nr;
+	s->caller = current;
+	s->undo_order_ok = true;
+	if (units)
+		memset(units, 0, nr);
+}
+
+static void kt_count_call(struct kt_state *s)
+{
+	atomic_inc(&s->calls);
+	if (current != s->caller)
+		atomic_inc(&s->helper_calls);
+	if (s->delay_us)
+		usleep_range(s->delay_us, s->delay_us + 50);
+}
+
+/* Whether the chunk [start, end) holds a failing unit; its error if so. */
+static int kt_chunk_error(struct kt_state *s, void *start, void *end)
+{
+	if (s->fail_a && s->fail_a >= start && s->fail_a < end)
+		return s->err_a;
+	if (s->fail_b && s->fail_b >= start && s->fail_b < end)
+		return s->err_b;
+	return KTASK_RETURN_SUCCESS;
+}
+
+static int kt_range_func(u8 *start, u8 *end, struct kt_state *s)
+{
+	int err = kt_chunk_error(s, start, end);
+	u8 *p;
+
+	kt_count_call(s);
+	if (err)
+		return err;
+	for (p = start; p < end; p++)
+		(*p)++;
+	return KTASK_RETURN_SUCCESS;
+}
+
+static void kt_range_undo(u8 *start, u8 *end, struct kt_state *s)
+{
+	u8 *p;
+
+	atomic_inc(&s->undo_calls);
+	if (current != s->caller || (void *)start < s->last_undo_end)
+		s->undo_order_ok = false;
+	s->last_undo_end = end;
+	for (p = start; p < end; p++) {
+		if (*p != 1)
+			atomic_inc(&s->bad_undo);
+		*p = 0;
+	}
+}
+
+/* Counts the units whose counter is not @want. */
+static size_t kt_units_not(const struct kt_state *s, u8 want)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nr_units; i++)
+		n += s->units[i] != want;
+	return n;
+}
+
+static u8 *kt_units;
+
+static bool test_range_each_unit_once(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_range_func, &s, 64);
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		kt_state_init(&s, kt_units, KT_UNITS - i * 997);
+		KT_EXPECT(ktask_run(kt_units, s.nr_units, &ctl) == 0);
+		KT_EXPECT(kt_units_not(&s, 1) == 0);
+		KT_EXPECT(atomic_read(&s.calls) > 1);
+	}
+	return true;
+}
+
+static bool test_helpers_join(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_range_func, &s, 16);
+
+	kt_state_init(&s, kt_units, 4096);
+	s.delay_us = 500;
+	KT_EXPECT(ktask_run(kt_units, s.nr_units, &ctl) == 0);
+	KT_EXPECT(kt_units_not(&s, 1) == 0);
+	pr_info("# %d of %d chunks ran in helpers\n",
+		atomic_read(&s.helper_calls), atomic_read(&s.calls));
+	KT_EXPECT(atomic_read(&s.helper_calls) > 0);
+	return true;
+}
+
+static bool test_size_zero(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_range_func, &s, 1);
+
+	kt_state_init(&s, kt_units, 16);
+	KT_EXPECT(ktask_run(kt_units, 0, &ctl) == 0);
+	KT_EXPECT(atomic_read(&s.calls) == 0);
+	return true;
+}
+
+static bool test_small_task_inline(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_range_func, &s, 1000);
+
+	kt_state_init(&s, kt_units, 999);
+	KT_EXPECT(ktask_run(kt_units, s.nr_units, &ctl) == 0);
+	KT_EXPECT(atomic_read(&s.calls) == 1);
+	KT_EXPECT(atomic_read(&s.helper_calls) == 0);
+	KT_EXPECT(kt_units_not(&s, 1) == 0);
+	return true;
+}
+
+static bool test_max_threads_one(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_range_func, &s, 1);
+
+	ktask_ctl_set_max_threads(&ctl, 1);
+	kt_state_init(&s, kt_units, KT_UNITS);
+	KT_EXPECT(ktask_run(kt_units, s.nr_units, &ctl) == 0);
+	KT_EXPECT(atomic_read(&s.calls) == 1);
+	KT_EXPECT(kt_units_not(&s, 1) == 0);
+	return true;
+}
+
+static void *kt_same_iter(void *pos, size_t size)
+{
+	return pos;
+}
+
+static bool test_bad_arguments(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_range_func, &s, 1);
+	struct ktask_ctl no_func = KTASK_CTL_INITIALIZER(NULL, &s, 1);
+	struct ktask_ctl no_chunk = KTASK_CTL_INITIALIZER(kt_range_func, &s, 0);
+	struct ktask_node bad_nid = { kt_units, 10, nr_node_ids + 5 };
+	struct ktask_node neg_nid = { kt_units, 10, -5 };
+	struct ktask_node big[2] = {
+		{ kt_units, SIZE_MAX, NUMA_NO_NODE },
+		{ kt_units, 2, NUMA_NO_NODE },
+	};
+
+	kt_state_init(&s, kt_units, 16);
+	KT_EXPECT(ktask_run(kt_units, 10, NULL) == -EINVAL);
+	KT_EXPECT(ktask_run(kt_units, 10, &no_func) == -EINVAL);
+	KT_EXPECT(ktask_run(kt_units, 10, &no_chunk) == -EINVAL);
+	KT_EXPECT(ktask_run((void *)(ULONG_MAX - 10), 100, &ctl) == -EINVAL);
+	KT_EXPECT(ktask_run_numa(NULL, 1, &ctl) == -EINVAL);
+	KT_EXPECT(ktask_run_numa(&bad_nid, 1, &ctl) == -EINVAL);
+	KT_EXPECT(ktask_run_numa(&neg_nid, 1, &ctl) == -EINVAL);
+	/* Sizes whose sum overflows, with an iterator that is not a range. */
+	ktask_ctl_set_iter_func(&ctl, kt_same_iter);
+	KT_EXPECT(ktask_run_numa(big, 2, &ctl) == -EINVAL);
+	KT_EXPECT(atomic_read(&s.calls) == 0);
+	KT_EXPECT(ktask_run_numa(NULL, 0, &ctl) == 0);
+	return true;
+}
+
+static bool test_error_returned(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_range_func, &s, 64);
+
+	kt_state_init(&s, kt_units, KT_UNITS);
+	s.fail_a = kt_units + KT_UNITS / 2;
+	s.err_a = -ENOSPC;
+	KT_EXPECT(ktask_run(kt_units, s.nr_units, &ctl) == -ENOSPC);
+	/* A positive, client-specific code passes through unchanged too. */
+	kt_state_init(&s, kt_units, KT_UNITS);
+	s.fail_a = kt_units;
+	s.err_a = 42;
+	KT_EXPECT(ktask_run(kt_units, s.nr_units, &ctl) == 42);
+	return true;
+}
+
+/* One failing run with undo; checks that exactly what completed is undone. */
+static bool kt_check_undo(struct kt_state *s, int ret)
+{
+	KT_EXPECT(ret == s->err_a || (s->fail_b && ret == s->err_b));
+	KT_EXPECT(atomic_read(&s->bad_undo) == 0);
+	KT_EXPECT(kt_units_not(s, 0) == 0);
+	KT_EXPECT(s->undo_order_ok);
+	return true;
+}
+
+static bool test_undo_completed_ranges(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_range_func, &s, 128);
+	int i, ret;
+
+	ktask_ctl_set_undo_func(&ctl, kt_range_undo);
+	for (i = 0; i < 30; i++) {
+		kt_state_init(&s, kt_units, KT_UNITS);
+		s.fail_a = kt_units + (i == 0 ? 0 : i == 1 ? KT_UNITS - 1 :
+				       get_random_u32() % KT_UNITS);
+		s.err_a = -EIO;
+		if (i >= 15) {
+			s.fail_b = kt_units + get_random_u32() % KT_UNITS;
+			s.err_b = -ENOMEM;
+		}
+		ret = ktask_run(kt_units, s.nr_units, &ctl);
+		if (!kt_check_undo(&s, ret))
+			return false;
+	}
+	return true;
+}
+
+static bool test_undo_inline(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_range_func, &s, KT_UNITS);
+	struct ktask_node nodes[3] = {
+		{ kt_units, 100, NUMA_NO_NODE },
+		{ kt_units + 100, 100, NUMA_NO_NODE },
+		{ kt_units + 200, 100, NUMA_NO_NODE },
+	};
+
+	/* One thread: each part is one chunk; parts 0 and 1 are undone. */
+	ktask_ctl_set_undo_func(&ctl, kt_range_undo);
+	kt_state_init(&s, kt_units, 300);
+	s.fail_a = kt_units + 250;
+	s.err_a = -EIO;
+	KT_EXPECT(ktask_run_numa(nodes, 3, &ctl) == -EIO);
+	KT_EXPECT(atomic_read(&s.undo_calls) == 2);
+	return kt_check_undo(&s, -EIO);
+}
+
+/* A linked list whose order differs from the array it lives in. */
+struct kt_item {
+	struct kt_item *next;
+	u8 hits;
+};
+
+#define KT_ITEMS 5000
+
+static struct kt_item *kt_items;
+
+static struct kt_item *kt_list_build(void)
+{
+	unsigned int i, step = 2003;	/* coprime with KT_ITEMS */
+
+	for (i = 0; i < KT_ITEMS; i++) {
+		kt_items[(i * step) % KT_ITEMS].next =
+			i + 1 < KT_ITEMS ?
+			&kt_items[((i + 1) * step) % KT_ITEMS] : NULL;
+		kt_items[i].hits = 0;
+	}
+	return &kt_items[0];
+}
+
+static struct kt_state *kt_list_state;
+
+static struct kt_item *kt_list_iter(struct kt_item *pos, size_t size)
+{
+	struct kt_state *s = kt_list_state;
+
+	if (atomic_inc_return(&s->in_iter) > 1)
+		atomic_inc(&s->iter_overlap);
+	while (size--)
+		pos = pos->next;
+	atomic_dec(&s->in_iter);
+	return pos;
+}
+
+static int kt_list_func(struct kt_item *start, struct kt_item *end,
+			struct kt_state *s)
+{
+	struct kt_item *it;
+	int err = KTASK_RETURN_SUCCESS;
+
+	kt_count_call(s);
+	for (it = start; it != end; it = it->next)
+		if ((void *)it == s->fail_a)
+			err = s->err_a;
+	if (err)
+		return err;
+	for (it = start; it != end; it = it->next)
+		it->hits++;
+	return KTASK_RETURN_SUCCESS;
+}
+
+static void kt_list_undo(struct kt_item *start, struct kt_item *end,
+			 struct kt_state *s)
+{
+	struct kt_item *it;
+
+	atomic_inc(&s->undo_calls);
+	if (current != s->caller)
+		s->undo_order_ok = false;
+	for (it = start; it != end; it = it->next) {
+		if (it->hits != 1)
+			atomic_inc(&s->bad_undo);
+		it->hits = 0;
+	}
+}
+
+static size_t kt_items_not(u8 want)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < KT_ITEMS; i++)
+		n += kt_items[i].hits != want;
+	return n;
+}
+
+static bool test_list_iterator(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_list_func, &s, 16);
+	struct kt_item *head;
+
+	ktask_ctl_set_iter_func(&ctl, kt_list_iter);
+	kt_state_init(&s, NULL, 0);
+	kt_list_state = &s;
+	head = kt_list_build();
+	KT_EXPECT(ktask_run(head, KT_ITEMS, &ctl) == 0);
+	KT_EXPECT(kt_items_not(1) == 0);
+	KT_EXPECT(atomic_read(&s.iter_overlap) == 0);
+	KT_EXPECT(atomic_read(&s.calls) > 1);
+	return true;
+}
+
+static bool test_list_undo(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_list_func, &s, 16);
+	struct kt_item *head;
+	int i;
+
+	ktask_ctl_set_iter_func(&ctl, kt_list_iter);
+	ktask_ctl_set_undo_func(&ctl, kt_list_undo);
+	for (i = 0; i < 10; i++) {
+		kt_state_init(&s, NULL, 0);
+		kt_list_state = &s;
+		head = kt_list_build();
+		s.fail_a = &kt_items[get_random_u32() % KT_ITEMS];
+		s.err_a = -EFAULT;
+		KT_EXPECT(ktask_run(head, KT_ITEMS, &ctl) == -EFAULT);
+		KT_EXPECT(atomic_read(&s.bad_undo) == 0);
+		KT_EXPECT(kt_items_not(0) == 0);
+		KT_EXPECT(s.undo_order_ok);
+	}
+	return true;
+}
+
+static int kt_numa_func(u8 *start, u8 *end, struct kt_state *s)
+{
+	int part = (void *)start >= s->part_end[0];
+
+	atomic_inc(&s->part_chunks[part]);
+	if (numa_node_id() == s->part_nid[part])
+		atomic_inc(&s->local_chunks[part]);
+	return kt_range_func(start, end, s);
+}
+
+/* The first two online nodes, or false if there are fewer. */
+static bool kt_two_nodes(int nid[2])
+{
+	nid[0] = first_online_node;
+	nid[1] = next_online_node(nid[0]);
+	return nid[1] < MAX_NUMNODES;
+}
+
+static bool test_numa_nodes(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_numa_func, &s, 8);
+	struct ktask_node nodes[2];
+	int i;
+
+	kt_state_init(&s, kt_units, 2048);
+	kt_two_nodes(s.part_nid);
+	s.part_end[0] = kt_units + 1024;
+	s.delay_us = 300;
+	for (i = 0; i < 2; i++) {
+		nodes[i].kn_start = kt_units + i * 1024;
+		nodes[i].kn_task_size = 1024;
+		nodes[i].kn_nid = s.part_nid[i];
+	}
+	KT_EXPECT(ktask_run_numa(nodes, 2, &ctl) == 0);
+	KT_EXPECT(kt_units_not(&s, 1) == 0);
+	for (i = 0; i < 2; i++)
+		pr_info("# part on node %d: %d of %d chunks ran there\n",
+			s.part_nid[i], atomic_read(&s.local_chunks[i]),
+			atomic_read(&s.part_chunks[i]));
+	KT_EXPECT(atomic_read(&s.local_chunks[0]) > 0);
+	KT_EXPECT(atomic_read(&s.local_chunks[1]) > 0);
+	return true;
+}
+
+static bool test_numa_undo_order(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_range_func, &s, 16);
+	struct ktask_node nodes[3];
+	int nid[2], i, ret;
+
+	kt_two_nodes(nid);
+	ktask_ctl_set_undo_func(&ctl, kt_range_undo);
+	for (i = 0; i < 3; i++) {
+		nodes[i].kn_start = kt_units + i * 3000;
+		nodes[i].kn_task_size = 3000;
+		nodes[i].kn_nid = i < 2 ? nid[i] : NUMA_NO_NODE;
+	}
+	for (i = 0; i < 10; i++) {
+		kt_state_init(&s, kt_units, 9000);
+		s.fail_a = kt_units + 3000 + get_random_u32() % 3000;
+		s.err_a = -EIO;
+		ret = ktask_run_numa(nodes, 3, &ctl);
+		if (!kt_check_undo(&s, ret))
+			return false;
+	}
+	return true;
+}
+
+static int kt_nested_func(u8 *start, u8 *end, struct kt_state *s)
+{
+	DEFINE_KTASK_CTL(inner, kt_range_func, s, 32);
+
+	return ktask_run(start, end - start, &inner);
+}
+
+static bool test_nested_run(void)
+{
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_nested_func, &s, 2048);
+
+	kt_state_init(&s, kt_units, 32768);
+	KT_EXPECT(ktask_run(kt_units, s.nr_units, &ctl) == 0);
+	KT_EXPECT(kt_units_not(&s, 1) == 0);
+	return true;
+}
+
+#define KT_CALLERS 4
+
+struct kt_caller {
+	struct completion done;
+	u8 *units;
+	bool ok;
+};
+
+static int kt_caller_thread(void *arg)
+{
+	struct kt_caller *c = arg;
+	struct kt_state s;
+	DEFINE_KTASK_CTL(ctl, kt_range_func, &s, 256);
+	int i;
+
+	c->ok = true;
+	for (i = 0; i < 20 && c->ok; i++) {
+		kt_state_init(&s, c->units, 20000);
+		if (ktask_run(c->units, s.nr_units, &ctl) ||
+		    kt_units_not(&s, 1))
+			c->ok = false;
+	}
+	complete(&c->done);
+	return 0;
+}
+
+static bool test_concurrent_callers(void)
+{
+	static struct kt_caller callers[KT_CALLERS];
+	struct task_struct *t;
+	bool ok = true;
+	int i;
+
+	for (i = 0; i < KT_CALLERS; i++) {
+		init_completion(&callers[i].done);
+		callers[i].units = kt_units + i * 20000;
+		t = kthread_run(kt_caller_thread, &callers[i], "kt_caller%d",
+				i);
+		KT_EXPECT(!IS_ERR(t));
+	}
+	for (i = 0; i < KT_CALLERS; i++) {
+		wait_for_completion(&callers[i].done);
+		ok &= callers[i].ok;
+	}
+	KT_EXPECT(ok);
+	return true;
+}
+
+struct kt_case {
+	const char *name;
+	bool (*run)(void);
+	bool needs_two_nodes;
+};
+
+static const struct kt_case kt_cases[] = {
+	{ "range_each_unit_once", test_range_each_unit_once },
+	{ "helpers_join", test_helpers_join },
+	{ "size_zero", test_size_zero },
+	{ "small_task_inline", test_small_task_inline },
+	{ "max_threads_one", test_max_threads_one },
+	{ "bad_arguments", test_bad_arguments },
+	{ "error_returned", test_error_returned },
+	{ "undo_completed_ranges", test_undo_completed_ranges },
+	{ "undo_inline", test_undo_inline },
+	{ "list_iterator", test_list_iterator },
+	{ "list_undo", test_list_undo },
+	{ "numa_nodes", test_numa_nodes, true },
+	{ "numa_undo_order", test_numa_undo_order, true },
+	{ "nested_run", test_nested_run },
+	{ "concurrent_callers", test_concurrent_callers },
+};
+
+static int __init ktask_test_init(void)
+{
+	unsigned int i, passed = 0, failed = 0, skipped = 0;
+	int nid[2];
+
+	kt_units = vmalloc(KT_UNITS);
+	kt_items = vmalloc(array_size(KT_ITEMS, sizeof(*kt_items)));
+	if (!kt_units || !kt_items) {
+		vfree(kt_units);
+		vfree(kt_items);
+		return -ENOMEM;
+	}
+
+	pr_info("KTAP version 1\n");
+	pr_info("1..%zu\n", ARRAY_SIZE(kt_cases));
+	for (i = 0; i < ARRAY_SIZE(kt_cases); i++) {
+		const struct kt_case *c = &kt_cases[i];
+
+		if (c->needs_two_nodes && !kt_two_nodes(nid)) {
+			pr_info("ok %u %s # SKIP fewer than two online nodes\n",
+				i + 1, c->name);
+			skipped++;
+		} else if (c->run()) {
+			pr_info("ok %u %s\n", i + 1, c->name);
+			passed++;
+		} else {
+			pr_info("not ok %u %s\n", i + 1, c->name);
+			failed++;
+		}
+	}
+	pr_info("# ktask_test: pass:%u fail:%u skip:%u total:%zu\n", passed,
+		failed, skipped, ARRAY_SIZE(kt_cases));
+	vfree(kt_items);
+	vfree(kt_units);
+	return 0;
+}
+
+static void __exit ktask_test_exit(void)
+{
+}
+
+module_init(ktask_test_init);
+module_exit(ktask_test_exit);
+
+MODULE_LICENSE("Dual MIT/GPL");
+MODULE_DESCRIPTION("ktask selftests, reported in KTAP");

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * plat_kernel.h - the kernel home of the ktask core: kernel atomics, a
+ * mutex for iterator tasks, and per-task helper bookkeeping for the unbound
+ * workqueue in kernel/plat_kernel.c.
+ *
+ * The atomics map to the kernel's own primitives rather than GCC's
+ * __atomic builtins.  They then follow the Linux kernel memory model, are
+ * seen by KCSAN and KASAN instrumentation, and never turn into libatomic
+ * calls (which a module cannot link) on architectures without native
+ * operations of that size.  try_cmpxchg() has the core's ktask_cas()
+ * contract: on failure it stores the value it found in *oldp.  It is fully
+ * ordered on success and unordered on failure; the core only retries with
+ * the value on failure, so it needs no ordering there.
+ */
+#ifndef KTASK_PLAT_KERNEL_H
+#define KTASK_PLAT_KERNEL_H
+
+#include <linux/atomic.h>
+#include <linux/compiler.h>
+#include <linux/completion.h>
+#include <linux/errno.h>
+#include <linux/export.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+/* Everything the module defines is kernel-internal unless exported. */
+#define KTASK_PUBLIC
+#define KTASK_EXPORT(sym) EXPORT_SYMBOL_GPL(sym)
+
+#define ktask_unlikely(x) unlikely(x)
+
+#define ktask_load_relaxed(p) READ_ONCE(*(p))
+#define ktask_load_acquire(p) smp_load_acquire(p)
+#define ktask_store_release(p, v) smp_store_release((p), (v))
+#define ktask_cas(p, oldp, new) try_cmpxchg((p), (oldp), (new))
+
+/*
+ * Iterator tasks call the client's iterator under this lock, and an
+ * iterator may take a while (walking a list), so it is a mutex: threads
+ * that wait for it sleep instead of spinning, and may be preempted.
+ */
+struct ktask_lock {
+	struct mutex kl_mutex;
+};
+
+static inline void ktask_lock_init(struct ktask_lock *l)
+{
+	mutex_init(&l->kl_mutex);
+}
+
+static inline void ktask_lock_destroy(struct ktask_lock *l)
+{
+	mutex_destroy(&l->kl_mutex);
+}
+
+static inline void ktask_lock(struct ktask_lock *l)
+{
+	mutex_lock(&l->kl_mutex);
+}
+
+static inline void ktask_unlock(struct ktask_lock *l)
+{
+	mutex_unlock(&l->kl_mutex);
+}
+
+struct ktask_helper;
+
+/*
+ * What the workqueue home keeps per task, on the caller's stack.
+ *
+ * kpt_pending counts the helpers still to finish plus one for the caller,
+ * who drops its own count when it starts waiting; whoever drops the last
+ * completes kpt_done.  kpt_lock guards each helper's kh_thread and
+ * kpt_boost_nice, so that the caller can raise the priority of helpers that
+ * are still running when it starts to wait for them.
+ */
+struct ktask_plat_task {
+	struct ktask_helper *kpt_helpers;	/* owned by the caller */
+	atomic_t kpt_pending;
+	struct completion kpt_done;
+	spinlock_t kpt_lock;
+	int kpt_boost_nice;			/* [kpt_lock] or KTASK_NO_BOOST */
+};
+
+#endif /* KTASK_PLAT_KERNEL_H */

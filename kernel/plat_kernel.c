@@ -45,7 +45,7 @@ MODULE_PARM_DESC(max_threads,
 struct ktask_helper {
 	struct work_struct kh_work;
 	struct ktask_work kh_kw;	/* [O] the core's record of this share */
-	size_t kh_index;		/* [O] helper number within its task */
+	size_t kh_index;		/* [O] the part (kt_nodes index) it starts on */
 	struct ktask_task *kh_task;	/* [O] */
 	struct task_struct *kh_thread;	/* [T] worker running it, or NULL */
 	int kh_nid;			/* [O] node it runs on and is charged to */
@@ -65,16 +65,41 @@ static struct {
 	.lock = __SPIN_LOCK_UNLOCKED(ktask_pool.lock),
 };
 
-size_t ktask_plat_max_threads(void)
+/*
+ * The module parameter, or the online CPUs of the nodes the task names
+ * (every online CPU when a part may run anywhere).
+ */
+size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 {
-	unsigned int limit = READ_ONCE(max_threads);
+	unsigned int limit = READ_ONCE(max_threads), cpus = 0;
+	nodemask_t seen = NODE_MASK_NONE;
+	size_t i;
 
-	return limit ? limit : num_online_cpus();
+	if (limit)
+		return limit;
+	for (i = 0; i < nr_nodes; i++) {
+		int nid = nodes[i].kn_nid;
+
+		if (!nodes[i].kn_task_size)
+			continue;
+		if (nid == NUMA_NO_NODE)
+			return num_online_cpus();
+		if (!node_isset(nid, seen)) {
+			node_set(nid, seen);
+			cpus += nr_cpus_node(nid);
+		}
+	}
+	return cpus ? cpus : num_online_cpus();
 }
 
 bool ktask_plat_node_valid(int nid)
 {
 	return nid >= 0 && nid < nr_node_ids && node_online(nid);
+}
+
+int ktask_plat_current_node(void)
+{
+	return num_online_nodes() > 1 ? numa_node_id() : NUMA_NO_NODE;
 }
 
 void ktask_plat_note(const struct ktask_stats *stats)
@@ -134,28 +159,27 @@ static int ktask_pick_node(const struct ktask_node *part, int caller_nid)
 	return -1;
 }
 
-/* Takes up to @nr helpers from the pool, within the limits. */
+/* Takes up to @nr helpers for part @node from the pool, within the limits. */
 static struct ktask_helper *ktask_take_helpers(struct ktask_task *task,
-					       size_t nr)
+					       size_t node, size_t nr)
 {
 	struct ktask_helper *h, *taken = NULL;
 	int nid, caller_nid = numa_node_id();
 	size_t i;
 
 	spin_lock(&ktask_pool.lock);
-	for (i = 1; i <= nr && ktask_pool.free; i++) {
+	for (i = 0; i < nr && ktask_pool.free; i++) {
 		if (ktask_pool.nr_busy >= ktask_pool.max_busy)
 			break;
-		nid = ktask_pick_node(&task->kt_nodes[i % task->kt_nr_nodes],
-				      caller_nid);
+		nid = ktask_pick_node(&task->kt_nodes[node], caller_nid);
 		if (nid < 0)
-			continue;
+			break;
 		h = ktask_pool.free;
 		ktask_pool.free = h->kh_next;
 		ktask_pool.nr_busy++;
 		ktask_pool.node_busy[nid]++;
 		h->kh_nid = nid;
-		h->kh_index = i;
+		h->kh_index = node;
 		h->kh_next = taken;
 		taken = h;
 	}
@@ -163,21 +187,27 @@ static struct ktask_helper *ktask_take_helpers(struct ktask_task *task,
 	return taken;
 }
 
-size_t ktask_plat_start_helpers(struct ktask_task *task, size_t nr)
+void ktask_plat_task_init(struct ktask_task *task)
 {
 	struct ktask_plat_task *pt = &task->kt_plat;
-	struct ktask_helper *h, *next;
-	size_t started = 0;
 
-	might_sleep();
 	pt->kpt_helpers = NULL;
 	/* One count for the caller, dropped when it starts to wait. */
 	atomic_set(&pt->kpt_pending, 1);
 	init_completion(&pt->kpt_done);
 	spin_lock_init(&pt->kpt_lock);
 	pt->kpt_boost_nice = KTASK_NO_BOOST;
+}
 
-	for (h = ktask_take_helpers(task, nr); h; h = next) {
+size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
+				size_t nr)
+{
+	struct ktask_plat_task *pt = &task->kt_plat;
+	struct ktask_helper *h, *next;
+	size_t started = 0;
+
+	might_sleep();
+	for (h = ktask_take_helpers(task, node, nr); h; h = next) {
 		next = h->kh_next;
 		ktask_work_init(task, &h->kh_kw, h->kh_index);
 		h->kh_task = task;
@@ -229,7 +259,9 @@ void ktask_plat_wait_helpers(struct ktask_task *task)
 	/* Fully ordered; pairs with atomic_dec_and_test() in the helpers. */
 	if (atomic_dec_and_test(&pt->kpt_pending))
 		return;
-	ktask_boost_helpers(pt);
+	/* Background tasks leave their helpers at MAX_NICE throughout. */
+	if (!(task->kt_ctl->kc_flags & KTASK_BACKGROUND))
+		ktask_boost_helpers(pt);
 	wait_for_completion(&pt->kpt_done);
 }
 

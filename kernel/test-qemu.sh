@@ -10,7 +10,10 @@
 # userland tests' exit codes, never from QEMU's exit code (QEMU exits 0 on
 # a guest panic).  The last line is "kernel: N passed, N failed".
 #
-#   usage: kernel/test-qemu.sh [static-test-executable...]
+#   usage: kernel/test-qemu.sh [test-executable...]
+#
+# Test executables may be static or dynamic; a dynamic one's loader and
+# shared libraries are copied into the initramfs at the same paths.
 #
 # Environment: KDIR (headers to build against; default: the ones the
 # linux-headers-amd64 package depends on), KTASK_QEMU_CACHE (where kernel
@@ -31,9 +34,6 @@ die() { say "$*"; echo "kernel: 0 passed, 1 failed"; exit 1; }
 
 for t in "$@"; do
 	[ -f "$t" ] && [ -x "$t" ] || die "not an executable file: $t"
-	if readelf -l "$t" 2>/dev/null | grep -q 'Requesting program interpreter'; then
-		die "not statically linked: $t"
-	fi
 done
 
 # --- Packages -------------------------------------------------------------
@@ -102,6 +102,11 @@ i=0
 for t in "$@"; do
 	i=$((i + 1))
 	cp "$t" "$root/tests/$(printf %02d $i)-$(basename "$t")"
+	# A dynamic executable brings its loader and libraries, at their paths.
+	for lib in $(ldd "$t" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
 done
 
 cat >"$root/init" <<INIT

@@ -249,7 +249,8 @@ static size_t planned_threads(size_t size, size_t min_chunk, size_t max)
 
 static void test_thread_count(void **state)
 {
-	size_t cpus = kt_usable_cpus();
+	/* ktask_run() uses the CPUs of the caller's node. */
+	size_t cpus = kt_node_cpus();
 
 	(void)state;
 	/* min(ceil(size / min_chunk), usable CPUs, max_threads) */

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -140,6 +141,51 @@ static inline int kt_usable_cpus(void)
 	if (sched_getaffinity(0, sizeof(set), &set))
 		return 1;
 	return CPU_COUNT(&set);
+}
+
+/*
+ * CPUs that ktask_run() may use from here: the caller's usable CPUs on the
+ * NUMA node it runs on (ktask_run() stays on the caller's node).
+ */
+static inline int kt_node_cpus(void)
+{
+	int cpu = sched_getcpu(), n = 0, nodes = 0;
+	char path[96], list[4096];
+	cpu_set_t set, mine;
+
+	if (sched_getaffinity(0, sizeof(mine), &mine))
+		return 1;
+	for (int nid = 0; nid < 64; nid++) {
+		FILE *f;
+		char *p;
+
+		snprintf(path, sizeof(path),
+			 "/sys/devices/system/node/node%d/cpulist", nid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		nodes++;
+		CPU_ZERO(&set);
+		if (fgets(list, sizeof(list), f))
+			for (p = list; *p && *p != '\n';) {
+				long lo = strtol(p, &p, 10), hi = lo;
+
+				if (*p == '-')
+					hi = strtol(p + 1, &p, 10);
+				for (long c = lo; c <= hi && c < CPU_SETSIZE; c++)
+					CPU_SET(c, &set);
+				if (*p == ',')
+					p++;
+				else
+					break;
+			}
+		fclose(f);
+		if (cpu >= 0 && CPU_ISSET(cpu, &set)) {
+			CPU_AND(&set, &set, &mine);
+			n = CPU_COUNT(&set);
+		}
+	}
+	return nodes > 1 && n ? n : kt_usable_cpus();
 }
 
 #endif /* KTASK_TESTUTIL_H */

@@ -34,6 +34,18 @@ extern "C" {
 #endif
 
 /**
+ * define KTASK_MEM_CHUNK - a suggested minimum chunk for memory work, in
+ * bytes (128 MiB): enough work to be worth a thread, as in the series.
+ */
+#define KTASK_MEM_CHUNK (1ul << 27)
+
+#ifdef __KERNEL__
+/* The same in base pages and in PMD-sized pages, for page-unit tasks. */
+#define KTASK_PTE_MINCHUNK (KTASK_MEM_CHUNK / PAGE_SIZE)
+#define KTASK_PMD_MINCHUNK (KTASK_MEM_CHUNK / PMD_SIZE)
+#endif
+
+/**
  * define KTASK_RETURN_SUCCESS - what a thread function returns when its chunk
  * succeeded.  Any other value is a client-specific error: it stops the task
  * and is returned unchanged by ktask_run() or ktask_run_numa().

@@ -89,9 +89,20 @@ static struct {
 
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
-/* The calling thread's last decision, and its CPUs for its last task. */
-static __thread struct ktask_stats tls_stats;
-static __thread struct ktask_cpus tls_cpus;
+/*
+ * The calling thread's last decision, and its view of its CPUs and nice
+ * value.  System calls cost microseconds in some virtual machines, more
+ * than a small task's whole fork and join, so the view is read again only
+ * when it is VIEW_REFRESH_MS old: a changed affinity mask or nice value
+ * is followed within that time.
+ */
+#define VIEW_REFRESH_MS 10
+
+#define KTASK_TLS static __thread __attribute__((tls_model("initial-exec")))
+KTASK_TLS struct ktask_stats tls_stats;
+KTASK_TLS struct ktask_cpus tls_cpus;
+KTASK_TLS int tls_nice;
+KTASK_TLS long tls_view_ms;	/* when tls_cpus and tls_nice were read */
 
 static void cpu_relax(void)
 {
@@ -180,6 +191,29 @@ static void pool_init(void)
 	pthread_atfork(pool_fork_prepare, pool_fork_parent, pool_fork_child);
 }
 
+static long coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L + 1;
+}
+
+/* Reads the caller's CPUs and nice value if its view is stale. */
+static void refresh_view(void)
+{
+	long now = coarse_ms();
+
+	if (tls_view_ms && now - tls_view_ms < VIEW_REFRESH_MS)
+		return;
+	ktask_topo_cpus(&tls_cpus);
+	errno = 0;
+	tls_nice = getpriority(PRIO_PROCESS, 0);
+	if (errno)
+		tls_nice = 0;
+	tls_view_ms = now;
+}
+
 /*
  * Usable CPUs for a task over @nodes: the caller's usable CPUs, or only
  * those on the nodes named when no node is NUMA_NO_NODE.
@@ -191,7 +225,7 @@ size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 	cpu_set_t on_nodes;
 
 	pthread_once(&pool_once, pool_init);
-	ktask_topo_cpus(cpus);
+	refresh_view();
 	CPU_ZERO(&on_nodes);
 	for (i = 0; i < nr_nodes; i++) {
 		if (!nodes[i].kn_task_size)
@@ -464,10 +498,7 @@ void ktask_plat_task_init(struct ktask_task *task)
 	pt->kpt_helpers = NULL;
 	pt->kpt_pending = 0;
 	pt->kpt_mask = tls_cpus.kc_mask;
-	errno = 0;
-	pt->kpt_caller_nice = getpriority(PRIO_PROCESS, 0);
-	if (errno)
-		pt->kpt_caller_nice = 0;
+	pt->kpt_caller_nice = tls_nice;
 	pt->kpt_nice = task->kt_ctl->kc_flags & KTASK_BACKGROUND ?
 		       19 : pt->kpt_caller_nice;
 }

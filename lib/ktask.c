@@ -56,6 +56,9 @@ static int ktask_check(const struct ktask_node *nodes, size_t nr_nodes,
 		return -EINVAL;
 	if (nr_nodes && !nodes)
 		return -EINVAL;
+	/* No array of that many nodes fits in the address space. */
+	if (nr_nodes > (size_t)-1 / sizeof(*nodes))
+		return -EINVAL;
 
 	range = !ctl->kc_iter_func || ctl->kc_iter_func == ktask_iter_range;
 	*total = 0;

@@ -20,7 +20,8 @@
 # images are kept), KTASK_QEMU_TIMEOUT (seconds for the whole VM run, 600),
 # KTASK_GUEST_TEST_TIMEOUT (seconds per userland test in the guest, 300),
 # KTASK_CLEAR_MIB (size ktask_clear.ko clears, 256), KTASK_TORTURE_SECS
-# (how long ktask_torture.ko runs, 15), KTASK_QEMU_LOG (serial log file;
+# (how long ktask_torture.ko runs, 15), KTASK_DEBUG_YIELD (1: build ktask.ko
+# with the debug-yield delays), KTASK_QEMU_LOG (serial log file;
 # default in a temporary directory, kept on failure).
 set -euo pipefail
 
@@ -85,7 +86,9 @@ fi
 
 # --- Modules ---------------------------------------------------------------
 say "building modules"
-make -s -C "$here" KDIR="$KDIR" >/dev/null || die "module build failed"
+# KTASK_DEBUG_YIELD=1: ktask.ko with random delays at the core's race windows.
+make -s -C "$here" KDIR="$KDIR" KTASK_DEBUG_YIELD="${KTASK_DEBUG_YIELD:-0}" \
+	>/dev/null || die "module build failed"
 
 # --- Initramfs -------------------------------------------------------------
 work=$(mktemp -d /tmp/ktask-qemu.XXXXXX)

@@ -87,10 +87,29 @@ static void tt_sample(void)
 		tt_growth.thr_max = thr;
 }
 
+/* The first line of /proc/self/task/@tid/@file, without its newline. */
+static void tt_task_file(const char *tid, const char *file, char *buf,
+			 size_t size)
+{
+	char path[300];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/%s", tid, file);
+	snprintf(buf, size, "?");
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(buf, (int)size, f))
+		snprintf(buf, size, "?");
+	buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
 /* One line per thread: name, state, what it waits in, its system call. */
 static void tt_report_threads(void)
 {
 	DIR *dir = opendir("/proc/self/task");
+	char comm[64], wchan[64], sc[128], stat[512], *p;
 	struct dirent *de;
 
 	if (!dir)
@@ -98,45 +117,18 @@ static void tt_report_threads(void)
 	fprintf(stderr, "watchdog: threads of process %d (from /proc):\n",
 		(int)getpid());
 	while ((de = readdir(dir))) {
-		char path[300], comm[64] = "?", wchan[64] = "?", sc[128] = "?";
-		char state = '?', stat[512];
-		FILE *f;
-
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/stat",
-			 de->d_name);
-		if ((f = fopen(path, "r"))) {
-			char *p = fgets(stat, sizeof(stat), f) ?
-				  strrchr(stat, ')') : NULL;
-
-			if (p && p[1] == ' ')
-				state = p[2];
-			fclose(f);
-		}
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
-			 de->d_name);
-		if ((f = fopen(path, "r"))) {
-			if (fgets(comm, sizeof(comm), f))
-				comm[strcspn(comm, "\n")] = '\0';
-			fclose(f);
-		}
-		snprintf(path, sizeof(path), "/proc/self/task/%s/wchan",
-			 de->d_name);
-		if ((f = fopen(path, "r"))) {
-			if (!fgets(wchan, sizeof(wchan), f))
-				strcpy(wchan, "?");
-			fclose(f);
-		}
-		snprintf(path, sizeof(path), "/proc/self/task/%s/syscall",
-			 de->d_name);
-		if ((f = fopen(path, "r"))) {
-			if (fgets(sc, sizeof(sc), f))
-				sc[strcspn(sc, " \n")] = '\0';
-			fclose(f);
-		}
+		tt_task_file(de->d_name, "comm", comm, sizeof(comm));
+		tt_task_file(de->d_name, "wchan", wchan, sizeof(wchan));
+		tt_task_file(de->d_name, "syscall", sc, sizeof(sc));
+		sc[strcspn(sc, " ")] = '\0';
+		/* The state follows the name, which is in parentheses. */
+		tt_task_file(de->d_name, "stat", stat, sizeof(stat));
+		p = strrchr(stat, ')');
 		fprintf(stderr, "  tid %s %-16s state %c wchan %s syscall %s\n",
-			de->d_name, comm, state, wchan, sc);
+			de->d_name, comm, p && p[1] == ' ' ? p[2] : '?', wchan,
+			sc);
 	}
 	closedir(dir);
 }

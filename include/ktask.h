@@ -257,7 +257,8 @@ int ktask_run(void *start, size_t task_size, struct ktask_ctl *ctl);
  * completed ranges, node by node in array order.
  *
  * Return: as for ktask_run(); also -EINVAL for NULL @nodes with @nr_nodes
- * above 0, an invalid node id, or sizes whose sum overflows.
+ * above 0, an @nr_nodes no array could hold, an invalid node id (even on an
+ * empty part), or sizes whose sum overflows.
  */
 int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
 		   struct ktask_ctl *ctl);

@@ -25,6 +25,12 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
+#ifdef KTASK_DEBUG_YIELD
+#include <linux/delay.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#endif
+
 /* Everything the module defines is kernel-internal unless exported. */
 #define KTASK_PUBLIC
 #define KTASK_EXPORT(sym) EXPORT_SYMBOL_GPL(sym)
@@ -83,5 +89,24 @@ struct ktask_plat_task {
 	spinlock_t kpt_lock;
 	int kpt_boost_nice;			/* [kpt_lock] or KTASK_NO_BOOST */
 };
+
+#ifdef KTASK_DEBUG_YIELD
+/*
+ * make KTASK_DEBUG_YIELD=1: a slow thread at the core's race windows
+ * (lib/platform.h).  Every point is in process context, sometimes under
+ * the task's mutex, so sleeping is allowed: usually nothing, sometimes a
+ * reschedule, now and then a busy wait of up to 50 microseconds.
+ */
+#define KTASK_PLAT_DEBUG_DELAY_INLINE
+static inline void ktask_plat_debug_delay(int point)
+{
+	u32 r = get_random_u32();
+
+	if (r % 4 == 0)
+		cond_resched();
+	else if (r % 32 == 1)
+		udelay(r / 32 % 50);
+}
+#endif
 
 #endif /* KTASK_PLAT_KERNEL_H */

@@ -19,8 +19,10 @@
 # linux-headers-amd64 package depends on), KTASK_QEMU_CACHE (where kernel
 # images are kept), KTASK_QEMU_TIMEOUT (seconds for the whole VM run, 600),
 # KTASK_GUEST_TEST_TIMEOUT (seconds per userland test in the guest, 300),
-# KTASK_CLEAR_MIB (size ktask_clear.ko clears, 256), KTASK_QEMU_LOG (serial
-# log file; default in a temporary directory, kept on failure).
+# KTASK_CLEAR_MIB (size ktask_clear.ko clears, 256), KTASK_TORTURE_SECS
+# (how long ktask_torture.ko runs, 15), KTASK_DEBUG_YIELD (1: build ktask.ko
+# with the debug-yield delays), KTASK_QEMU_LOG (serial log file;
+# default in a temporary directory, kept on failure).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +30,7 @@ cache=${KTASK_QEMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ktask-qemu}
 vm_timeout=${KTASK_QEMU_TIMEOUT:-600}
 test_timeout=${KTASK_GUEST_TEST_TIMEOUT:-300}
 clear_mib=${KTASK_CLEAR_MIB:-256}
+torture_secs=${KTASK_TORTURE_SECS:-15}
 
 say() { echo "test-qemu: $*" >&2; }
 die() { say "$*"; echo "kernel: 0 passed, 1 failed"; exit 1; }
@@ -83,7 +86,9 @@ fi
 
 # --- Modules ---------------------------------------------------------------
 say "building modules"
-make -s -C "$here" KDIR="$KDIR" >/dev/null || die "module build failed"
+# KTASK_DEBUG_YIELD=1: ktask.ko with random delays at the core's race windows.
+make -s -C "$here" KDIR="$KDIR" KTASK_DEBUG_YIELD="${KTASK_DEBUG_YIELD:-0}" \
+	>/dev/null || die "module build failed"
 
 # --- Initramfs -------------------------------------------------------------
 work=$(mktemp -d /tmp/ktask-qemu.XXXXXX)
@@ -97,7 +102,8 @@ cp /bin/busybox "$root/bin/busybox"
 for applet in $("$root/bin/busybox" --list); do
 	[ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
 done
-cp "$here"/ktask.ko "$here"/ktask_test.ko "$here"/ktask_clear.ko "$root/ktask/"
+cp "$here"/ktask.ko "$here"/ktask_test.ko "$here"/ktask_clear.ko \
+	"$here"/ktask_torture.ko "$root/ktask/"
 i=0
 for t in "$@"; do
 	i=$((i + 1))
@@ -119,6 +125,7 @@ echo "ktask-guest: \$(nproc) cpus, \$(ls -d /sys/devices/system/node/node[0-9]* 
 insmod /ktask/ktask.ko || echo "ktask-guest: insmod ktask.ko failed"
 insmod /ktask/ktask_test.ko && rmmod ktask_test
 insmod /ktask/ktask_clear.ko mib=$clear_mib && rmmod ktask_clear
+insmod /ktask/ktask_torture.ko secs=$torture_secs threads=4 && rmmod ktask_torture
 for t in /tests/*; do
 	[ -x "\$t" ] || continue
 	name=\${t##*/}
@@ -185,7 +192,7 @@ in_doc && /^# / { print }
 /Kernel panic|BUG:|WARNING:|Oops|Call Trace:/ { crash++; if (crash <= 20) print "test-qemu: " $0 }
 END {
 	close_doc()
-	if (docs < 2) { print "test-qemu: expected 2 KTAP documents (ktask_test, ktask_clear), saw " docs + 0; extra++ }
+	if (docs < 3) { print "test-qemu: expected 3 KTAP documents (ktask_test, ktask_clear, ktask_torture), saw " docs + 0; extra++ }
 	if (upass + ufail != nr_user) { print "test-qemu: " nr_user " userland tests given, " upass + ufail " reported"; extra++ }
 	if (crash) { print "test-qemu: the kernel crashed or warned"; extra++ }
 	if (!done) { print "test-qemu: the guest did not finish"; extra++ }

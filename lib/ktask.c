@@ -56,6 +56,9 @@ static int ktask_check(const struct ktask_node *nodes, size_t nr_nodes,
 		return -EINVAL;
 	if (nr_nodes && !nodes)
 		return -EINVAL;
+	/* No array of that many nodes fits in the address space. */
+	if (nr_nodes > (size_t)-1 / sizeof(*nodes))
+		return -EINVAL;
 
 	range = !ctl->kc_iter_func || ctl->kc_iter_func == ktask_iter_range;
 	*total = 0;
@@ -150,6 +153,7 @@ static bool ktask_claim_range(struct ktask_task *task, size_t node,
 			return false;
 		ch->kch_size = ktask_min(task->kt_chunk_size,
 					 kn->kn_task_size - claimed);
+		ktask_plat_debug_delay(KTASK_DELAY_CLAIM);
 	} while (!ktask_cas(&kn->kn_claimed, &claimed,
 			    claimed + ch->kch_size));
 
@@ -229,6 +233,7 @@ static void ktask_fail(struct ktask_work *kw, const struct ktask_chunk *ch,
 	ktask_cas(&task->kt_error, &none, err);
 	if (task->kt_locked)
 		ktask_unlock(&task->kt_lock);
+	ktask_plat_debug_delay(KTASK_DELAY_FAIL);
 
 	/*
 	 * Push onto the failed list.  Only pushes happen until every helper
@@ -251,6 +256,7 @@ void ktask_work_run(struct ktask_work *kw)
 	while (ktask_claim(task, &node, &ch)) {
 		err = ctl->kc_thread_func(ch.kch_start, ch.kch_end,
 					  ctl->kc_func_arg);
+		ktask_plat_debug_delay(KTASK_DELAY_CHUNK_DONE);
 		if (err != KTASK_RETURN_SUCCESS) {
 			ktask_fail(kw, &ch, err);
 			return;
@@ -396,6 +402,7 @@ static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
 	ktask_plat_note(stats);
 
 	ktask_work_run(&task.kt_caller_work);
+	ktask_plat_debug_delay(KTASK_DELAY_WAIT);
 	ktask_plat_wait_helpers(&task);
 
 	err = ktask_load_acquire(&task.kt_error);

@@ -75,4 +75,26 @@ void ktask_plat_release_helpers(struct ktask_task *task);
  */
 void ktask_plat_note(const struct ktask_stats *stats);
 
+/*
+ * Debug-yield builds (KTASK_DEBUG_YIELD defined) call this at the points of
+ * the core where a slow thread widens a race window: between reading and
+ * claiming a chunk, after a chunk, between setting the first error and
+ * recording the failed chunk, and before the caller waits.  A home may
+ * yield or sleep a little there, at random.  Other builds compile the calls
+ * away.  A home may define it inline, and then defines
+ * KTASK_PLAT_DEBUG_DELAY_INLINE.
+ */
+enum ktask_delay_point {
+	KTASK_DELAY_CLAIM,
+	KTASK_DELAY_CHUNK_DONE,
+	KTASK_DELAY_FAIL,
+	KTASK_DELAY_WAIT,
+};
+
+#ifndef KTASK_DEBUG_YIELD
+#define ktask_plat_debug_delay(point) do { } while (0)
+#elif !defined(KTASK_PLAT_DEBUG_DELAY_INLINE)
+void ktask_plat_debug_delay(enum ktask_delay_point point);
+#endif
+
 #endif /* KTASK_PLATFORM_H */

@@ -40,6 +40,7 @@
 #include <sys/resource.h>
 
 #include "../ktask_core.h"
+#include "fault.h"
 #include "topology.h"
 
 enum {
@@ -458,7 +459,8 @@ static struct ktask_worker *worker_create(unsigned int id,
 					  struct ktask_task *task,
 					  size_t node)
 {
-	struct ktask_worker *w = calloc(1, sizeof(*w));
+	struct ktask_worker *w = ktask_fault_alloc("worker") ? NULL :
+				 calloc(1, sizeof(*w));
 	sigset_t all, old;
 	pthread_attr_t attr;
 	pthread_t thread;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "ktask.h"
+#include "fault.h"
 
 #define QUOTA_REFRESH_MS 100
 
@@ -112,7 +113,11 @@ static void load_libnuma(void)
 	if (numa_available() < 0)
 		return;
 	max = numa_max_node();
-	cpus = numa_allocate_cpumask();
+	/* libnuma exits on a failed allocation; the fault skips the call. */
+	cpus = ktask_fault_alloc("numa_cpumask") ? NULL :
+						  numa_allocate_cpumask();
+	if (!cpus)
+		return;
 	for (nid = 0; nid <= max && nid < KTASK_MAX_NODES; nid++) {
 		if (!numa_bitmask_isbitset(numa_nodes_ptr, nid) ||
 		    numa_node_to_cpus(nid, cpus))

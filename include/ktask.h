@@ -160,6 +160,13 @@ struct ktask_ctl {
 /**
  * define KTASK_CTL_INITIALIZER - the initial value of a &struct ktask_ctl.
  * @thread_func: the thread function; cast, so it may take its real types.
+ *
+ * Like the series, the casts here and in the setters let a function such
+ * as int f(struct page *, struct page *, struct foo *) be called through
+ * &ktask_thread_func.  That works on the ABIs Linux runs on, but is not
+ * strictly portable C, and a kernel built with control-flow integrity
+ * (CONFIG_CFI_CLANG) traps on it: there, write functions of the exact
+ * types and cast inside them.
  * @func_arg: its @arg.
  * @min_chunk_size: the minimum chunk size, in task units.
  *
@@ -272,12 +279,16 @@ int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
  * struct ktask_stats - what ktask decided for a task.
  * @ks_threads: threads the task was planned for, the caller included
  *              (1 for a task that ran inline).
- * @ks_helpers: helper threads that actually joined; fewer than
+ * @ks_helpers: helper threads started for the task; fewer than
  *              @ks_threads - 1 when the process-wide helper limit was reached
- *              or a thread could not be started.
+ *              or a thread could not be started.  A helper that found every
+ *              chunk taken when it woke up counts too.
  * @ks_chunk_size: units per chunk (the whole task when it ran inline).
- * @ks_max_threads: the default limit in force: usable CPUs, within
- *                  %KTASK_MAX_THREADS from the environment.
+ * @ks_max_threads: the default limit in force: usable CPUs (only those of
+ *                  the nodes named, for node-placed work and for
+ *                  ktask_run() on a machine with several nodes), within
+ *                  %KTASK_MAX_THREADS from the environment; 0 for a task
+ *                  too small for more than one thread.
  * @ks_total_size: units in the task, over all nodes.
  */
 struct ktask_stats {
@@ -292,8 +303,11 @@ struct ktask_stats {
 
 /**
  * ktask_last_stats() - tells what ktask decided for the calling thread's
- * most recent task that passed argument checks.
- * @stats: filled in; all zero if this thread ran no task yet.
+ * most recent task that passed argument checks and had work.
+ * @stats: filled in; all zero if this thread ran no such task yet.
+ *
+ * A task started from inside a thread function (a nested call) is the most
+ * recent one on that thread once it returns.
  */
 void ktask_last_stats(struct ktask_stats *stats);
 #endif /* !__KERNEL__ */

@@ -338,12 +338,25 @@ static size_t ktask_caller_node(const struct ktask_task *task)
 	return first;
 }
 
+/* Node @i's share of the threads; see ktask_start_helpers(). */
+static size_t ktask_node_share(const struct ktask_task *task, size_t i,
+			       size_t unit, size_t left, size_t busy,
+			       size_t *rank)
+{
+	size_t size = task->kt_nodes[i].kn_task_size;
+
+	if (!size)
+		return 0;
+	return size / unit + left / busy + ((*rank)++ < left % busy);
+}
+
 /*
- * Starts helpers node by node and returns how many joined.  Each node gets
+ * Starts helpers node by node and returns how many started.  Each node gets
  * its share of the threads, rounded down, and the threads left over go one
- * each to the nodes with work, in array order; the caller counts as one of
- * its node's threads.  unit is rounded up, so the shares never add up to
- * more than the threads.
+ * each to the nodes with work, in array order.  unit is rounded up, so the
+ * shares never add up to more than the threads.  The caller counts as one
+ * of its own node's threads or, when that node's share is none, as one of
+ * the last node's that has a share: never as a thread more.
  */
 static size_t ktask_start_helpers(struct ktask_task *task,
 				  const struct ktask_stats *stats)
@@ -352,20 +365,28 @@ static size_t ktask_start_helpers(struct ktask_task *task,
 	size_t unit = stats->ks_total_size / threads +
 		      !!(stats->ks_total_size % threads);
 	size_t caller = task->kt_caller_work.kw_first_node;
-	size_t i, n, size, given = 0, busy = 0, left, rank = 0, got = 0;
+	size_t i, n, given = 0, busy = 0, left, rank = 0, got = 0;
+	size_t counted = task->kt_nr_nodes, last = task->kt_nr_nodes;
 
 	for (i = 0; i < task->kt_nr_nodes; i++) {
-		size = task->kt_nodes[i].kn_task_size;
-		given += size / unit;
-		busy += size != 0;
+		given += task->kt_nodes[i].kn_task_size / unit;
+		busy += task->kt_nodes[i].kn_task_size != 0;
 	}
 	left = threads - given;
+	/* Where the caller counts: its node, else the last with a share. */
 	for (i = 0; i < task->kt_nr_nodes; i++) {
-		size = task->kt_nodes[i].kn_task_size;
-		if (!size)
+		if (!ktask_node_share(task, i, unit, left, busy, &rank))
 			continue;
-		n = size / unit + left / busy + (rank++ < left % busy);
-		if (i == caller && n)
+		last = i;
+		if (i == caller)
+			counted = i;
+	}
+	if (counted == task->kt_nr_nodes)
+		counted = last;
+	rank = 0;
+	for (i = 0; i < task->kt_nr_nodes; i++) {
+		n = ktask_node_share(task, i, unit, left, busy, &rank);
+		if (i == counted && n)
 			n--;
 		if (n)
 			got += ktask_plat_start_helpers(task, i, n);

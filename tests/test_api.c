@@ -810,6 +810,49 @@ static void child_uses_pool(void)
 		_exit(1);
 }
 
+/*
+ * A thread function that forks (with a helper of its task still working):
+ * the child's task must not wait for the helper it does not have, and its
+ * pool must work afterwards.
+ */
+static pid_t forked_child, fork_caller;
+
+static int forking_chunk(void *start, void *end, struct meet *m)
+{
+	meet_chunk(start, end, m);
+	/* On the caller's thread, once both threads are at work. */
+	if (kt_gettid() == fork_caller && !forked_child) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			alarm(20);	/* a hang fails the test */
+			return 0;
+		}
+		forked_child = pid;
+	}
+	return 0;
+}
+
+static void test_fork_inside_thread_function(void **state)
+{
+	struct meet m = { .want = 2 };
+	DEFINE_KTASK_CTL(ctl, forking_chunk, &m, 1);
+	int status;
+
+	(void)state;
+	SKIP_UNLESS_TWO_CPUS();
+	forked_child = 0;
+	fork_caller = kt_gettid();
+	ktask_ctl_set_max_threads(&ctl, 2);
+	assert_int_equal(ktask_run(NULL, 8, &ctl), 0);
+	if (!forked_child)	/* the child: its task returned, now a new one */
+		_exit(pool_works() && pool_works() ? 0 : 1);
+	assert_int_equal(waitpid(forked_child, &status, 0), forked_child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(pool_works());
+}
+
 static void test_fork_child_gets_fresh_pool(void **state)
 {
 	(void)state;
@@ -918,6 +961,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_nested_calls),
 		cmocka_unit_test(test_workers_named),
 		cmocka_unit_test(test_fork_child_gets_fresh_pool),
+		cmocka_unit_test(test_fork_inside_thread_function),
 	};
 	const struct CMUnitTest env[] = {
 		cmocka_unit_test(test_env_max_threads),

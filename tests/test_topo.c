@@ -272,6 +272,36 @@ static void test_numa_helpers_on_their_node(void **state)
 			    p.helper_masks[i] == node_bits(1));
 }
 
+/*
+ * The caller counts as one of the threads even when its own node's part is
+ * too small for a share: a task never has more threads than it planned.
+ */
+static void test_caller_counts_once(void **state)
+{
+	DEFINE_KTASK_CTL(ctl, nop_chunk, NULL, 1);
+	struct ktask_node nodes[3];
+	struct ktask_stats st;
+
+	(void)state;
+	ktask_ctl_set_max_threads(&ctl, 2);
+	for (int i = 0; i < 50; i++) {
+		int cpu = sched_getcpu();
+		int mine = real_numa ? (node_bits(0) & (1 << cpu) ? 0 : 1) :
+				       (cpu == 0 ? 0 : 1);
+
+		nodes[0] = (struct ktask_node){ .kn_task_size = 100,
+						.kn_nid = !mine };
+		nodes[1] = (struct ktask_node){ .kn_task_size = 100,
+						.kn_nid = !mine };
+		nodes[2] = (struct ktask_node){ .kn_task_size = 1,
+						.kn_nid = mine };
+		assert_int_equal(ktask_run_numa(nodes, 3, &ctl), 0);
+		ktask_last_stats(&st);
+		assert_true(st.ks_threads <= 2);
+		assert_true(st.ks_helpers + 1 <= st.ks_threads);
+	}
+}
+
 static void test_numa_invalid_node(void **state)
 {
 	DEFINE_KTASK_CTL(ctl, nop_chunk, NULL, 1);
@@ -385,6 +415,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_quota_v2_and_ancestors),
 		cmocka_unit_test(test_quota_v1),
 		cmocka_unit_test(test_numa_helpers_on_their_node),
+		cmocka_unit_test(test_caller_counts_once),
 		cmocka_unit_test(test_numa_invalid_node),
 		cmocka_unit_test(test_helpers_confined_to_caller_cpus),
 		cmocka_unit_test(test_helper_priority),

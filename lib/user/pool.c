@@ -69,6 +69,7 @@ struct ktask_worker {
 	struct ktask_worker *w_next;	/* [P] pool.idle link while idle,
 					 * [O] task's helper list while busy */
 	unsigned int w_id;
+	unsigned int w_gen;		/* pool.gen when it was started */
 	int w_nice;			/* [P] while idle, [O] while busy */
 	cpu_set_t w_mask;		/* the worker's own: its affinity */
 };
@@ -79,6 +80,7 @@ static struct {
 	unsigned int nr_workers;	/* [P] threads alive */
 	unsigned int nr_busy;		/* [P] workers owned by tasks */
 	unsigned int next_id;		/* [P] */
+	unsigned int gen;		/* [P] bumped in a fork child */
 	/* Settings, read once from the environment. */
 	cpu_set_t mask;			/* workers' affinity between tasks */
 	size_t env_max_threads;		/* KTASK_MAX_THREADS, 0 if unset */
@@ -128,18 +130,18 @@ static void futex_wake(uint32_t *word)
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-/* Reads a positive decimal number from the environment, or 0. */
+/* Reads a decimal number from the environment; 0 if unset or malformed. */
 static unsigned long env_number(const char *name)
 {
 	const char *s = getenv(name);
 	unsigned long v;
 	char *end;
 
-	if (!s || !*s)
+	if (!s || *s < '0' || *s > '9')
 		return 0;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || s[0] == '-')
+	if (errno || *end)
 		return 0;
 	return v;
 }
@@ -156,8 +158,11 @@ static void pool_fork_parent(void)
 
 /*
  * The child has only the thread that forked: no worker survives.  Free the
- * idle ones' memory and start again with an empty pool.  Busy workers'
- * memory belongs to tasks of threads the child does not have; it is lost.
+ * idle ones' memory and start again with an empty pool of a new generation.
+ * Busy workers belong to tasks; a task of the forking thread itself (a
+ * fork from a thread function) finds its helpers of the old generation and
+ * neither waits for them nor gives them back (see worker_stale()); those
+ * of other threads' tasks are lost with the threads.
  */
 static void pool_fork_child(void)
 {
@@ -170,6 +175,15 @@ static void pool_fork_child(void)
 	}
 	pool.nr_workers = 0;
 	pool.nr_busy = 0;
+	pool.next_id = 0;
+	pool.gen++;
+	ktask_topo_fork_child();
+}
+
+/* Whether @w's thread was left behind in the parent by a fork. */
+static bool worker_stale(const struct ktask_worker *w)
+{
+	return w->w_gen != __atomic_load_n(&pool.gen, __ATOMIC_RELAXED);
 }
 
 static void pool_init(void)
@@ -353,7 +367,12 @@ static bool worker_wait(struct ktask_worker *w)
 	}
 }
 
-/* The last helper to finish wakes the caller if it sleeps. */
+/*
+ * The last helper to finish wakes the caller if it sleeps.  The caller may
+ * see the count reach zero and return before futex_wake() runs: the wake
+ * then lands on a stack word that is gone or reused, which is at worst a
+ * spurious wake-up, and every futex_wait() here checks its word again.
+ */
 static void helper_done(struct ktask_task *task)
 {
 	/* Release: the caller's acquire load then sees this helper's work. */
@@ -455,7 +474,7 @@ static bool fault_create(void)
  * Starts a new worker thread, already assigned; NULL if that failed.  It
  * inherits the caller's CPUs and nice value.
  */
-static struct ktask_worker *worker_create(unsigned int id,
+static struct ktask_worker *worker_create(unsigned int id, unsigned int gen,
 					  struct ktask_task *task,
 					  size_t node)
 {
@@ -471,6 +490,7 @@ static struct ktask_worker *worker_create(unsigned int id,
 		return NULL;
 	}
 	w->w_id = id;
+	w->w_gen = gen;
 	w->w_state = W_ASSIGNED;
 	w->w_nice = task->kt_plat.kpt_caller_nice;
 	if (pthread_getaffinity_np(pthread_self(), sizeof(w->w_mask),
@@ -506,10 +526,13 @@ void ktask_plat_task_init(struct ktask_task *task)
 }
 
 /*
- * Takes an idle worker off pool.idle, preferring one that needs no nice
- * change it might not be allowed to make.  Called with pool.lock held.
+ * Takes an idle worker off pool.idle for a task whose helpers run at
+ * @nice: one already at @nice, else the least nice one.  With @strict, only
+ * one whose nice value need not be lowered, unless the process may lower
+ * it (root): an unprivileged thread can raise its nice value but never
+ * lower it again.  Called with pool.lock held.
  */
-static struct ktask_worker *take_idle(int nice)
+static struct ktask_worker *take_idle(int nice, bool strict)
 {
 	struct ktask_worker **pp, **best = NULL, *w;
 
@@ -518,42 +541,64 @@ static struct ktask_worker *take_idle(int nice)
 			best = pp;
 			break;
 		}
-		if (!best && (*pp)->w_nice <= nice)
+		if (!best || (*pp)->w_nice < (*best)->w_nice)
 			best = pp;
 	}
-	if (!best)
-		best = &pool.idle;
+	if (!best || (strict && (*best)->w_nice > nice && geteuid() != 0))
+		return NULL;
 	w = *best;
-	if (w) {
-		*best = w->w_next;
-		w->w_idle = false;
-	}
+	*best = w->w_next;
+	w->w_idle = false;
 	return w;
+}
+
+/*
+ * Reserves up to @nr helpers under pool.lock: idle workers at a fitting
+ * nice value first, then new threads while there are fewer workers than
+ * the limit, then any idle worker.  The new threads are counted in
+ * pool.nr_workers now and started by the caller; returns how many.
+ */
+static size_t reserve_helpers(size_t nr, size_t limit, int nice,
+			      struct ktask_worker **taken, size_t *nr_new,
+			      unsigned int *first_id, unsigned int *gen)
+{
+	size_t got = 0, room;
+	struct ktask_worker *w;
+
+	nr = pool.nr_busy < limit ? (nr < limit - pool.nr_busy ?
+				     nr : limit - pool.nr_busy) : 0;
+	while (got < nr && (w = take_idle(nice, true))) {
+		w->w_next = *taken;
+		*taken = w;
+		got++;
+	}
+	room = pool.nr_workers < limit ? limit - pool.nr_workers : 0;
+	*nr_new = nr - got < room ? nr - got : room;
+	while (got + *nr_new < nr && (w = take_idle(nice, false))) {
+		w->w_next = *taken;
+		*taken = w;
+		got++;
+	}
+	nr = got + *nr_new;
+	pool.nr_busy += nr;
+	pool.nr_workers += *nr_new;
+	*first_id = pool.next_id;
+	pool.next_id += *nr_new;
+	*gen = pool.gen;
+	return nr;
 }
 
 size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 				size_t nr)
 {
 	struct ktask_plat_task *pt = &task->kt_plat;
-	size_t limit = tls_cpus.kc_usable - 1, i, got = 0, nr_new;
+	size_t limit = tls_cpus.kc_usable - 1, i, nr_new;
 	struct ktask_worker *w, *taken = NULL, *mine = pt->kpt_helpers;
-	unsigned int first_id;
+	unsigned int first_id, gen;
 
 	pthread_mutex_lock(&pool.lock);
-	if (pool.nr_busy < limit)
-		nr = nr < limit - pool.nr_busy ? nr : limit - pool.nr_busy;
-	else
-		nr = 0;
-	while (got < nr && (w = take_idle(pt->kpt_nice))) {
-		w->w_next = taken;
-		taken = w;
-		got++;
-	}
-	nr_new = nr - got;
-	pool.nr_busy += nr;
-	pool.nr_workers += nr_new;
-	first_id = pool.next_id;
-	pool.next_id += nr_new;
+	nr = reserve_helpers(nr, limit, pt->kpt_nice, &taken, &nr_new,
+			     &first_id, &gen);
 	pthread_mutex_unlock(&pool.lock);
 
 	/* Count them all before any may finish and count down. */
@@ -566,7 +611,7 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		worker_assign(w);
 	}
 	for (; i <= nr; i++) {
-		w = worker_create(first_id++, task, node);
+		w = worker_create(first_id++, gen, task, node);
 		if (!w)
 			break;
 		w->w_next = mine;
@@ -596,14 +641,24 @@ void ktask_plat_wait_helpers(struct ktask_task *task)
 
 	/*
 	 * Every chunk is claimed by now.  Helpers that have not woken up yet
-	 * need not: cancel them rather than wait for their wake-up.
+	 * need not: cancel them rather than wait for their wake-up.  In a
+	 * fork child, helpers left in the parent never finish: stop counting
+	 * those that had not (chunks they claimed are not done in the child).
 	 */
 	for (w = pt->kpt_helpers; w; w = w->w_next) {
 		uint32_t s = W_ASSIGNED;
 
-		if (ktask_cas(&w->w_state, &s, W_CANCELLED))
+		if (worker_stale(w)) {
+			s = ktask_load_acquire(&w->w_state) & W_STATE_MASK;
+			if (s == W_ASSIGNED || s == W_RUNNING) {
+				w->w_state = W_CANCELLED;
+				__atomic_fetch_sub(&pt->kpt_pending, 1,
+						   __ATOMIC_RELAXED);
+			}
+		} else if (ktask_cas(&w->w_state, &s, W_CANCELLED)) {
 			__atomic_fetch_sub(&pt->kpt_pending, 1,
 					   __ATOMIC_RELAXED);
+		}
 	}
 	for (i = 0; i < CALLER_SPINS; i++) {
 		/* Acquire: pairs with the release in helper_done(). */
@@ -632,6 +687,10 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 	pthread_mutex_lock(&pool.lock);
 	for (w = task->kt_plat.kpt_helpers; w; w = next) {
 		next = w->w_next;
+		if (worker_stale(w)) {
+			free(w);	/* its thread stayed in the parent */
+			continue;
+		}
 		/* Back to IDLE, keeping W_SLEEPING so an assigner wakes it. */
 		__atomic_fetch_and(&w->w_state, W_SLEEPING, __ATOMIC_RELEASE);
 		w->w_idle = true;

@@ -165,8 +165,9 @@ static void topo_load(void)
 		for (size_t c = 0; c < topo.online && c < CPU_SETSIZE; c++)
 			CPU_SET(c, &topo.node_mask[0]);
 	}
+	/* CPUs on no node we know of (a node past KTASK_MAX_NODES): none. */
 	for (int c = 0; c < CPU_SETSIZE; c++)
-		topo.cpu_node[c] = 0;
+		topo.cpu_node[c] = NUMA_NO_NODE;
 	for (int nid = topo.nr_nodes - 1; nid >= 0; nid--) {
 		if (!CPU_COUNT(&topo.node_mask[nid]))
 			continue;
@@ -332,7 +333,7 @@ static long read_quota(char *source, size_t source_size)
 			continue;
 		snprintf(path, sizeof(path), "%s", c2 + 1);
 		if (c2 == c1 + 1 && !strncmp(line, "0:", 2)) {
-			/* cgroup v2, mounted at the fs root or at unified/. */
+			/* cgroup v2, mounted at the fs root (not hybrid). */
 			snprintf(mount, sizeof(mount), "%s/cgroup.controllers",
 				 topo.cgroup_fs);
 			if (access(mount, R_OK))
@@ -439,6 +440,16 @@ int ktask_topo_current_node(void)
 	cpu = sched_getcpu();
 	return cpu >= 0 && cpu < CPU_SETSIZE ? topo.cpu_node[cpu] :
 					       NUMA_NO_NODE;
+}
+
+/*
+ * In a fork child: another thread of the parent may have held the quota
+ * lock, and it will never let go in the child.  Start the cache afresh.
+ */
+void ktask_topo_fork_child(void)
+{
+	pthread_mutex_init(&topo.quota_lock, NULL);
+	__atomic_store_n(&topo.quota_stamp_ms, LONG_MIN, __ATOMIC_RELAXED);
 }
 
 const char *ktask_topo_quota_source(void)

@@ -39,6 +39,9 @@ int ktask_topo_current_node(void);
 /* The cgroup path the quota came from, for KTASK_DEBUG. */
 const char *ktask_topo_quota_source(void);
 
+/* Resets what a fork child cannot trust (the quota cache's lock). */
+void ktask_topo_fork_child(void);
+
 /* Whether the topology is the fake one from KTASK_TOPOLOGY. */
 bool ktask_topo_is_fake(void);
 

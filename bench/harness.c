@@ -37,6 +37,14 @@ double bench_cpu(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+size_t bench_calls(double probe_s, size_t lo, size_t hi)
+{
+	double budget = BENCH_BY_MODE(0.002, 0.04, 0.2);
+	double n = probe_s > 0 ? budget / probe_s : (double)hi;
+
+	return n < lo ? lo : n > hi ? hi : (size_t)n;
+}
+
 void bench_sleep_us(unsigned int us)
 {
 	struct timespec ts = {

@@ -39,6 +39,13 @@ double bench_now(void);
 /* User plus system CPU seconds of the whole process, every thread. */
 double bench_cpu(void);
 
+/*
+ * How many calls of something that took @probe_s seconds fit in the
+ * current mode's time budget for one repetition, within [lo, hi].  Slow
+ * peers then get fewer calls instead of making the run take minutes.
+ */
+size_t bench_calls(double probe_s, size_t lo, size_t hi);
+
 /* Sleeps @us microseconds. */
 void bench_sleep_us(unsigned int us);
 

@@ -3,7 +3,10 @@
  * main.c - ktask-bench: runs workloads on peers and writes CSV rows.
  *
  *   ktask-bench [-m tiny|quick|full] [-w 1,3,...] [-p ktask,gomp,...]
- *               [-o results.csv] [-l]
+ *               [-o results.csv] [-c rounds-per-us] [-C] [-l]
+ *
+ * -C prints this machine's calibration of the unit of work and exits; -c
+ * gives it back, so that every process of one run does the same work.
  *
  * Workloads run one after another, and within a workload each peer in
  * turn, with a pause between peers so that one peer's spinning workers have
@@ -71,7 +74,7 @@ static void usage(void)
 	size_t i;
 
 	fprintf(stderr, "usage: ktask-bench [-m tiny|quick|full] [-w LIST] "
-			"[-p LIST] [-o FILE] [-l]\nworkloads:\n");
+			"[-p LIST] [-o FILE] [-c CAL] [-C] [-l]\nworkloads:\n");
 	for (i = 0; i < bench_nr_workloads; i++)
 		fprintf(stderr, "  %zu %-9s %s\n", i + 1,
 			bench_workloads[i].name, bench_workloads[i].what);
@@ -97,12 +100,13 @@ static int parse_mode(const char *s)
 int main(int argc, char **argv)
 {
 	const char *wl = NULL, *peers = NULL;
+	double calibration = 0;
 	char label[64];
 	size_t w, p;
-	int opt;
+	int opt, ran = 0;
 
 	bench_opts.csv = stdout;
-	while ((opt = getopt(argc, argv, "m:w:p:o:lh")) != -1) {
+	while ((opt = getopt(argc, argv, "m:w:p:o:c:Clh")) != -1) {
 		switch (opt) {
 		case 'm':
 			if (parse_mode(optarg))
@@ -121,6 +125,13 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 'c':
+			calibration = strtod(optarg, NULL);
+			break;
+		case 'C':
+			work_calibrate();
+			printf("%.6g\n", work_get_calibration());
+			return 0;
 		case 'l':
 			usage();
 			return 0;
@@ -129,19 +140,24 @@ int main(int argc, char **argv)
 		}
 	}
 	bench_init_cpus();
-	work_calibrate();
+	if (calibration > 0)
+		work_set_calibration(calibration);
+	else
+		work_calibrate();
 	for (w = 0; w < bench_nr_workloads; w++) {
 		if (!listed(wl, bench_workloads[w].name, w + 1))
 			continue;
 		for (p = 0; bench_peers[p]; p++) {
 			if (!listed(peers, bench_peers[p]->name, 0))
 				continue;
+			/* Let the last peer's idle workers go to sleep. */
+			if (ran++)
+				bench_sleep_us(BENCH_BY_MODE(20000, 300000,
+							     500000));
 			peer_label(bench_peers[p], label, sizeof(label));
 			fprintf(stderr, "ktask-bench: %s on %s\n",
 				bench_workloads[w].name, label);
 			bench_workloads[w].run(bench_peers[p], label);
-			/* Let this peer's idle workers go to sleep. */
-			bench_sleep_us(BENCH_BY_MODE(20000, 300000, 500000));
 		}
 	}
 	if (bench_opts.csv != stdout)

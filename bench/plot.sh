@@ -47,9 +47,9 @@ for w in $(awk -F, 'NR > 1 && $4 !~ /^note:/ { print $1 }' "$csv" | awk '!s[$0]+
 			}' "$csv" > "$dat"
 		cols=$(echo $present | wc -w)
 		# Values spanning orders of magnitude get a log axis.
-		span=$(awk 'NR > 1 { for (i = 2; i <= NF; i++) if ($i != "NaN" && $i > 0) {
-				if (!lo || $i < lo) lo = $i; if ($i > hi) hi = $i } }
-			END { print (lo && hi / lo > 50) ? "log" : "lin" }' "$dat")
+		span=$(awk 'NR > 1 { for (i = 2; i <= NF; i++) if ($i != "NaN") {
+				if ($i <= 0) neg = 1; else { if (!lo || $i < lo) lo = $i; if ($i > hi) hi = $i } } }
+			END { print (!neg && lo && hi / lo > 50) ? "log" : "lin" }' "$dat")
 		if [ "$span" = log ]; then
 			echo "set logscale y; set yrange [*:*]"
 		else

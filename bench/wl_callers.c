@@ -88,7 +88,8 @@ static double callers_once(const struct bench_peer *peer, double us,
 static void callers_size(const struct bench_peer *peer, const char *label,
 			 double us)
 {
-	size_t tasks = BENCH_BY_MODE(5, 100, 400);
+	/* Each caller does about 25 ms (quick) of work per repetition. */
+	size_t tasks = BENCH_BY_MODE(5, 25000 / us, 100000 / us);
 	size_t reps = BENCH_BY_MODE(1, 5, 9), r;
 	double tput[21], peak_w[21], peak_a[21], over[21];
 	struct sampler_result res;

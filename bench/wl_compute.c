@@ -10,7 +10,7 @@
 #include "workloads.h"
 
 struct uneven_arg {
-	uint64_t base;		/* rounds for unit 0; unit i costs (i + 1)x */
+	double base;		/* rounds for unit 0; unit i costs (i + 1)x */
 };
 
 static void uneven_range(size_t lo, size_t hi, void *arg)
@@ -19,7 +19,7 @@ static void uneven_range(size_t lo, size_t hi, void *arg)
 	uint64_t x = lo + 1;
 
 	for (; lo < hi; lo++)
-		x = work_burn(x, u->base * (lo + 1));
+		x = work_burn(x, (uint64_t)(u->base * (lo + 1)) + 1);
 	work_sink(x);
 }
 
@@ -32,9 +32,7 @@ static void uneven_size(const struct bench_peer *peer, const char *label,
 	double span[21], t0;
 
 	/* Units cost base, 2 base, ..., n base: n (n + 1) / 2 base in all. */
-	u.base = work_iters_per_us(ms * 1000) / (n * (n + 1) / 2);
-	if (!u.base)
-		u.base = 1;
+	u.base = (double)work_iters_per_us(ms * 1000) / (n * (n + 1) / 2.0);
 	peer->run(n, 1, uneven_range, &u);	/* warm up */
 	for (r = 0; r < reps; r++) {
 		t0 = bench_now();
@@ -46,7 +44,7 @@ static void uneven_size(const struct bench_peer *peer, const char *label,
 
 void wl_uneven(const struct bench_peer *peer, const char *label)
 {
-	double ms = BENCH_BY_MODE(2, 100, 300);
+	double ms = BENCH_BY_MODE(2, 50, 200);
 
 	uneven_size(peer, label, 256, ms);
 	uneven_size(peer, label, 4096, ms);

@@ -28,16 +28,17 @@ static void store_range(size_t lo, size_t hi, void *arg)
 static void forkjoin_size(const struct bench_peer *peer, const char *label,
 			  size_t n)
 {
-	size_t calls = BENCH_BY_MODE(200, 20000, 100000);
-	size_t reps = BENCH_BY_MODE(1, 5, 11), r, i;
-	double *lat = malloc(calls * reps * sizeof(*lat));
-	double *cpu = malloc(reps * sizeof(*cpu));
+	size_t reps = BENCH_BY_MODE(1, 5, 11), calls, r, i;
 	size_t *slots = calloc(n, sizeof(*slots));
-	double c0, t0;
+	double *lat, *cpu, c0, t0;
 
-	/* Warm up: start whatever threads the peer keeps. */
+	/* Warm up (start whatever threads the peer keeps) and time it. */
+	t0 = bench_now();
 	for (i = 0; i < 100; i++)
 		peer->run(n, n / 2, store_range, slots);
+	calls = bench_calls((bench_now() - t0) / 100, 100, 100000);
+	lat = malloc(calls * reps * sizeof(*lat));
+	cpu = malloc(reps * sizeof(*cpu));
 	for (r = 0; r < reps; r++) {
 		c0 = bench_cpu();
 		for (i = 0; i < calls; i++) {
@@ -80,8 +81,8 @@ static void burn_range(size_t lo, size_t hi, void *arg)
 static void periodic_size(const struct bench_peer *peer, const char *label,
 			  double us)
 {
-	size_t periods = BENCH_BY_MODE(20, 300, 2000);
-	size_t reps = BENCH_BY_MODE(1, 5, 9), r, i;
+	size_t periods = BENCH_BY_MODE(20, 200, 1000);
+	size_t reps = BENCH_BY_MODE(1, 3, 7), r, i;
 	double *lat = malloc(periods * reps * sizeof(*lat));
 	double *cpu = malloc(reps * sizeof(*cpu));
 	struct burn_arg b = { work_iters_per_us(us / PERIODIC_UNITS) };
@@ -128,12 +129,17 @@ static void (*volatile direct_fn)(size_t, size_t, void *) = store_range;
 static void tiny_size(const struct bench_peer *peer, const char *label,
 		      size_t n)
 {
-	size_t calls = BENCH_BY_MODE(10000, 1000000, 5000000);
-	size_t reps = BENCH_BY_MODE(1, 11, 21), r, i;
+	size_t reps = BENCH_BY_MODE(1, 11, 21), calls, r, i;
 	double *call = malloc(reps * sizeof(*call));
 	double *over = malloc(reps * sizeof(*over));
 	size_t slots[64];
 	double t0, direct;
+
+	t0 = bench_now();
+	for (i = 0; i < 1000; i++)
+		peer->run(n, 64, store_range, slots);
+	/* A quarter of the budget: each repetition times two loops. */
+	calls = bench_calls((bench_now() - t0) / 1000 * 4, 1000, 10000000);
 
 	for (r = 0; r < reps; r++) {
 		/* Pair each peer sample with a direct sample taken just before. */

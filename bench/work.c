@@ -44,6 +44,17 @@ void work_calibrate(void)
 	iters_per_us = n / (best * 1e6);
 }
 
+double work_get_calibration(void)
+{
+	return iters_per_us;
+}
+
+void work_set_calibration(double v)
+{
+	if (v > 0)
+		iters_per_us = v;
+}
+
 uint64_t work_iters_per_us(double us)
 {
 	double n = us * iters_per_us;

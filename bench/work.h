@@ -15,6 +15,13 @@ uint64_t work_burn(uint64_t seed, uint64_t iters);
 /* Measures how many work_burn() rounds take one microsecond here. */
 void work_calibrate(void);
 
+/*
+ * The calibration, to pass to other processes: every process of one run
+ * must do the same number of rounds, or their times would not compare.
+ */
+double work_get_calibration(void);
+void work_set_calibration(double iters_per_us);
+
 /* Rounds of work_burn() in @us microseconds (at least 1). */
 uint64_t work_iters_per_us(double us);
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh - runs every workload on every peer, each in a process of its own,
-# and merges the rows into one CSV, a Markdown table and a plot per workload.
+# and merges the rows into one CSV, a Markdown table, a check of the
+# targets and a plot per workload.
 #
 #   bench/run.sh [quick|full] [build-dir] [out-dir]
 #
@@ -30,7 +31,7 @@ esac
 workloads=${WORKLOADS:-1 2 3 4 5 6 7 8 9}
 [ -x "$bin" ] || { echo "run.sh: $bin not built" >&2; exit 1; }
 mkdir -p "$out/parts"
-rm -f "$out"/parts/*.csv
+rm -f "$out"/parts/*.csv "$out/load.log"
 
 # Settings the peers read are cleared, so that every peer runs as it comes.
 unset OMP_WAIT_POLICY OMP_NUM_THREADS GOMP_SPINCOUNT KMP_BLOCKTIME \
@@ -42,6 +43,8 @@ start=$(date +%s)
 r=1
 while [ $r -le "$rounds" ]; do
 	for w in $workloads; do
+		# Other users of a shared machine show up here: keep the record.
+		echo "round $r workload $w: loadavg $(cat /proc/loadavg)" >> "$out/load.log"
 		for p in $peers; do
 			"$bin" -m "$mode" -c "$cal" -w $w -p $p \
 				-o "$out/parts/$r-$w-$p.csv"
@@ -64,6 +67,9 @@ for f in "$out"/parts/*.csv; do
 	tail -n +2 "$f"
 done | sort -t, -s -k1,1 | awk -f "$here/merge.awk" >> "$csv"
 awk -f "$here/table.awk" "$csv" > "$out/table.md"
+awk -f "$here/targets.awk" "$csv" > "$out/targets.md"
 cat "$out/table.md"
+echo
+cat "$out/targets.md"
 "$here/plot.sh" "$csv" "$out"
 echo "run.sh: $mode mode, $rounds round(s), took $(( $(date +%s) - start )) s; results in $out/"

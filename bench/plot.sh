@@ -21,13 +21,13 @@ for w in $(awk -F, 'NR > 1 && $4 !~ /^note:/ { print $1 }' "$csv" | awk '!s[$0]+
 	n=$(echo "$metrics" | wc -l)
 	script="$out/$w.gp"
 	{
-		echo "set terminal pngcairo size $((520 * n)),420 noenhanced"
+		echo "set terminal pngcairo size $((520 * n)),460 noenhanced"
 		echo "set output '$out/$w.png'"
 		echo "set multiplot layout 1,$n title '$w (median of repetitions)'"
 		echo "set style data histograms"
 		echo "set style histogram clustered gap 1"
 		echo "set style fill solid 0.8 border -1"
-		echo "set key top left font ',8'"
+		echo "set key below horizontal font ',9'"
 		echo "set xlabel 'size'"
 	} > "$script"
 	for m in $metrics; do

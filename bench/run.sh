@@ -66,6 +66,17 @@ head -n 1 "$(ls "$out"/parts/*.csv | head -n 1)" > "$csv"
 for f in "$out"/parts/*.csv; do
 	tail -n +2 "$f"
 done | sort -t, -s -k1,1 | awk -f "$here/merge.awk" >> "$csv"
+# Each round on its own too: on a shared machine one round may have had the
+# CPUs to itself while another had half of them.
+r=1
+while [ "$rounds" -gt 1 ] && [ $r -le "$rounds" ]; do
+	head -n 1 "$csv" > "$out/round-$r.csv"
+	for f in "$out"/parts/$r-*.csv; do
+		tail -n +2 "$f"
+	done | sort -t, -s -k1,1 | awk -f "$here/merge.awk" >> "$out/round-$r.csv"
+	awk -f "$here/targets.awk" "$out/round-$r.csv" > "$out/targets-round-$r.md"
+	r=$((r + 1))
+done
 awk -f "$here/table.awk" "$csv" > "$out/table.md"
 awk -f "$here/targets.awk" "$csv" > "$out/targets.md"
 cat "$out/table.md"

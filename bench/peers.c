@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * peers.c - the list of peers this binary was built with.  OpenMP and oneTBB
+ * are optional: a build without them simply has fewer peers.
+ */
+#include "peer.h"
+
+const struct bench_peer *const bench_peers[] = {
+	&bench_peer_serial,
+	&bench_peer_pthreads,
+	&bench_peer_ktask,
+#ifdef BENCH_HAVE_OMP
+	&bench_peer_omp,
+#endif
+#ifdef BENCH_HAVE_TBB
+	&bench_peer_tbb,
+#endif
+	NULL,
+};

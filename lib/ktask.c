@@ -420,6 +420,14 @@ static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
 	ktask_plat_task_init(&task);
 
 	stats->ks_helpers = ktask_start_helpers(&task, stats);
+	if (!stats->ks_helpers) {
+		/* None free: the caller alone, with no chunking to pay for. */
+		ktask_plat_release_helpers(&task);
+		ktask_lock_destroy(&task.kt_lock);
+		stats->ks_chunk_size = stats->ks_total_size;
+		ktask_plat_note(stats);
+		return ktask_run_inline(nodes, nr_nodes, ctl, iter);
+	}
 	ktask_plat_note(stats);
 
 	ktask_work_run(&task.kt_caller_work);

@@ -87,6 +87,8 @@ static struct {
 	unsigned int nr_busy;		/* [P] workers owned by tasks */
 	unsigned int next_id;		/* [P] */
 	unsigned int gen;		/* [P] bumped in a fork child */
+	unsigned int nr_callers;	/* [A] threads running a task that
+					 * may have helpers */
 	/* Settings, read once from the environment. */
 	cpu_set_t mask;			/* workers' affinity between tasks */
 	size_t env_max_threads;		/* KTASK_MAX_THREADS, 0 if unset */
@@ -191,6 +193,8 @@ static void pool_fork_child(void)
 	pool.nr_workers = 0;
 	pool.nr_busy = 0;
 	pool.next_id = 0;
+	/* Only the forking thread's own task, if any, runs in the child. */
+	pool.nr_callers = pool.nr_callers ? 1 : 0;
 	pool.gen++;
 	ktask_topo_fork_child();
 }
@@ -538,6 +542,7 @@ void ktask_plat_task_init(struct ktask_task *task)
 	pt->kpt_caller_nice = tls_nice;
 	pt->kpt_nice = task->kt_ctl->kc_flags & KTASK_BACKGROUND ?
 		       19 : pt->kpt_caller_nice;
+	__atomic_fetch_add(&pool.nr_callers, 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -607,10 +612,20 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 				size_t nr)
 {
 	struct ktask_plat_task *pt = &task->kt_plat;
-	size_t limit = tls_cpus.kc_usable - 1, i, nr_new;
+	unsigned int callers = __atomic_load_n(&pool.nr_callers,
+					       __ATOMIC_RELAXED);
+	size_t limit, i, nr_new;
 	struct ktask_worker *w, *taken = NULL, *mine = pt->kpt_helpers;
 	unsigned int first_id, gen;
 
+	/*
+	 * Callers run chunks too: helpers and the callers of every task now
+	 * running stay within the usable CPUs.  Eight callers on two CPUs get
+	 * no helper, which would only take CPU time from another caller.
+	 */
+	limit = tls_cpus.kc_usable > callers ? tls_cpus.kc_usable - callers : 0;
+	if (!limit)
+		return 0;
 	pthread_mutex_lock(&pool.lock);
 	nr = reserve_helpers(nr, limit, pt->kpt_nice, &taken, &nr_new,
 			     &first_id, &gen);
@@ -697,6 +712,7 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 	struct ktask_worker *w, *next;
 	size_t n = 0;
 
+	__atomic_fetch_sub(&pool.nr_callers, 1, __ATOMIC_RELAXED);
 	if (!task->kt_plat.kpt_helpers)
 		return;
 	pthread_mutex_lock(&pool.lock);

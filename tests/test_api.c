@@ -853,6 +853,42 @@ static void test_fork_inside_thread_function(void **state)
 	assert_true(pool_works());
 }
 
+/* Another thread keeps running tasks while the test forks. */
+static int busy_stop;
+
+static void *busy_caller(void *arg)
+{
+	DEFINE_KTASK_CTL(ctl, count_call, NULL, 1);
+
+	(void)arg;
+	while (!__atomic_load_n(&busy_stop, __ATOMIC_RELAXED))
+		ktask_run(NULL, 64, &ctl);
+	return NULL;
+}
+
+/*
+ * The child has only the forking thread: tasks other threads were running
+ * in the parent must not count against the child's helper limit.
+ */
+static void test_fork_while_others_run_tasks(void **state)
+{
+	pthread_t t;
+
+	(void)state;
+	SKIP_UNLESS_TWO_CPUS();
+#ifdef __SANITIZE_THREAD__
+	print_message("TSan may deadlock a child forked while threads run\n");
+	skip();
+#endif
+	busy_stop = 0;
+	pthread_create(&t, NULL, busy_caller, NULL);
+	kt_sleep_ms(20);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(run_child(child_uses_pool), 0);
+	__atomic_store_n(&busy_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+}
+
 static void test_fork_child_gets_fresh_pool(void **state)
 {
 	(void)state;
@@ -962,6 +998,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_workers_named),
 		cmocka_unit_test(test_fork_child_gets_fresh_pool),
 		cmocka_unit_test(test_fork_inside_thread_function),
+		cmocka_unit_test(test_fork_while_others_run_tasks),
 	};
 	const struct CMUnitTest env[] = {
 		cmocka_unit_test(test_env_max_threads),

@@ -113,6 +113,7 @@ static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 KTASK_TLS struct ktask_stats tls_stats;
 KTASK_TLS struct ktask_cpus tls_cpus;
 KTASK_TLS int tls_nice;
+KTASK_TLS unsigned int tls_tasks;	/* this thread's tasks in pool.nr_callers */
 KTASK_TLS long tls_view_ms;	/* when tls_cpus and tls_nice were read */
 
 static void cpu_relax(void)
@@ -193,8 +194,8 @@ static void pool_fork_child(void)
 	pool.nr_workers = 0;
 	pool.nr_busy = 0;
 	pool.next_id = 0;
-	/* Only the forking thread's own task, if any, runs in the child. */
-	pool.nr_callers = pool.nr_callers ? 1 : 0;
+	/* Only the forking thread's own tasks, if any, run in the child. */
+	pool.nr_callers = tls_tasks;
 	pool.gen++;
 	ktask_topo_fork_child();
 }
@@ -543,6 +544,7 @@ void ktask_plat_task_init(struct ktask_task *task)
 	pt->kpt_nice = task->kt_ctl->kc_flags & KTASK_BACKGROUND ?
 		       19 : pt->kpt_caller_nice;
 	__atomic_fetch_add(&pool.nr_callers, 1, __ATOMIC_RELAXED);
+	tls_tasks++;
 }
 
 /*
@@ -713,6 +715,7 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 	size_t n = 0;
 
 	__atomic_fetch_sub(&pool.nr_callers, 1, __ATOMIC_RELAXED);
+	tls_tasks--;
 	if (!task->kt_plat.kpt_helpers)
 		return;
 	pthread_mutex_lock(&pool.lock);

@@ -27,16 +27,6 @@ struct caller {
 	pthread_barrier_t *go;		/* the clock and the sampler run */
 };
 
-static void caller_range(size_t lo, size_t hi, void *arg)
-{
-	const uint64_t *iters = arg;
-	uint64_t x = lo + 1;
-
-	for (; lo < hi; lo++)
-		x = work_burn(x, *iters);
-	work_sink(x);
-}
-
 static void *caller_main(void *arg)
 {
 	struct caller *c = arg;
@@ -46,7 +36,7 @@ static void *caller_main(void *arg)
 	pthread_barrier_wait(c->ready);
 	pthread_barrier_wait(c->go);
 	for (i = 0; i < c->tasks; i++)
-		c->peer->run(CALLER_UNITS, CALLER_UNITS / 8, caller_range,
+		c->peer->run(CALLER_UNITS, CALLER_UNITS / 8, work_range,
 			     &c->iters);
 	return NULL;
 }

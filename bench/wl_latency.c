@@ -61,20 +61,6 @@ void wl_forkjoin(const struct bench_peer *peer, const char *label)
 	forkjoin_size(peer, label, 1024);
 }
 
-struct burn_arg {
-	uint64_t iters;		/* per unit */
-};
-
-static void burn_range(size_t lo, size_t hi, void *arg)
-{
-	const struct burn_arg *b = arg;
-	uint64_t x = lo + 1;
-
-	for (; lo < hi; lo++)
-		x = work_burn(x, b->iters);
-	work_sink(x);
-}
-
 #define PERIODIC_UNITS 64
 
 /* Workload 2: a task of @us microseconds of work, once per millisecond. */
@@ -85,12 +71,12 @@ static void periodic_size(const struct bench_peer *peer, const char *label,
 	size_t reps = BENCH_BY_MODE(1, 3, 7), r, i;
 	double *lat = malloc(periods * reps * sizeof(*lat));
 	double *cpu = malloc(reps * sizeof(*cpu));
-	struct burn_arg b = { work_iters_per_us(us / PERIODIC_UNITS) };
+	uint64_t iters = work_iters_per_us(us / PERIODIC_UNITS);	/* per unit */
 	struct timespec next;
 	double c0, t0;
 
 	for (i = 0; i < 20; i++)
-		peer->run(PERIODIC_UNITS, PERIODIC_UNITS / 2, burn_range, &b);
+		peer->run(PERIODIC_UNITS, PERIODIC_UNITS / 2, work_range, &iters);
 	for (r = 0; r < reps; r++) {
 		clock_gettime(CLOCK_MONOTONIC, &next);
 		c0 = bench_cpu();
@@ -104,7 +90,7 @@ static void periodic_size(const struct bench_peer *peer, const char *label,
 					NULL);
 			t0 = bench_now();
 			peer->run(PERIODIC_UNITS, PERIODIC_UNITS / 2,
-				  burn_range, &b);
+				  work_range, &iters);
 			lat[r * periods + i] = (bench_now() - t0) * 1e6;
 		}
 		/* CPU per period: the task's own work plus any idle burn. */

@@ -19,16 +19,6 @@
 
 #define QUOTA_UNITS 64
 
-static void quota_range(size_t lo, size_t hi, void *arg)
-{
-	const uint64_t *iters = arg;
-	uint64_t x = lo + 1;
-
-	for (; lo < hi; lo++)
-		x = work_burn(x, *iters);
-	work_sink(x);
-}
-
 /* Runs @rounds rounds with a task of @us; returns wall ms, sets cpu ms. */
 static double quota_rounds(const struct bench_peer *peer, double us,
 			   size_t rounds, double *cpu_ms)
@@ -40,7 +30,7 @@ static double quota_rounds(const struct bench_peer *peer, double us,
 
 	for (i = 0; i < rounds; i++) {
 		work_sink(work_burn(i, serial));
-		peer->run(QUOTA_UNITS, QUOTA_UNITS / 8, quota_range, &iters);
+		peer->run(QUOTA_UNITS, QUOTA_UNITS / 8, work_range, &iters);
 	}
 	*cpu_ms = (bench_cpu() - c0) * 1e3;
 	return (bench_now() - t0) * 1e3;

@@ -27,6 +27,16 @@ void work_sink(uint64_t v)
 	sink += v;
 }
 
+void work_range(size_t lo, size_t hi, void *iters)
+{
+	const uint64_t *n = iters;
+	uint64_t x = lo + 1;
+
+	for (; lo < hi; lo++)
+		x = work_burn(x, *n);
+	work_sink(x);
+}
+
 void work_calibrate(void)
 {
 	const uint64_t n = 200000;

@@ -25,6 +25,12 @@ void work_set_calibration(double iters_per_us);
 /* Rounds of work_burn() in @us microseconds (at least 1). */
 uint64_t work_iters_per_us(double us);
 
+/*
+ * A range function for the peers: work_burn() rounds per unit of
+ * [@lo, @hi), as many as the uint64_t @iters points to.
+ */
+void work_range(size_t lo, size_t hi, void *iters);
+
 /* Keeps a result alive so the work that made it is not optimised away. */
 void work_sink(uint64_t v);
 

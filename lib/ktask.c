@@ -81,15 +81,13 @@ static int ktask_check(const struct ktask_node *nodes, size_t nr_nodes,
 /*
  * About four chunks per thread, so that a thread that finishes early takes
  * work from the rest; a multiple of the minimum chunk and never below it.
+ * Only for two threads or more: one thread runs each node as one chunk.
  */
 static size_t ktask_chunk_size(size_t total, size_t min_chunk,
 			       size_t nr_threads)
 {
-	size_t chunk;
+	size_t chunk = (total / nr_threads) >> 2;
 
-	if (nr_threads == 1)
-		return total;
-	chunk = (total / nr_threads) >> 2;
 	chunk -= chunk % min_chunk;
 	return chunk < min_chunk ? min_chunk : chunk;
 }

@@ -209,7 +209,6 @@ static bool worker_stale(const struct ktask_worker *w)
 static void pool_init(void)
 {
 	unsigned long ms = env_number("KTASK_IDLE_MS");
-
 	const char *fault = getenv("KTASK_FAULT_THREAD_CREATE");
 
 	pool.env_max_threads = env_number("KTASK_MAX_THREADS");
@@ -309,7 +308,7 @@ static bool debug_enabled(void)
 static void debug_note(const struct ktask_stats *stats)
 {
 	const struct ktask_cpus *cpus = &tls_cpus;
-	char quota[320] = "none";
+	char quota[320] = "none", source[256];
 
 	if (stats->ks_threads == 1 && !stats->ks_max_threads) {
 		fprintf(stderr, "ktask: %zu units: inline, one chunk per node "
@@ -317,13 +316,15 @@ static void debug_note(const struct ktask_stats *stats)
 			stats->ks_total_size);
 		return;
 	}
-	if (cpus->kc_quota_milli)
-		snprintf(quota, sizeof(quota), "%ld.%03ld CPUs",
+	if (cpus->kc_quota_milli) {
+		ktask_topo_quota_source(source, sizeof(source));
+		snprintf(quota, sizeof(quota), "%ld.%03ld CPUs from %s",
 			 cpus->kc_quota_milli / 1000,
-			 cpus->kc_quota_milli % 1000);
+			 cpus->kc_quota_milli % 1000, source);
+	}
 	fprintf(stderr, "ktask: %zu units: usable CPUs %zu (online %zu, "
 		"affinity %zu, cgroup quota %s%s), max threads %zu%s; "
-		"threads %zu, helpers joined %zu, chunk %zu%s\n",
+		"threads %zu, helpers started %zu, chunk %zu%s\n",
 		stats->ks_total_size, cpus->kc_usable, cpus->kc_online,
 		cpus->kc_affinity, quota,
 		ktask_topo_is_fake() ? ", fake topology" : "",

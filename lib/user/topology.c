@@ -452,9 +452,12 @@ void ktask_topo_fork_child(void)
 	__atomic_store_n(&topo.quota_stamp_ms, LONG_MIN, __ATOMIC_RELAXED);
 }
 
-const char *ktask_topo_quota_source(void)
+void ktask_topo_quota_source(char *buf, size_t size)
 {
-	return topo.quota_source;
+	/* Under the lock that guards it: a refresh may be writing it. */
+	pthread_mutex_lock(&topo.quota_lock);
+	snprintf(buf, size, "%s", topo.quota_source);
+	pthread_mutex_unlock(&topo.quota_lock);
 }
 
 bool ktask_topo_is_fake(void)

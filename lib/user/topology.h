@@ -36,8 +36,8 @@ bool ktask_topo_node_valid(int nid);
 /* The node of the CPU the caller runs on, or NUMA_NO_NODE on one node. */
 int ktask_topo_current_node(void);
 
-/* The cgroup path the quota came from, for KTASK_DEBUG. */
-const char *ktask_topo_quota_source(void);
+/* Copies the cgroup directory the quota came from, for KTASK_DEBUG. */
+void ktask_topo_quota_source(char *buf, size_t size);
 
 /* Resets what a fork child cannot trust (the quota cache's lock). */
 void ktask_topo_fork_child(void);

@@ -57,6 +57,19 @@ while [ $r -le "$rounds" ]; do
 			"$llvm" -m "$mode" -c "$cal" -w $w -p llvm-omp \
 				-o "$out/parts/$r-$w-llvm-omp.csv"
 		fi
+		# Workload 8 again with the peers sized for a 16-CPU host, as
+		# in a container on a big machine (ktask sizes itself).
+		if [ "$w" = 8 ]; then
+			for p in gomp tbb; do
+				case " $peers " in *" $p "*) ;; *) continue ;; esac
+				BENCH_THREADS=16 "$bin" -m "$mode" -c "$cal" -w 8 -p $p \
+					-o "$out/parts/$r-8-$p-t16.csv"
+			done
+			if [ -x "$llvm" ]; then
+				BENCH_THREADS=16 "$llvm" -m "$mode" -c "$cal" -w 8 \
+					-p llvm-omp -o "$out/parts/$r-8-llvm-omp-t16.csv"
+			fi
+		fi
 	done
 	r=$((r + 1))
 done

@@ -1050,6 +1050,40 @@ static void test_idle_workers_sleep_then_exit(void **state)
 	assert_false(m.timed_out);
 }
 
+/*
+ * A periodic caller teaches its helper a rhythm (it then naps until the
+ * next task is due and spins around it).  When the tasks stop, the helper
+ * spins through one window at most and then burns no CPU, and it still
+ * exits after the idle time.
+ */
+static void test_periodic_then_idle(void **state)
+{
+	struct meet m;
+	DEFINE_KTASK_CTL(ctl, meet_chunk, &m, 1);
+	long idle_ms = strtol(getenv("KTASK_IDLE_MS"), NULL, 10);
+	double cpu0, cpu1;
+	int i;
+
+	(void)state;
+	SKIP_UNLESS_TWO_CPUS();
+	for (i = 0; i < 40; i++) {
+		memset(&m, 0, sizeof(m));
+		m.want = 2;
+		assert_int_equal(ktask_run(NULL, 8, &ctl), 0);
+		assert_false(m.timed_out);
+		kt_sleep_ms(2);
+	}
+	cpu0 = kt_cpu_time();
+	kt_sleep_ms(idle_ms / 2);
+	cpu1 = kt_cpu_time();
+	print_message("CPU over %ld ms after a 2 ms rhythm stopped: %.3f ms\n",
+		      idle_ms / 2, (cpu1 - cpu0) * 1e3);
+	/* One window is at most a tenth of the 2 ms period. */
+	assert_true(cpu1 - cpu0 < 0.02 * idle_ms / 2 / 1e3 + 0.002);
+	kt_sleep_ms(idle_ms);
+	assert_int_equal(kt_count_pool_threads(), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const char *group = argc > 1 ? argv[1] : "all";
@@ -1082,6 +1116,7 @@ int main(int argc, char **argv)
 	};
 	const struct CMUnitTest idle[] = {
 		cmocka_unit_test(test_idle_workers_sleep_then_exit),
+		cmocka_unit_test(test_periodic_then_idle),
 	};
 	const struct CMUnitTest nothreads[] = {
 		cmocka_unit_test(test_thread_create_failure_runs_inline),

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+/*
+ * signal.c - SIGINT and SIGTERM stop a job cleanly.
+ *
+ * The jobs that change a file (fallocate, populate --file) promise all or
+ * nothing, and a signal must not break that promise.  The handler only
+ * records the signal; every thread function calls tool_step_done() after
+ * each step, which then fails the chunk with -EINTR.  From there the
+ * ordinary error path does the rest: ktask hands out no more chunks, the
+ * failed chunk undoes its own part, the undo function releases the chunks
+ * that completed, and the command puts the file back and exits with
+ * 128 + the signal number (130 for SIGINT, 143 for SIGTERM), as a shell
+ * does for a process a signal killed.
+ *
+ * The handler is installed without SA_RESTART, so that a long system call
+ * (fallocate(2) on a big range) returns EINTR instead of running on.
+ *
+ * A test hook makes "a signal in the middle of the job" happen at a known
+ * point: with KTASK_TEST_PAUSE_AFTER=N, a thread that has just finished
+ * the job's Nth step (or any later one) writes "ktask: test: paused after
+ * N steps" to stderr and waits, up to a minute, for a signal.  Test
+ * scripts wait for that line and send the signal.  Unset, the hook costs
+ * one relaxed load per step.  It is documented for tests only.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+#define PAUSE_LIMIT_MS 60000
+
+static volatile sig_atomic_t stop_signal;
+static atomic_size_t steps_done;
+static size_t pause_after;	/* 0: the hook is off */
+
+static void on_signal(int sig)
+{
+	if (!stop_signal)
+		stop_signal = sig;
+}
+
+/**
+ * tool_catch_signals() - from now on SIGINT and SIGTERM stop the job.
+ *
+ * Also arms the test hook from KTASK_TEST_PAUSE_AFTER.
+ */
+void tool_catch_signals(void)
+{
+	struct sigaction sa;
+	const char *s = getenv("KTASK_TEST_PAUSE_AFTER");
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	atomic_store(&steps_done, 0);
+	pause_after = s ? strtoul(s, NULL, 10) : 0;
+}
+
+/* The signal that stopped the job, or 0. */
+int tool_stop_signal(void)
+{
+	return stop_signal;
+}
+
+/* The test hook: wait for the signal the test is about to send. */
+static void pause_for_signal(size_t n)
+{
+	struct timespec ms = { 0, 1000000 };
+	char line[64];
+	int i, len;
+
+	len = snprintf(line, sizeof(line), "%s: test: paused after %zu steps\n",
+		       TOOL_NAME, n);
+	if (write(STDERR_FILENO, line, len) < 0)
+		return;
+	for (i = 0; i < PAUSE_LIMIT_MS && !stop_signal; i++)
+		nanosleep(&ms, NULL);
+}
+
+/**
+ * tool_step_done() - called by thread functions after each step of work.
+ *
+ * Return: 0 to go on, or -EINTR once SIGINT or SIGTERM has arrived.
+ */
+int tool_step_done(void)
+{
+	size_t n;
+
+	if (pause_after) {
+		n = atomic_fetch_add_explicit(&steps_done, 1,
+					      memory_order_relaxed) + 1;
+		if (n >= pause_after && !stop_signal)
+			pause_for_signal(pause_after);
+	}
+	return stop_signal ? -EINTR : 0;
+}
+
+/**
+ * tool_exit_code() - the exit code for a job that ended with @err.
+ * @err: 0 or 1, what the job returned.
+ *
+ * Return: 128 + the signal if a signal stopped the job, else @err.
+ */
+int tool_exit_code(int err)
+{
+	return stop_signal && err ? 128 + stop_signal : err;
+}

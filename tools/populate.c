@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -76,14 +77,23 @@ static void pop_sigbus(int sig)
 	raise(sig);
 }
 
-/* Faults in each page of [p, p + n) by touching one byte of it. */
+/*
+ * Faults in each page of [p, p + n) by touching one byte of it.  libktask's
+ * workers block signals, and a SIGBUS that is blocked kills the process,
+ * so SIGBUS is unblocked here for the time of the touching.
+ */
 static int populate_touch(char *p, size_t n, bool write)
 {
 	size_t ps = tool_page_size(), i;
+	sigset_t bus, old;
+	int err = 0;
 
+	sigemptyset(&bus);
+	sigaddset(&bus, SIGBUS);
+	pthread_sigmask(SIG_UNBLOCK, &bus, &old);
 	if (sigsetjmp(pop_jmp, 0)) {
-		pop_jmp_armed = 0;
-		return -ENOSPC;
+		err = -ENOSPC;
+		goto out;
 	}
 	pop_jmp_armed = 1;
 	for (i = 0; i < n; i += ps) {
@@ -94,8 +104,10 @@ static int populate_touch(char *p, size_t n, bool write)
 		else
 			(void)*v;
 	}
+out:
 	pop_jmp_armed = 0;
-	return 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
 }
 
 static int populate_step(const struct pop_task *t, char *p, size_t n,
@@ -306,17 +318,26 @@ static int pop_open_file(struct pop_task *t, size_t *len)
 	}
 	if (err)
 		return err;
-	if (fi.memory && t->h.bytes > fi.avail) {
+	if (fi.memory && t->h.bytes > fi.avail && !o->force) {
 		tool_error("populate", "%s: No space left on device: its holes "
-			   "need %zu MiB, %s has %zu MiB free; nothing done",
+			   "need %zu MiB, %s has %zu MiB free; nothing done "
+			   "(--force tries anyway)",
 			   o->file, t->h.bytes >> 20, fi.name, fi.avail >> 20);
 		return 1;
 	}
 	if (fi.fs == TOOL_FS_TMPFS && tool_check_memory("populate", o,
 							t->h.bytes))
 		return 1;
+	/*
+	 * No reservation on hugetlbfs: a punched hole gives back the pages
+	 * that were allocated, but not the reservation of pages that never
+	 * were (only truncation does), and the file keeps its size.  The
+	 * room was checked above; a page taken meanwhile fails as ENOSPC.
+	 */
 	t->map = mmap(NULL, *len, PROT_READ | (t->mode == POP_READ ? 0 :
-					       PROT_WRITE), MAP_SHARED, fd, 0);
+					       PROT_WRITE),
+		      MAP_SHARED | (fi.fs == TOOL_FS_HUGETLBFS ?
+				    MAP_NORESERVE : 0), fd, 0);
 	if (t->map == MAP_FAILED) {
 		t->map = NULL;
 		tool_error("populate", "%s: %s", o->file,
@@ -391,8 +412,9 @@ int populate_do(const struct tool_opts *o, struct tool_result *r)
 		err = pop_open_file(&t, &len);
 	} else {
 		t.mode = o->read ? POP_READ : POP_WRITE;
-		err = t.mode == POP_WRITE ?
-		      tool_check_memory("populate", o, len) : 0;
+		/* Even --read, which maps the zero page, needs page tables:
+		 * 64 TiB of it would take 128 GiB of them. */
+		err = tool_check_memory("populate", o, len);
 		if (!err) {
 			t.map = mmap(NULL, len, PROT_READ | PROT_WRITE,
 				     MAP_PRIVATE | MAP_ANONYMOUS |
@@ -407,12 +429,12 @@ int populate_do(const struct tool_opts *o, struct tool_result *r)
 	}
 	if (!err && !tool_stop_signal())
 		err = populate_run(&t, len, tool_page_size(), r);
-	if (err <= 0 && tool_stop_signal()) {
-		/* A signal after the last chunk still means "undo". */
-		if (!err && t.file && holes_punch(&t.h, 0, len))
-			atomic_store(&t.punch_failed, true);
-		err = -EINTR;
-	}
+	if (err <= 0 && tool_stop_signal())
+		err = -EINTR;	/* after the last chunk: still "undo" */
+	/* A signal after the last chunk: everything is undone here. */
+	if (err == -EINTR && tool_stop_signal() && t.file && t.map &&
+	    holes_punch(&t.h, 0, len))
+		atomic_store(&t.punch_failed, true);
 	if (err < 0)
 		pop_report_error(&t, err);
 	pop_describe(&t, r);

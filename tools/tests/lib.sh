@@ -29,6 +29,7 @@ lib_cleanup() {
 	rm -rf "$LIB_TMP"
 }
 trap lib_cleanup EXIT
+trap "exit 1" INT TERM
 
 need_root() {
 	[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root to mount"; exit 77; }

@@ -35,14 +35,17 @@
 
 #define PAUSE_LIMIT_MS 60000
 
-static volatile sig_atomic_t stop_signal;
+/* Lock-free, so safe in a handler, and read by every thread. */
+static atomic_int stop_signal;
 static atomic_size_t steps_done;
 static size_t pause_after;	/* 0: the hook is off */
 
 static void on_signal(int sig)
 {
-	if (!stop_signal)
-		stop_signal = sig;
+	int none = 0;
+
+	/* The first signal names the exit code. */
+	atomic_compare_exchange_strong(&stop_signal, &none, sig);
 }
 
 /**
@@ -67,7 +70,7 @@ void tool_catch_signals(void)
 /* The signal that stopped the job, or 0. */
 int tool_stop_signal(void)
 {
-	return stop_signal;
+	return atomic_load_explicit(&stop_signal, memory_order_relaxed);
 }
 
 /* The test hook: wait for the signal the test is about to send. */
@@ -81,7 +84,7 @@ static void pause_for_signal(size_t n)
 		       TOOL_NAME, n);
 	if (write(STDERR_FILENO, line, len) < 0)
 		return;
-	for (i = 0; i < PAUSE_LIMIT_MS && !stop_signal; i++)
+	for (i = 0; i < PAUSE_LIMIT_MS && !tool_stop_signal(); i++)
 		nanosleep(&ms, NULL);
 }
 
@@ -97,10 +100,10 @@ int tool_step_done(void)
 	if (pause_after) {
 		n = atomic_fetch_add_explicit(&steps_done, 1,
 					      memory_order_relaxed) + 1;
-		if (n >= pause_after && !stop_signal)
+		if (n >= pause_after && !tool_stop_signal())
 			pause_for_signal(pause_after);
 	}
-	return stop_signal ? -EINTR : 0;
+	return tool_stop_signal() ? -EINTR : 0;
 }
 
 /**
@@ -111,5 +114,7 @@ int tool_step_done(void)
  */
 int tool_exit_code(int err)
 {
-	return stop_signal && err ? 128 + stop_signal : err;
+	int sig = tool_stop_signal();
+
+	return sig && err ? 128 + sig : err;
 }

@@ -63,18 +63,19 @@ refused "fake v1" "memory cgroup $cg/memory/x has a limit of 64 MiB, 16 MiB in u
 "$KTASK" --quiet clear 32M >/dev/null || fail "fake v1: reclaimable cache not counted as room"
 unset KTASK_CGROUP_FS KTASK_PROC_CGROUP
 
-# A real memory cgroup with a 64 MiB limit, v1 or v2, whichever is here.
+# A real memory cgroup with a 256 MiB limit (room for a sanitizer's own
+# memory), v1 or v2, whichever is here.
 real_cgroup() {
 	[ "$(id -u)" -eq 0 ] || { echo "SKIP: real memory cgroup: needs root"; return; }
 	v1=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3 }' /proc/self/cgroup)
 	v2=$(awk -F: '$1 == 0 { print $3 }' /proc/self/cgroup)
 	if [ -n "$v1" ] && [ -w "/sys/fs/cgroup/memory$v1" ]; then
 		dir=/sys/fs/cgroup/memory$v1/ktask-test-$$
-		mkdir "$dir" && echo 67108864 >"$dir/memory.limit_in_bytes" || return
+		mkdir "$dir" && echo 268435456 >"$dir/memory.limit_in_bytes" || return
 		ver=v1
 	elif [ -n "$v2" ] && grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
 		dir=/sys/fs/cgroup$v2/ktask-test-$$
-		mkdir "$dir" && echo 67108864 >"$dir/memory.max" || return
+		mkdir "$dir" && echo 268435456 >"$dir/memory.max" || return
 		ver=v2
 	else
 		echo "SKIP: real memory cgroup: no writable memory controller"
@@ -83,15 +84,15 @@ real_cgroup() {
 	inside() {
 		sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$dir" "$@"
 	}
-	refused "real $ver cgroup, clear" "memory cgroup .*ktask-test-$$ has a limit of 64 MiB" \
-		inside "$KTASK" clear 256M
-	refused "real $ver cgroup, populate" "ktask-test-$$ has a limit of 64 MiB" \
-		inside "$KTASK" populate 256M
+	refused "real $ver cgroup, clear" "memory cgroup .*ktask-test-$$ has a limit of 256 MiB" \
+		inside "$KTASK" clear 1G
+	refused "real $ver cgroup, populate" "ktask-test-$$ has a limit of 256 MiB" \
+		inside "$KTASK" populate 1G
 	inside "$KTASK" --quiet clear 16M >/dev/null || fail "real $ver cgroup: 16M refused"
 	# What the check prevents: past the limit, the OOM killer (137).
-	inside "$KTASK" --quiet --force clear 256M >/dev/null 2>&1
+	inside "$KTASK" --quiet --force clear 1G >/dev/null 2>&1
 	rc=$?
-	[ "$rc" -ne 0 ] || fail "real $ver cgroup: 256M under a 64 MiB limit succeeded?"
+	[ "$rc" -ne 0 ] || fail "real $ver cgroup: 1G under a 256 MiB limit succeeded?"
 	ok "real $ver cgroup: --force past the limit ends with exit $rc"
 	rmdir "$dir"
 }

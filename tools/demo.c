@@ -275,7 +275,7 @@ static const struct demo_case demo_cases[] = {
 	{ "populate", demo_populate },
 	{ "fallocate", demo_fallocate },
 	{ "evict", demo_evict },
-	{ "fallocate", demo_hugetlbfs },	/* only with a hugetlbfs mount */
+	{ "fallocate", demo_hugetlbfs },	/* with a hugetlbfs mount */
 };
 #define DEMO_NR_CASES (sizeof(demo_cases) / sizeof(demo_cases[0]))
 

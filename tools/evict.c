@@ -188,7 +188,7 @@ static int ev_chunk(struct ev_file *start, struct ev_file *end, void *arg)
 	for (f = start; f != end; f = f->next) {
 		err = ev_evict(f);
 		if (err) {
-			/* The path is gone by the time main reports: say it now. */
+			/* Named here: main no longer has the path. */
 			tool_error("evict", "%s: %s", f->path, strerror(-err));
 			return err;
 		}
@@ -299,8 +299,8 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 		err = tool_run(o, l.head, l.nr, 1, &ctl, r);
 		r->how = "sync_file_range+fadvise";
 		snprintf(r->method, sizeof(r->method), "sync_file_range(2) of "
-			 "dirty pages, POSIX_FADV_DONTNEED, %zu %s; permissions "
-			 "checked first", r->stats.ks_helpers + 1,
+			 "dirty pages, POSIX_FADV_DONTNEED, %zu %s; every "
+			 "file opened first", r->stats.ks_helpers + 1,
 			 tool_plural(r->stats.ks_helpers + 1, "thread",
 				     "threads"));
 	}

@@ -49,8 +49,8 @@
 
 enum fa_method {
 	FA_FALLOCATE,		/* fallocate(2) in one thread */
-	FA_POPULATE,		/* hugetlbfs: parallel MADV_POPULATE_WRITE */
-	FA_KERNEL,		/* hugetlbfs: the kernel's parallel fallocate */
+	FA_POPULATE,	/* hugetlbfs: parallel MADV_POPULATE_WRITE */
+	FA_KERNEL,	/* hugetlbfs: the kernel's parallel fallocate */
 };
 
 struct fa_task {

@@ -278,7 +278,8 @@ static int pop_file_holes(struct pop_task *t, const struct tool_fsinfo *fi,
 	if (alloc && alloc < st->st_size) {
 		tool_error("populate", "%s: hugetlbfs cannot say which of the "
 			   "file's pages are allocated, and some are, so "
-			   "ktask could not undo exactly what it adds", t->o->file);
+			   "ktask could not undo exactly what it adds",
+			   t->o->file);
 		return -ECANCELED;
 	}
 	return alloc ? 0 : holes_add(&t->h, 0, len);

@@ -300,6 +300,19 @@ static int pop_open_file(struct pop_task *t, size_t *len)
 		return 1;
 	}
 	t->h.fd = fd;
+	if (!tool_fsinfo(fd, &fi) && fi.fs == TOOL_FS_HUGETLBFS &&
+	    o->read && !o->write) {
+		/* A read fault allocates there: undoing it needs writing. */
+		t->h.fd = open(o->file, O_RDWR | O_CLOEXEC);
+		close(fd);
+		fd = t->h.fd;
+		if (fd < 0) {
+			tool_error("populate", "%s: %s (on hugetlbfs even a "
+				   "read allocates, and undoing that needs "
+				   "write access)", o->file, strerror(errno));
+			return 1;
+		}
+	}
 	if (fstat(fd, &st) || tool_fsinfo(fd, &fi)) {
 		tool_error("populate", "%s: %s", o->file, strerror(errno));
 	} else if (!S_ISREG(st.st_mode)) {

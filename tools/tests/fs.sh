@@ -183,6 +183,16 @@ hugetlbfs() {
 	rm -f "$d/odd"
 	ok "hugetlbfs: 3M rounded up to 4M, and said so"
 
+	# populate --read allocates on hugetlbfs (no zero page), and says so.
+	truncate -s 8M "$d/p"
+	"$KTASK" --json populate --read --file "$d/p" >"$LIB_TMP/json" ||
+		fail "hugetlbfs populate --read failed"
+	[ "$(allocated "$d/p")" -eq 8388608 ] || fail "hugetlbfs populate --read: $(allocated "$d/p") bytes"
+	json_get "$LIB_TMP/json" method | grep -q "allocates the holes" ||
+		fail "hugetlbfs populate --read method: $(cat "$LIB_TMP/json")"
+	rm -f "$d/p"
+	ok "hugetlbfs populate --read: allocates the holes, and says so"
+
 	# The kernel's ktask: /sys/module/ktask without initstate.
 	mkdir -p "$LIB_TMP/sys/module/ktask"
 	KTASK_TEST_SYSFS=$LIB_TMP/sys "$KTASK" --json fallocate "$d/k" 8M >"$LIB_TMP/json" ||
@@ -207,7 +217,7 @@ hugetlbfs_full() {
 		"$KTASK" --min-chunk 2M fallocate "$d/f" 64M
 	[ -e "$d/f" ] && fail "hugetlbfs full: file left behind"
 	truncate -s 64M "$d/sparse"
-	for opts in "" "--force" "--force --touch"; do
+	for opts in "" "--read" "--force" "--force --touch"; do
 		expect_fail "hugetlbfs full, populate $opts" "No space left on device" \
 			"$KTASK" --min-chunk 2M $opts populate --file "$d/sparse"
 		[ "$(allocated "$d/sparse")" -eq 0 ] ||

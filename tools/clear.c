@@ -185,10 +185,19 @@ int clear_do(const struct tool_opts *o, struct tool_result *r)
 	int err;
 
 	r->command = "clear";
+	r->moves_data = true;
 	snprintf(r->what, sizeof(r->what), "%s", clear_kinds[o->mem]);
+	/* hugetlb pages are a pool of their own, checked by mmap. */
+	if (o->mem != TOOL_MEM_HUGETLB &&
+	    tool_check_memory("clear", o, o->size))
+		return 1;
 	if (clear_map(o, &m))
 		return 1;
 	err = clear_buffer(o, m.buf, m.len, m.granule, r);
+	r->how = "memset";
+	snprintf(r->method, sizeof(r->method), "memset, %zu %s",
+		 r->stats.ks_helpers + 1,
+		 tool_plural(r->stats.ks_helpers + 1, "thread", "threads"));
 	if (err) {
 		tool_error("clear", "%s", strerror(err < 0 ? -err : err));
 	} else if (ktask_run(m.buf, m.len, &verify)) {
@@ -202,7 +211,8 @@ int clear_do(const struct tool_opts *o, struct tool_result *r)
 /* `ktask clear [SIZE]`: SIZE defaults to 1 GiB. */
 int cmd_clear(struct tool_opts *o, int argc, char **argv)
 {
-	int ret = tool_check_opts("clear", o, TOOL_OPT_MEM, argc, 0, 1);
+	int ret = tool_check_opts("clear", o, TOOL_OPT_MEM | TOOL_OPT_FORCE,
+				  argc, 0, 1);
 	struct tool_result r = { 0 };
 
 	if (ret)

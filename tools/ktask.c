@@ -20,14 +20,60 @@
 struct tool_cmd {
 	const char *name;
 	int (*fn)(struct tool_opts *o, int argc, char **argv);
+	const char *help;
 };
 
 static const struct tool_cmd tool_cmds[] = {
-	{ "clear", cmd_clear },
-	{ "populate", cmd_populate },
-	{ "fallocate", cmd_fallocate },
-	{ "evict", cmd_evict },
-	{ "demo", cmd_demo },
+	{ "clear", cmd_clear,
+	  "usage: ktask [OPTIONS] clear [--thp|--hugetlb] [--force] [SIZE]\n"
+	  "\n"
+	  "Map SIZE (default 1G) of anonymous memory, zero it in parallel\n"
+	  "(which faults it in) and check that it reads back as zero.\n"
+	  "\n"
+	  "  --thp      ask for transparent huge pages\n"
+	  "  --hugetlb  use reserved hugetlb pages (/proc/sys/vm/nr_hugepages)\n"
+	  "  --force    go on even if SIZE is more than the memory this\n"
+	  "             process may use (MemAvailable, memory cgroup limit)\n" },
+	{ "populate", cmd_populate,
+	  "usage: ktask [OPTIONS] populate [--file FILE] [--read|--write]\n"
+	  "                        [--mlock] [--touch] [--force] [SIZE]\n"
+	  "\n"
+	  "Prefault SIZE (default 1G) of anonymous memory, or FILE mapped\n"
+	  "shared (its whole length unless SIZE is given; never extended).\n"
+	  "\n"
+	  "  --file FILE  populate FILE.  By default nothing is written: data\n"
+	  "               is read into the page cache; on tmpfs and hugetlbfs\n"
+	  "               the holes are also allocated (undone on failure)\n"
+	  "  --read       only read: holes stay holes, nothing is allocated\n"
+	  "  --write      write-fault every page: allocates holes, marks every\n"
+	  "               page dirty (a disk file is written back in full and\n"
+	  "               its mtime changes)\n"
+	  "  --mlock      lock the pages in memory\n"
+	  "  --touch      touch one byte per page instead of MADV_POPULATE_*\n"
+	  "  --force      go on even if SIZE is more than the memory this\n"
+	  "               process may use (MemAvailable, memory cgroup limit)\n" },
+	{ "fallocate", cmd_fallocate,
+	  "usage: ktask [OPTIONS] fallocate FILE LENGTH\n"
+	  "\n"
+	  "Allocate the blocks of FILE's first LENGTH bytes, creating it if\n"
+	  "needed, all or nothing: on failure or SIGINT/SIGTERM what was\n"
+	  "allocated is released, the size set back and a new file removed.\n"
+	  "tmpfs, ext4, xfs: fallocate(2) in one thread (the inode lock makes\n"
+	  "it fastest).  hugetlbfs: huge pages faulted in by several threads\n"
+	  "(LENGTH rounded up to whole huge pages).  --verbose says which.\n" },
+	{ "evict", cmd_evict,
+	  "usage: ktask [OPTIONS] evict FILE...|DIR...\n"
+	  "\n"
+	  "Drop the page cache of each FILE and of every regular file under\n"
+	  "each DIR.  Dirty pages are written back first (no flush of the\n"
+	  "device cache; nothing is written for a clean file).  Every file's\n"
+	  "read permission is checked before any is evicted.\n"
+	  "--min-chunk counts files.\n" },
+	{ "demo", cmd_demo,
+	  "usage: ktask [--threads N] [--json] demo\n"
+	  "\n"
+	  "Run each command on a small built-in size, serially and with\n"
+	  "ktask, and print times, speedups and the method of each row.\n" },
 };
 
 enum {
@@ -37,8 +83,10 @@ enum {
 	OPT_MLOCK,
 	OPT_READ,
 	OPT_TOUCH,
+	OPT_WRITE,
 	OPT_FILE,
 	OPT_QUIET,
+	OPT_FORCE,
 };
 
 static const struct option tool_long_opts[] = {
@@ -46,13 +94,16 @@ static const struct option tool_long_opts[] = {
 	{ "min-chunk", required_argument, NULL, OPT_MIN_CHUNK },
 	{ "serial", no_argument, NULL, 's' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "help", no_argument, NULL, 'h' },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "thp", no_argument, NULL, OPT_THP },
 	{ "hugetlb", no_argument, NULL, OPT_HUGETLB },
 	{ "mlock", no_argument, NULL, OPT_MLOCK },
 	{ "read", no_argument, NULL, OPT_READ },
 	{ "touch", no_argument, NULL, OPT_TOUCH },
+	{ "write", no_argument, NULL, OPT_WRITE },
 	{ "file", required_argument, NULL, OPT_FILE },
 	{ NULL, 0, NULL, 0 },
 };
@@ -65,7 +116,7 @@ static void tool_usage(FILE *f)
 	      "\n"
 	      "commands:\n"
 	      "  demo                   run each command serially and with ktask;\n"
-	      "                         print times and speedups\n"
+	      "                         print times, speedups and methods\n"
 	      "  clear [SIZE]           allocate SIZE (default 1G) and zero it\n"
 	      "  populate [SIZE]        prefault SIZE (default 1G, or the file)\n"
 	      "  fallocate FILE LENGTH  allocate FILE's blocks, all or nothing\n"
@@ -75,12 +126,13 @@ static void tool_usage(FILE *f)
 	      "  -t, --threads N        use at most N threads (default: all CPUs)\n"
 	      "      --min-chunk SIZE   least work per chunk (files for evict)\n"
 	      "  -s, --serial           one thread, for comparison\n"
-	      "  -j, --json             print the result as JSON\n"
+	      "  -j, --json             print the result (or the error) as JSON\n"
+	      "  -v, --verbose          say which method was used, and why\n"
 	      "      --quiet            no progress bar\n"
-	      "  -h, --help             print this help\n"
-	      "clear:     --thp (transparent huge pages), --hugetlb\n"
-	      "populate:  --file FILE (map FILE), --read (prefault readable),\n"
-	      "           --mlock (lock the pages), --touch (touch, no madvise)\n"
+	      "  -h, --help             print this help (COMMAND --help: its own)\n"
+	      "clear:     --thp (transparent huge pages), --hugetlb, --force\n"
+	      "populate:  --file FILE (map FILE), --read, --write, --mlock,\n"
+	      "           --touch (touch, no madvise), --force\n"
 	      "\n"
 	      "SIZE takes K, M, G, T suffixes (powers of 1024): 4G, 512M.\n"
 	      "See ktask(1).\n", f);
@@ -101,10 +153,14 @@ static int tool_parse_threads(const char *s, size_t *threads)
 	return 0;
 }
 
-/* Handles one option; returns 0, or the exit code to stop with. */
+/* Handles one option; returns 0, the exit code to stop with, or -1 for
+ * an option getopt_long() did not know or that lacks its argument. */
 static int tool_option(struct tool_opts *o, int c, const char *arg)
 {
 	switch (c) {
+	case '?':
+	case ':':
+		return -1;
 	case 't':
 		return tool_parse_threads(arg, &o->threads);
 	case OPT_MIN_CHUNK:
@@ -114,6 +170,13 @@ static int tool_option(struct tool_opts *o, int c, const char *arg)
 		return 0;
 	case 'j':
 		o->json = true;
+		return 0;
+	case 'v':
+		o->verbose = true;
+		return 0;
+	case OPT_FORCE:
+		o->force = true;
+		o->given |= TOOL_OPT_FORCE;
 		return 0;
 	case OPT_QUIET:
 		o->quiet = true;
@@ -126,50 +189,128 @@ static int tool_option(struct tool_opts *o, int c, const char *arg)
 	case OPT_MLOCK:
 	case OPT_READ:
 	case OPT_TOUCH:
+	case OPT_WRITE:
 	case OPT_FILE:
 		o->mlock |= c == OPT_MLOCK;
 		o->read |= c == OPT_READ;
 		o->touch |= c == OPT_TOUCH;
+		o->write |= c == OPT_WRITE;
 		if (c == OPT_FILE)
 			o->file = arg;
 		o->given |= TOOL_OPT_POP;
 		return 0;
 	}
-	/* getopt_long() has printed what was wrong. */
-	fputs("Try 'ktask --help'.\n", stderr);
+	return -1;	/* the caller says what was wrong */
+}
+
+static const struct tool_cmd *tool_find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(tool_cmds) / sizeof(tool_cmds[0]); i++)
+		if (!strcmp(name, tool_cmds[i].name))
+			return &tool_cmds[i];
+	return NULL;
+}
+
+/* The subcommand named anywhere on the line, for messages and help. */
+static const struct tool_cmd *tool_cmd_in(int argc, char **argv)
+{
+	const struct tool_cmd *cmd;
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (argv[i][0] != '-' && (cmd = tool_find_cmd(argv[i])))
+			return cmd;
+	return NULL;
+}
+
+/*
+ * Says what getopt_long() found wrong.  A negative number is taken for an
+ * option by getopt ("clear -1"): say that sizes cannot be negative.
+ */
+static int tool_bad_option(int c, int argc, char **argv)
+{
+	const struct tool_cmd *cmd = tool_cmd_in(argc, argv);
+	const char *name = cmd ? cmd->name : NULL;
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (argv[i][0] == '-' && argv[i][1] >= '0' &&
+		    argv[i][1] <= '9') {
+			tool_error(name, "invalid size '%s': a size cannot be "
+				   "negative (examples: 4096, 512M, 4G)",
+				   argv[i]);
+			return 2;
+		}
+	if (c == ':')
+		tool_error(name, "option '%s' needs an argument (try 'ktask "
+			   "%s--help')", argv[optind - 1],
+			   name ? name : "");
+	else if (optopt)
+		tool_error(name, "unknown option '-%c' (try 'ktask %s%s"
+			   "--help')", optopt, name ? name : "",
+			   name ? " " : "");
+	else
+		tool_error(name, "unknown option '%s' (try 'ktask %s%s"
+			   "--help')", argv[optind - 1], name ? name : "",
+			   name ? " " : "");
 	return 2;
+}
+
+/* With --json, a failure is also one JSON object on stdout. */
+static int tool_exit(const struct tool_opts *o, const char *cmd, int ret)
+{
+	if (!ret || !o->json)
+		return ret;
+	printf("{\"command\":");
+	tool_json_string(stdout, cmd ? cmd : "");
+	printf(",\"error\":");
+	tool_json_string(stdout, tool_first_error()[0] ? tool_first_error() :
+			 "failed");
+	printf(",\"exit_code\":%d}\n", ret);
+	return ret;
 }
 
 int main(int argc, char **argv)
 {
 	struct tool_opts o = { 0 };
+	const struct tool_cmd *cmd;
 	bool help = false;
-	size_t i;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "t:sjh", tool_long_opts,
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:sjvh", tool_long_opts,
 				NULL)) != -1) {
 		if (c == 'h') {
 			help = true;
 			continue;
 		}
 		ret = tool_option(&o, c, optarg);
-		if (ret)
-			return ret;
+		if (ret < 0)
+			ret = tool_bad_option(c, argc, argv);
+		if (ret) {
+			cmd = tool_cmd_in(argc, argv);
+			return tool_exit(&o, cmd ? cmd->name : NULL, ret);
+		}
 	}
+	cmd = optind < argc ? tool_find_cmd(argv[optind]) : NULL;
 	if (help) {
-		tool_usage(stdout);
+		if (cmd)
+			fputs(cmd->help, stdout);
+		else
+			tool_usage(stdout);
 		return 0;
 	}
 	if (optind == argc) {
 		tool_usage(stderr);
 		return 2;
 	}
-	for (i = 0; i < sizeof(tool_cmds) / sizeof(tool_cmds[0]); i++)
-		if (!strcmp(argv[optind], tool_cmds[i].name))
-			return tool_cmds[i].fn(&o, argc - optind - 1,
-					       argv + optind + 1);
-	tool_error(NULL, "unknown command '%s' (try 'ktask --help')",
-		   argv[optind]);
-	return 2;
+	if (!cmd) {
+		tool_error(NULL, "unknown command '%s' (try 'ktask --help')",
+			   argv[optind]);
+		return tool_exit(&o, NULL, 2);
+	}
+	ret = cmd->fn(&o, argc - optind - 1, argv + optind + 1);
+	return tool_exit(&o, cmd->name, ret);
 }

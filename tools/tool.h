@@ -14,6 +14,7 @@
 #include <ktask.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define TOOL_NAME "ktask"
@@ -36,6 +37,9 @@ struct tool_opts {
 	bool mlock;		/* populate --mlock */
 	bool read;		/* populate --read: MADV_POPULATE_READ */
 	bool touch;		/* populate --touch: touch pages, no madvise */
+	bool write;		/* populate --write: dirty every page */
+	bool verbose;		/* --verbose: say which method and why */
+	bool force;		/* --force: skip the memory limit check */
 	enum tool_mem mem;	/* clear --thp / --hugetlb */
 	const char *file;	/* populate --file */
 	unsigned int given;	/* TOOL_OPT_* bits of subcommand options */
@@ -43,7 +47,8 @@ struct tool_opts {
 
 /* Options that only some subcommands take, for checking. */
 #define TOOL_OPT_MEM	0x1	/* --thp, --hugetlb: clear */
-#define TOOL_OPT_POP	0x2	/* --mlock, --read, --touch, --file: populate */
+#define TOOL_OPT_POP	0x2	/* --mlock, --read, --touch, --file, --write */
+#define TOOL_OPT_FORCE	0x4	/* --force: clear, populate */
 
 int tool_check_opts(const char *cmd, const struct tool_opts *o,
 		    unsigned int allowed, int argc, int min_args, int max_args);
@@ -55,6 +60,11 @@ struct tool_result {
 	size_t units;		/* task size in task units */
 	const char *unit;	/* "bytes" or "files" */
 	size_t bytes;		/* bytes the task covered */
+	bool moves_data;	/* a rate in GB/s means something */
+	bool kernel_ktask;	/* the running kernel has ktask built in */
+	char method[160];	/* how the job was done, and why */
+	const char *how;	/* the method in a few words, for the demo */
+	bool one_thread;	/* the method is serial whatever the options */
 	double seconds;		/* wall time of ktask_run() alone */
 	struct ktask_stats stats;
 };
@@ -62,6 +72,11 @@ struct tool_result {
 /* util.c */
 void tool_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void tool_note(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+const char *tool_first_error(void);
+void tool_json_string(FILE *f, const char *s);
+void tool_escape(const char *s, char *buf, size_t len);
 double tool_now(void);
 int tool_run(const struct tool_opts *o, void *start, size_t size,
 	     size_t granule, struct ktask_ctl *ctl, struct tool_result *r);
@@ -69,6 +84,62 @@ void tool_report(const struct tool_opts *o, const struct tool_result *r);
 size_t tool_page_size(void);
 int tool_test_fail_at(off_t *offset);
 int tool_parse_size(const char *cmd, const char *s, size_t *size);
+const char *tool_plural(size_t n, const char *one, const char *many);
+
+/* signal.c: SIGINT and SIGTERM stop a job, which is then undone. */
+void tool_catch_signals(void);
+int tool_stop_signal(void);
+int tool_step_done(void);
+int tool_exit_code(int err);
+
+/* holes.c: the holes of a file, which are all a job may allocate or undo. */
+struct tool_hole {
+	off_t start;
+	off_t end;
+};
+
+struct tool_holes {
+	int fd;
+	struct tool_hole *v;	/* sorted, disjoint */
+	size_t nr;
+	size_t bytes;		/* their total length */
+};
+
+typedef int (*tool_hole_fn)(struct tool_holes *h, off_t off, off_t len,
+			    void *arg);
+int holes_find(struct tool_holes *h, off_t size, off_t len);
+int holes_add(struct tool_holes *h, off_t start, off_t end);
+int holes_for_each(struct tool_holes *h, off_t start, off_t end,
+		   tool_hole_fn fn, void *arg);
+int holes_punch(struct tool_holes *h, off_t start, off_t end);
+void holes_free(struct tool_holes *h);
+
+/* fsinfo.c: what kind of filesystem a file is on. */
+enum tool_fs {
+	TOOL_FS_OTHER,
+	TOOL_FS_TMPFS,
+	TOOL_FS_HUGETLBFS,
+	TOOL_FS_RAMFS,
+	TOOL_FS_EXT4,
+	TOOL_FS_XFS,
+	TOOL_FS_BTRFS,
+};
+
+struct tool_fsinfo {
+	enum tool_fs fs;
+	const char *name;	/* "tmpfs", ... or "file" */
+	size_t block;		/* its block size; the huge page size */
+	size_t avail;		/* bytes free for an unprivileged user */
+	bool memory;		/* its pages are memory: tmpfs, hugetlbfs */
+};
+
+int tool_fsinfo(int fd, struct tool_fsinfo *fi);
+bool tool_kernel_ktask(void);
+
+/* memlimit.c: refuse what the process may not use. */
+int tool_check_memory(const char *cmd, const struct tool_opts *o,
+		      size_t bytes);
+size_t tool_mem_headroom(char *why, size_t why_len);
 
 /* size.c */
 int size_parse(const char *s, size_t *size);

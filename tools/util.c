@@ -14,22 +14,111 @@
 
 #include "tool.h"
 
+static char first_error[2048];
+
+/**
+ * tool_escape() - copies @s with control characters and backslashes
+ * escaped (\n, \t, \\, \xNN), so that a file name cannot break a
+ * message into several lines or hide part of it.
+ * @s: the text.
+ * @buf: where to write; always terminated.
+ * @len: room in @buf.
+ */
+void tool_escape(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+	char e[8];
+
+	for (; *s && n + 1 < len; s++) {
+		unsigned char c = *s;
+
+		if (c == '\n')
+			snprintf(e, sizeof(e), "\\n");
+		else if (c == '\t')
+			snprintf(e, sizeof(e), "\\t");
+		else if (c == '\\')
+			snprintf(e, sizeof(e), "\\\\");
+		else if (c < 0x20 || c == 0x7f)
+			snprintf(e, sizeof(e), "\\x%02x", c);
+		else
+			e[0] = c, e[1] = '\0';
+		if (n + strlen(e) >= len)
+			break;
+		memcpy(buf + n, e, strlen(e));
+		n += strlen(e);
+	}
+	buf[n] = '\0';
+}
+
+static void tool_message(const char *cmd, const char *fmt, va_list ap,
+			 bool error)
+{
+	char msg[2048], line[4096];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	tool_escape(msg, line, sizeof(line));
+	fprintf(stderr, "%s: %s%s%s\n", TOOL_NAME, cmd ? cmd : "",
+		cmd ? ": " : "", line);
+	if (error && !first_error[0])
+		snprintf(first_error, sizeof(first_error), "%s", msg);
+}
+
 /**
  * tool_error() - prints "ktask: CMD: message" as one line on stderr.
  * @cmd: the subcommand, or NULL for the command as a whole.
  * @fmt: printf format of the message, without a trailing newline.
+ *
+ * Control characters in the message (from file names) are escaped, so an
+ * error is always one line.  The first error is kept for --json.
  */
 void tool_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", TOOL_NAME);
-	if (cmd)
-		fprintf(stderr, "%s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	tool_message(cmd, fmt, ap, true);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+/* Like tool_error(), for something the user should know that is no error. */
+void tool_note(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tool_message(cmd, fmt, ap, false);
+	va_end(ap);
+}
+
+/* The first error printed, unescaped, or "" if none was. */
+const char *tool_first_error(void)
+{
+	return first_error;
+}
+
+/* Writes @s as a JSON string, quotes included. */
+void tool_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* "file" or "files", for @n of them. */
+const char *tool_plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
 }
 
 /* Seconds on the monotonic clock. */
@@ -108,25 +197,38 @@ int tool_run(const struct tool_opts *o, void *start, size_t size,
 
 static void tool_report_json(const struct tool_result *r)
 {
-	printf("{\"command\":\"%s\",\"what\":\"%s\",\"units\":%zu,"
-	       "\"unit\":\"%s\",\"bytes\":%zu,\"seconds\":%.6f,"
-	       "\"gb_per_s\":%.3f,\"threads\":%zu,\"helpers\":%zu,"
-	       "\"chunk\":%zu}\n",
-	       r->command, r->what, r->units, r->unit, r->bytes, r->seconds,
-	       r->seconds > 0 ? r->bytes / r->seconds / 1e9 : 0.0,
+	printf("{\"command\":\"%s\",\"what\":", r->command);
+	tool_json_string(stdout, r->what);
+	printf(",\"method\":");
+	tool_json_string(stdout, r->method);
+	printf(",\"kernel_ktask\":%s,\"units\":%zu,\"unit\":\"%s\","
+	       "\"bytes\":%zu,\"seconds\":%.6f,\"gb_per_s\":",
+	       r->kernel_ktask ? "true" : "false", r->units, r->unit, r->bytes,
+	       r->seconds);
+	if (r->moves_data)
+		printf("%.3f", r->seconds > 0 ? r->bytes / r->seconds / 1e9 :
+						0.0);
+	else
+		printf("null");
+	printf(",\"threads\":%zu,\"helpers\":%zu,\"chunk\":%zu}\n",
 	       r->stats.ks_threads, r->stats.ks_helpers,
 	       r->stats.ks_chunk_size);
 }
 
 /**
  * tool_report() - prints what a run did: one line, or one JSON object.
- * @o: the options (--json).
+ * @o: the options (--json, --verbose).
  * @r: the result.
+ *
+ * A rate in GB/s is printed only for jobs that move data; evict and an
+ * allocation on a disk filesystem do not, so they get none (files/s for
+ * evict).  --verbose adds the method and why it was chosen.
  */
 void tool_report(const struct tool_opts *o, const struct tool_result *r)
 {
 	char sz[32], chunk[32];
 	double secs = r->seconds > 0 ? r->seconds : 1e-9;
+	size_t threads = r->stats.ks_helpers + 1;
 
 	if (o->json) {
 		tool_report_json(r);
@@ -135,17 +237,25 @@ void tool_report(const struct tool_opts *o, const struct tool_result *r)
 	size_format(r->bytes, sz, sizeof(sz));
 	if (!strcmp(r->unit, "bytes")) {
 		size_format(r->stats.ks_chunk_size, chunk, sizeof(chunk));
-		printf("%s: %s %s in %.3f s (%.2f GB/s)", r->command, sz,
-		       r->what, r->seconds, r->bytes / secs / 1e9);
+		printf("%s: %s %s in %.3f s", r->command, sz, r->what,
+		       r->seconds);
+		if (r->moves_data)
+			printf(" (%.2f GB/s)", r->bytes / secs / 1e9);
 	} else {
 		snprintf(chunk, sizeof(chunk), "%zu %s",
-			 r->stats.ks_chunk_size, r->unit);
-		printf("%s: %zu %s (%s) in %.3f s (%.0f %s/s)", r->command,
-		       r->units, r->unit, sz, r->seconds, r->units / secs,
-		       r->unit);
+			 r->stats.ks_chunk_size,
+			 tool_plural(r->stats.ks_chunk_size, "file", "files"));
+		printf("%s: %zu %s (%s) in %.3f s (%.0f files/s)", r->command,
+		       r->units, tool_plural(r->units, "file", "files"), sz,
+		       r->seconds, r->units / secs);
 	}
-	printf(", %zu thread%s, chunk %s\n", r->stats.ks_helpers + 1,
-	       r->stats.ks_helpers ? "s" : "", chunk);
+	printf(", %zu %s, chunk %s\n", threads,
+	       tool_plural(threads, "thread", "threads"), chunk);
+	if (o->verbose && r->method[0])
+		printf("  method: %s\n", r->method);
+	if (o->verbose && r->kernel_ktask)
+		printf("  kernel: ktask is built into this kernel, so one "
+		       "fallocate(2) on hugetlbfs is already parallel\n");
 }
 
 /**
@@ -167,8 +277,12 @@ int tool_check_opts(const char *cmd, const struct tool_opts *o,
 		return 2;
 	}
 	if (o->given & ~allowed & TOOL_OPT_POP) {
-		tool_error(cmd, "--mlock, --read, --touch and --file apply to "
-			   "populate only");
+		tool_error(cmd, "--mlock, --read, --touch, --write and --file "
+			   "apply to populate only");
+		return 2;
+	}
+	if (o->given & ~allowed & TOOL_OPT_FORCE) {
+		tool_error(cmd, "--force applies to clear and populate only");
 		return 2;
 	}
 	if (argc < min_args) {
@@ -196,6 +310,11 @@ int tool_parse_size(const char *cmd, const char *s, size_t *size)
 
 	if (err == -ERANGE) {
 		tool_error(cmd, "size too large: '%s'", s);
+		return 2;
+	}
+	if (s[0] == '-') {
+		tool_error(cmd, "invalid size '%s': a size cannot be negative "
+			   "(examples: 4096, 512M, 4G)", s);
 		return 2;
 	}
 	if (err || !*size) {

@@ -50,6 +50,43 @@ expect 2 'too many arguments' clear 1M 2M
 expect 2 'apply to populate only' clear --mlock 1M
 expect 2 'apply to clear only' populate --thp 1M
 expect 2 'makes no sense' demo --serial
+expect 2 'a size cannot be negative' clear -1
+expect 2 'a size cannot be negative' populate -5M
+expect 2 'unknown option' clear --frobnicate
+expect 2 'applies to clear and populate only' fallocate --force "$TMP/f" 1M
+expect 2 'contradict' populate --read --write --file /etc/hostname
+
+# SUBCOMMAND --help: that subcommand's own help, on stdout.
+for cmd in clear populate fallocate evict demo; do
+	"$KTASK" "$cmd" --help >"$TMP/out" 2>&1 || fail "$cmd --help: exit $?"
+	head -n 1 "$TMP/out" | grep -q "usage: ktask .*$cmd" ||
+		fail "$cmd --help: $(head -n 1 "$TMP/out")"
+done
+"$KTASK" --help populate >"$TMP/out"
+grep -q -- '--write' "$TMP/out" || fail "--help populate does not describe --write"
+
+# --json: a failure is one JSON object on stdout too.
+json_error() {
+	code=$1
+	shift
+	"$KTASK" --json "$@" >"$TMP/json" 2>/dev/null
+	rc=$?
+	[ "$rc" -eq "$code" ] || fail "--json $*: exit $rc, expected $code"
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["exit_code"] == int(sys.argv[2]) and d["error"], d' "$TMP/json" "$code" ||
+		fail "--json $*: no JSON error object: $(cat "$TMP/json")"
+}
+json_error 1 fallocate "$TMP/no/such/dir" 1M
+json_error 2 clear 4Q
+json_error 2 clear -1
+json_error 1 evict "$TMP/missing"
+echo "ok: --json errors are JSON objects"
+
+# A name with a newline is escaped: one error, one line.
+expect 1 'No such file or directory' evict "$TMP/two
+lines"
+grep -q 'two\\nlines' "$TMP/err" || fail "newline in a name not escaped: $(cat "$TMP/err")"
 
 # Runtime errors: exit 1, nothing left behind.
 expect 1 'No such file or directory' evict "$TMP/missing"
@@ -91,6 +128,18 @@ KTASK_TEST_FAIL_AT=3M expect 1 'file removed' --min-chunk 1M fallocate "$TMP/g" 
 KTASK_TEST_FAIL_AT=3M expect 1 'file left as it was' --min-chunk 1M fallocate "$TMP/f" 16M
 [ "$(stat -c %s "$TMP/f")" -eq 8388608 ] || fail "failed fallocate changed the size"
 unset KTASK_TEST_FAIL_AT
+
+# One file is "1 file"; evict moves no data, so no GB/s.
+head -c 4096 /dev/zero >"$TMP/one"
+"$KTASK" evict "$TMP/one" >"$TMP/out" || fail "evict of one file failed"
+grep -q '^evict: 1 file (4.00 KiB) in .*, 1 thread, chunk 1 file$' "$TMP/out" ||
+	fail "evict of one file: $(cat "$TMP/out")"
+grep -q 'GB/s' "$TMP/out" && fail "evict reports GB/s"
+"$KTASK" --json evict "$TMP/one" >"$TMP/json"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["gb_per_s"] is None and d["method"], d' \
+	"$TMP/json" || fail "evict --json: $(cat "$TMP/json")"
+"$KTASK" --verbose clear 4M >"$TMP/out" || fail "clear --verbose failed"
+grep -q '^  method: memset, ' "$TMP/out" || fail "--verbose prints no method: $(cat "$TMP/out")"
 
 # JSON is one parseable object with the right size.
 "$KTASK" --json clear 4M >"$TMP/json" || fail "clear --json failed"

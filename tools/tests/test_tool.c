@@ -79,6 +79,131 @@ static void test_size_format(void **state)
 	assert_string_equal(buf, "4.00 GiB");
 }
 
+/* Names are escaped so that a message stays one line. */
+static void test_escape(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	tool_escape("a\nb\tc\\d\x01" "e", buf, sizeof(buf));
+	assert_string_equal(buf, "a\\nb\\tc\\\\d\\x01e");
+	tool_escape("plain name", buf, sizeof(buf));
+	assert_string_equal(buf, "plain name");
+	/* Too little room: cut at a whole escape, still terminated. */
+	tool_escape("ab\n", buf, 4);
+	assert_string_equal(buf, "ab");
+	assert_string_equal(tool_plural(1, "file", "files"), "file");
+	assert_string_equal(tool_plural(0, "file", "files"), "files");
+	assert_string_equal(tool_plural(2, "file", "files"), "files");
+}
+
+/* The hole list merges neighbours and walks only what lies in holes. */
+static int count_part(struct tool_holes *h, off_t off, off_t len, void *arg)
+{
+	off_t *sum = arg;
+
+	(void)h;
+	assert_true(len > 0);
+	sum[0] += len;
+	sum[1]++;
+	(void)off;
+	return 0;
+}
+
+static void test_holes(void **state)
+{
+	struct tool_holes h = { .fd = -1 };
+	off_t sum[2] = { 0, 0 };
+
+	(void)state;
+	assert_int_equal(holes_add(&h, 0, 10), 0);
+	assert_int_equal(holes_add(&h, 10, 20), 0);	/* merged */
+	assert_int_equal(holes_add(&h, 30, 40), 0);
+	assert_int_equal(holes_add(&h, 50, 50), 0);	/* empty: ignored */
+	assert_int_equal(h.nr, 2);
+	assert_int_equal(h.bytes, 30);
+	assert_int_equal(holes_for_each(&h, 5, 35, count_part, sum), 0);
+	assert_int_equal(sum[0], 15 + 5);
+	assert_int_equal(sum[1], 2);
+	sum[0] = sum[1] = 0;
+	assert_int_equal(holes_for_each(&h, 20, 30, count_part, sum), 0);
+	assert_int_equal(sum[1], 0);
+	holes_free(&h);
+}
+
+/* The kernel's ktask: /sys/module/ktask without initstate. */
+static void test_kernel_ktask(void **state)
+{
+	char sys[4200], path[4300];
+
+	(void)state;
+	snprintf(sys, sizeof(sys), "%s/sys", test_dir);
+	setenv("KTASK_TEST_SYSFS", sys, 1);
+	assert_false(tool_kernel_ktask());		/* no module at all */
+	snprintf(path, sizeof(path), "%s/module/ktask", sys);
+	assert_int_equal(mkdir(sys, 0755), 0);
+	snprintf(path, sizeof(path), "%s/module", sys);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/module/ktask", sys);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_true(tool_kernel_ktask());		/* built in */
+	snprintf(path, sizeof(path), "%s/module/ktask/initstate", sys);
+	close(open(path, O_CREAT | O_WRONLY, 0644));
+	assert_false(tool_kernel_ktask());		/* ktask.ko loaded */
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/module/ktask", sys);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/module", sys);
+	rmdir(path);
+	rmdir(sys);
+	unsetenv("KTASK_TEST_SYSFS");
+}
+
+/* A fake v2 cgroup with 64 MiB left wins over MemAvailable, and says so. */
+static void test_mem_headroom(void **state)
+{
+	char dir[4200], path[4300], why[700];
+	FILE *f;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/cg", test_dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("cpu memory\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/memory.max", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("134217728\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/memory.current", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("67108864\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/self", test_dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("0::/\n", f);
+	fclose(f);
+	setenv("KTASK_CGROUP_FS", dir, 1);
+	setenv("KTASK_PROC_CGROUP", path, 1);
+	assert_int_equal(tool_mem_headroom(why, sizeof(why)), 64 * MiB);
+	assert_non_null(strstr(why, "limit of 128 MiB, 64 MiB in use"));
+	unsetenv("KTASK_CGROUP_FS");
+	unsetenv("KTASK_PROC_CGROUP");
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/memory.max", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/memory.current", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* Dirty memory, cleared by several chunks, reads back as zero. */
 static void test_clear_zeroes(void **state)
 {
@@ -201,7 +326,10 @@ static void test_fallocate_blocks(void **state)
 	file_stat(path, &st);
 	assert_int_equal(st.st_size, 16 * MiB);
 	assert_true((size_t)st.st_blocks * 512 >= 16 * MiB);
-	assert_true(r.stats.ks_chunk_size < 16 * MiB);
+	/* Not hugetlbfs: one fallocate(2) in one thread is the method. */
+	assert_true(r.one_thread);
+	assert_int_equal(r.stats.ks_threads, 1);
+	assert_non_null(strstr(r.method, "fallocate(2) in one thread"));
 	unlink(path);
 }
 
@@ -415,6 +543,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_parse),
 		cmocka_unit_test(test_size_format),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_holes),
+		cmocka_unit_test(test_kernel_ktask),
+		cmocka_unit_test(test_mem_headroom),
 		cmocka_unit_test(test_clear_zeroes),
 		cmocka_unit_test(test_clear_do),
 		cmocka_unit_test(test_populate_resident),

@@ -38,6 +38,9 @@
 #                         as root, else ${XDG_CACHE_HOME:-~/.cache}/ktask-ccache)
 #   KTASK_SERIES_UPTO     apply the series only up to this patch file name
 #   KTASK_SERIES_KERNELS  which kernels, "y n" (default), "y" or "n"
+#   KTASK_SERIES_CONFIG   more config fragments (files, space-separated),
+#                         merged after guest.config and checked the same
+#                         way, e.g. kernel/series/kasan.config
 #   KTASK_SERIES_BUILD    0: boot the kernels kept by an earlier run
 #                         (in $KTASK_SERIES_DIR/kernels) without building
 #   KTASK_SERIES_JOBS     make -j (default: nproc)
@@ -111,20 +114,28 @@ mkdir -p "$dir/kernels" "$dir/logs" "$CCACHE_DIR"
 work=$(mktemp -d "$dir/run.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# check_config TREE KTASK: every symbol the fragment sets, set in .config.
+fragments=("$here/guest.config")
+for f in ${KTASK_SERIES_CONFIG:-}; do
+	[ -f "$f" ] || die "KTASK_SERIES_CONFIG: no file $f"
+	fragments+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")")
+done
+
+# check_config TREE KTASK: every symbol the fragments set, set in .config.
 check_config() {
-	local tree=$1 want_ktask=$2 bad=0 line sym
-	while read -r line; do
+	local tree=$1 want_ktask=$2 line sym
+	cat "${fragments[@]}" | while read -r line; do
 		case $line in CONFIG_*=*) ;; *) continue ;; esac
 		sym=${line%%=*}
 		[ "$sym" = CONFIG_KTASK ] && [ "$want_ktask" = n ] &&
 			line="# CONFIG_KTASK is not set"
 		if ! grep -qxF "$line" "$tree/.config"; then
 			say "config: wanted \"$line\", got \"$(grep -E "^$sym=|^# $sym is not set" "$tree/.config" || echo "$sym missing")\""
-			bad=1
+			echo bad
 		fi
-	done <"$here/guest.config"
-	[ $bad = 0 ] || die "the kernel config lacks what guest.config asks for (see above)"
+	done >"$work/config-check-$want_ktask"
+	grep -q bad "$work/config-check-$want_ktask" &&
+		die "the kernel config lacks what the fragments ask for (see above)"
+	return 0
 }
 
 # build_kernel KTASK: extract, patch, configure and build; keep the result.
@@ -132,10 +143,12 @@ build_kernel() {
 	local k=$1 tree=$dir/tree-ktask-$1 p start
 	[ -f "$source_tar" ] || die "no $source_tar (apt-get install linux-source-6.12)"
 	say "ktask=$k: extracting $source_tar into $tree"
+	start=$(date +%s)
 	rm -rf "$tree"
 	mkdir -p "$tree"
 	tar -xJf "$source_tar" -C "$tree" --strip-components=1 ||
 		die "cannot extract $source_tar"
+	say "ktask=$k: extracted in $(( $(date +%s) - start ))s"
 	for p in "${patches[@]}"; do
 		patch -d "$tree" -p1 -N --batch --fuzz=0 -s -i "$here/$p" ||
 			die "$p does not apply to $(basename "$source_tar")"
@@ -143,7 +156,7 @@ build_kernel() {
 	(
 		cd "$tree"
 		make -s tinyconfig >/dev/null
-		frag=("$here/guest.config")
+		frag=("${fragments[@]}")
 		if [ "$k" = n ]; then
 			echo "# CONFIG_KTASK is not set" >"$work/ktask-n.config"
 			frag+=("$work/ktask-n.config")

@@ -136,7 +136,7 @@ struct ktask_ctl {
 };
 
 /**
- * define KTASK_BACKGROUND - a &ktask_ctl.kc_flags bit: run the helpers at
+ * define KTASK_BACKGROUND - a &ktask_ctl.kc_flags bit that runs the helpers at
  * the lowest priority (nice 19), so that a big task uses only CPU time that
  * nothing else wants.  The caller keeps its own priority.  Without it,
  * helpers run at the caller's nice value.

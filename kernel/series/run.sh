@@ -81,7 +81,7 @@ case $dir in "$top"|"$top"/*) die "KTASK_SERIES_DIR must be outside the clone" ;
 # --- Packages -------------------------------------------------------------
 if [ "${KTASK_SERIES_APT:-1}" = 1 ]; then
 	missing=()
-	for p in linux-source-6.12 gcc make bc bison flex libelf-dev libssl-dev \
+	for p in linux-source-6.12 gcc libc6-dev make bc bison flex libelf-dev libssl-dev \
 		 ccache xz-utils cpio busybox-static qemu-system-x86 patch; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q "ok installed" || missing+=("$p")

@@ -363,7 +363,8 @@ for k in $kernels; do
 	nr_guest=$(find "$work/guest" -type f | wc -l)
 	nr_user=0
 	[ "$k" = y ] && nr_user=${#user_tests[@]}
-	verdict=$(tr -d '\r' <"$log" | sed 's/^\[ *[0-9.]*\] //' | grep -Ev '^user: ' |
+	# grep finds nothing in an empty log: still judge it (as failed).
+	verdict=$(tr -d '\r' <"$log" | sed 's/^\[ *[0-9.]*\] //' | { grep -Ev '^user: ' || :; } |
 	awk -v k="$k" -v want_docs="$want_docs" -v nr_guest="$nr_guest" -v nr_user="$nr_user" '
 	function close_doc() {
 		if (!in_doc) return

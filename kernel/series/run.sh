@@ -50,7 +50,8 @@
 #   KTASK_SERIES_QEMU_ARGS  more QEMU arguments; KTASK_SERIES_CMDLINE: more
 #                         kernel command line
 # The kernels are kept as $KTASK_SERIES_DIR/kernels/bzImage-ktask-{y,n}
-# (with their .config), the serial logs as .../logs/serial-ktask-{y,n}.log.
+# (with their .config), the serial logs as .../logs/serial-ktask-{y,n}.log;
+# with KTASK_SERIES_UPTO=0001-..., as bzImage-ktask-{y,n}-upto-0001 etc.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -111,6 +112,10 @@ fi
 say "patches: ${patches[*]}"
 
 mkdir -p "$dir/kernels" "$dir/logs" "$CCACHE_DIR"
+# What the kept kernels and logs are called: ktask-y, ktask-n, or with
+# KTASK_SERIES_UPTO=0001-... ktask-y-upto-0001, so that a partial series
+# does not replace the kernels of the whole one.
+name() { echo "ktask-$1${upto:+-upto-${upto%%-*}}"; }
 work=$(mktemp -d "$dir/run.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -172,13 +177,13 @@ build_kernel() {
 		export CCACHE_BASEDIR=$tree CCACHE_NOHASHDIR=1
 		make -j"$jobs" CC="ccache gcc" KBUILD_BUILD_TIMESTAMP=ktask-series \
 			KBUILD_BUILD_USER=ktask KBUILD_BUILD_HOST=series \
-			bzImage modules >"$dir/logs/build-ktask-$k.log" 2>&1
-	) || { tail -30 "$dir/logs/build-ktask-$k.log" >&2; die "the ktask=$k kernel does not build (log: $dir/logs/build-ktask-$k.log)"; }
+			bzImage modules >"$dir/logs/build-$(name "$k").log" 2>&1
+	) || { tail -30 "$dir/logs/build-$(name "$k").log" >&2; die "the ktask=$k kernel does not build (log: $dir/logs/build-$(name "$k").log)"; }
 	say "ktask=$k: built in $(( $(date +%s) - start ))s"
-	grep -E "warning:|error:" "$dir/logs/build-ktask-$k.log" >&2 || :
-	cp "$tree/arch/x86/boot/bzImage" "$dir/kernels/bzImage-ktask-$k"
-	cp "$tree/.config" "$dir/kernels/config-ktask-$k"
-	printf '%s\n' "${patches[@]}" >"$dir/kernels/series-ktask-$k"
+	grep -E "warning:|error:" "$dir/logs/build-$(name "$k").log" >&2 || :
+	cp "$tree/arch/x86/boot/bzImage" "$dir/kernels/bzImage-$(name "$k")"
+	cp "$tree/.config" "$dir/kernels/config-$(name "$k")"
+	printf '%s\n' "${patches[@]}" >"$dir/kernels/series-$(name "$k")"
 }
 
 # test_modules: the selftests as modules built against the ktask=y tree,
@@ -206,8 +211,8 @@ for k in $kernels; do
 	case $k in y|n) ;; *) die "KTASK_SERIES_KERNELS: y and/or n, not $k" ;; esac
 	if [ "$build" = 1 ]; then
 		build_kernel "$k"
-	elif [ ! -s "$dir/kernels/bzImage-ktask-$k" ]; then
-		die "KTASK_SERIES_BUILD=0 but no kept kernel $dir/kernels/bzImage-ktask-$k"
+	elif [ ! -s "$dir/kernels/bzImage-$(name "$k")" ]; then
+		die "KTASK_SERIES_BUILD=0 but no kept kernel $dir/kernels/bzImage-$(name "$k")"
 	fi
 done
 case " $kernels " in
@@ -333,7 +338,7 @@ total_pass=0
 total_fail=0
 for k in $kernels; do
 	make_initramfs "$k" "$work/root-$k"
-	log=$dir/logs/serial-ktask-$k.log
+	log=$dir/logs/serial-$(name "$k").log
 	: >"$log"
 	say "ktask=$k: booting (TCG, 4 vCPUs, 2 nodes, 6 GiB; at most ${vm_timeout}s), log $log"
 	start=$(date +%s)
@@ -348,7 +353,7 @@ for k in $kernels; do
 		-object memory-backend-ram,id=mem1,size=3G \
 		-numa node,nodeid=0,cpus=0-1,memdev=mem0 \
 		-numa node,nodeid=1,cpus=2-3,memdev=mem1 \
-		-kernel "$dir/kernels/bzImage-ktask-$k" -initrd "$work/initramfs-$k.gz" \
+		-kernel "$dir/kernels/bzImage-$(name "$k")" -initrd "$work/initramfs-$k.gz" \
 		-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 rdinit=/init hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=300 ${KTASK_SERIES_CMDLINE:-}" \
 		-nographic -monitor none -serial "file:$log" -nic none -no-reboot \
 		${KTASK_SERIES_QEMU_ARGS:-} </dev/null >"$work/qemu-$k.out" 2>&1

@@ -16,9 +16,9 @@
 # the sysfs check and the guest programs.
 #
 # Contract with the guest programs (kernel/series/guest/*.c): each is
-# built on the host with "gcc -O2 -static" and run in the guest as root,
-# with the working directory /tmp (tmpfs), under a timeout, with KTASK_KERNEL
-# set to y or n.  hugetlbfs is mounted at /dev/hugepages (2 MiB pages) and
+# built on the host with "gcc -O2 -static -Wall -pthread ... -lm" and run
+# in the guest as root, from /tmp (a tmpfs), under a timeout, with
+# KTASK_KERNEL set to y or n.  hugetlbfs is mounted at /dev/hugepages (2 MiB pages) and
 # /dev/hugepages1G (1 GiB pages).  It prints one KTAP document on stdout:
 # "KTAP version 1", a plan "1..N", "ok N desc" / "not ok N desc" lines and
 # "# " comments; nested (indented) lines are shown but not counted.  Each
@@ -227,7 +227,8 @@ prog_build_failed=0
 for c in "$here"/guest/*.c; do
 	[ -e "$c" ] || continue
 	name=$(basename "$c" .c)
-	if ! gcc -O2 -static -Wall -o "$work/guest/$name" "$c" 2>"$work/gcc-$name.log"; then
+	if ! gcc -O2 -static -Wall -pthread -o "$work/guest/$name" "$c" -lm \
+		2>"$work/gcc-$name.log"; then
 		cat "$work/gcc-$name.log" >&2
 		say "not ok: guest program $name does not build"
 		prog_build_failed=$((prog_build_failed + 1))

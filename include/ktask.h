@@ -90,17 +90,6 @@ typedef void (*ktask_undo_func)(void *start, void *end, void *arg);
 typedef void *(*ktask_iter_func)(void *position, size_t size);
 
 /**
- * ktask_iter_range() - the default iterator, for tasks that are byte ranges.
- * @position: a position in the task, taken as an address.
- * @size: how many bytes to advance.
- *
- * A task whose iterator is ktask_iter_range() is claimed without a lock.
- *
- * Return: (char *)@position + @size.
- */
-void *ktask_iter_range(void *position, size_t size);
-
-/**
  * struct ktask_node - the part of a task to be done on one NUMA node.
  * @kn_start: first position of the part.
  * @kn_task_size: size of the part, in task-specific units.
@@ -147,7 +136,7 @@ struct ktask_ctl {
 };
 
 /**
- * define KTASK_BACKGROUND - a &ktask_ctl.kc_flags bit: run the helpers at
+ * define KTASK_BACKGROUND - a &ktask_ctl.kc_flags bit that runs the helpers at
  * the lowest priority (nice 19), so that a big task uses only CPU time that
  * nothing else wants.  The caller keeps its own priority.  Without it,
  * helpers run at the caller's nice value.
@@ -232,6 +221,26 @@ static inline void ktask_ctl_set_flags(struct ktask_ctl *ctl,
 	ctl->kc_flags = flags;
 }
 
+#ifndef __KERNEL__
+/*
+ * KTASK_FALLBACK selects the inline code further down instead of the
+ * library's functions.  Nothing defines it in a normal build;
+ * tests/test_fallback does, and kernel/series/gen-core.sh turns it into
+ * !CONFIG_KTASK in the kernel tree's <linux/ktask.h>.
+ */
+#endif
+#ifndef KTASK_FALLBACK
+/**
+ * ktask_iter_range() - the default iterator, for tasks that are byte ranges.
+ * @position: a position in the task, taken as an address.
+ * @size: how many bytes to advance.
+ *
+ * A task whose iterator is ktask_iter_range() is claimed without a lock.
+ *
+ * Return: (char *)@position + @size.
+ */
+void *ktask_iter_range(void *position, size_t size);
+
 /**
  * ktask_run() - runs a task on the caller's NUMA node and waits for it.
  * @start: the task's first position.
@@ -269,6 +278,93 @@ int ktask_run(void *start, size_t task_size, struct ktask_ctl *ctl);
  */
 int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
 		   struct ktask_ctl *ctl);
+
+#ifdef __KERNEL__
+/**
+ * ktask_boot_init() - sets ktask up in a kernel that has it built in.
+ *
+ * Called once from kernel_init_freeable(), after the CPUs are up and before
+ * page_alloc_init_late(), whose deferred struct page init is a client.  A
+ * loadable ktask.ko sets itself up when it loads instead.
+ */
+void ktask_boot_init(void);
+#endif
+
+#else /* KTASK_FALLBACK */
+/*
+ * A kernel built with CONFIG_KTASK=n: the same calls, without threads.  As
+ * in the series, the thread function runs once over each part's whole
+ * range, in the caller, parts in array order; the first error stops the
+ * task and is returned, and nothing is ever undone (a client that needs
+ * undo after a failure must do it itself).  The arguments are checked as
+ * the core checks them, except that node ids are only checked for range.
+ */
+#ifndef __KERNEL__
+#include <errno.h>
+#include <stdint.h>
+#endif
+
+static inline void *ktask_iter_range(void *position, size_t size)
+{
+	return (char *)position + size;
+}
+
+static inline int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
+				 struct ktask_ctl *ctl)
+{
+	ktask_iter_func iter;
+	size_t i, total = 0;
+	int err;
+
+	if (!ctl || !ctl->kc_thread_func || !ctl->kc_min_chunk_size ||
+	    (ctl->kc_flags & ~KTASK_FLAGS_ALL) || (nr_nodes && !nodes) ||
+	    nr_nodes > (size_t)-1 / sizeof(*nodes))
+		return -EINVAL;
+	iter = ctl->kc_iter_func ? ctl->kc_iter_func : ktask_iter_range;
+	for (i = 0; i < nr_nodes; i++) {
+		uintptr_t start = (uintptr_t)nodes[i].kn_start;
+		size_t size = nodes[i].kn_task_size;
+
+		if (nodes[i].kn_nid < NUMA_NO_NODE ||
+#ifdef __KERNEL__
+		    nodes[i].kn_nid >= MAX_NUMNODES ||
+#endif
+		    (iter == ktask_iter_range && start + size < start) ||
+		    total + size < total)
+			return -EINVAL;
+		total += size;
+	}
+	for (i = 0; i < nr_nodes; i++) {
+		if (!nodes[i].kn_task_size)
+			continue;
+		err = ctl->kc_thread_func(nodes[i].kn_start,
+					  iter(nodes[i].kn_start,
+					       nodes[i].kn_task_size),
+					  ctl->kc_func_arg);
+		if (err != KTASK_RETURN_SUCCESS)
+			return err;
+	}
+	return KTASK_RETURN_SUCCESS;
+}
+
+static inline int ktask_run(void *start, size_t task_size,
+			    struct ktask_ctl *ctl)
+{
+	struct ktask_node node = {
+		.kn_start = start,
+		.kn_task_size = task_size,
+		.kn_nid = NUMA_NO_NODE,
+	};
+
+	return ktask_run_numa(&node, 1, ctl);
+}
+
+#ifdef __KERNEL__
+static inline void ktask_boot_init(void)
+{
+}
+#endif
+#endif /* KTASK_FALLBACK */
 
 /*
  * Extensions.  They add to the series' interface without changing what any

@@ -333,7 +333,22 @@ static void __exit ktask_exit(void)
 	ktask_pool_free();
 }
 
+#ifdef MODULE
 module_init(ktask_init);
+#else
+/*
+ * Built into the kernel (kernel/series): kernel_init_freeable() calls this
+ * once the CPUs are up and before its boot-time clients, as it calls
+ * padata_init().  Should it fail, every task runs in its caller.
+ */
+void __init ktask_boot_init(void)
+{
+	if (ktask_init()) {
+		ktask_pool.free = NULL;
+		pr_err("ktask: no helpers, tasks run in their callers\n");
+	}
+}
+#endif
 module_exit(ktask_exit);
 
 MODULE_LICENSE("Dual MIT/GPL");

@@ -1,0 +1,432 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+#
+# run.sh - builds Linux 6.12 (Debian's linux-source-6.12) with the ktask
+# series twice, with CONFIG_KTASK=y and with CONFIG_KTASK=n, boots each in
+# QEMU (TCG, 4 vCPUs on 2 NUMA nodes, 1 GiB and 2 MiB huge pages, lockdep,
+# panic_on_warn=1) and runs the tests in the guest.  See docs/kernel.md.
+#
+#   usage: kernel/series/run.sh [userland-test-executable...]
+#
+# In the CONFIG_KTASK=y guest: a check of /sys/module/ktask, the ktask
+# selftests, clearing client and torture test (kernel/ktask_test.c,
+# ktask_clear.c, ktask_torture.c, built as modules against the new tree),
+# the userland test executables given (as kernel/test-qemu.sh runs them),
+# and every program kernel/series/guest/*.c.  In the CONFIG_KTASK=n guest:
+# the sysfs check and the guest programs.
+#
+# Contract with the guest programs (kernel/series/guest/*.c): each is
+# built on the host with "gcc -O2 -static -Wall -pthread ... -lm" and run
+# in the guest as root, from /tmp (a tmpfs), under a timeout, with
+# KTASK_KERNEL set to y or n.  hugetlbfs is mounted at /dev/hugepages (2 MiB pages) and
+# /dev/hugepages1G (1 GiB pages).  It prints one KTAP document on stdout:
+# "KTAP version 1", a plan "1..N", "ok N desc" / "not ok N desc" lines and
+# "# " comments; nested (indented) lines are shown but not counted.  Each
+# result counts as one pass or fail; a missing plan, a plan that does not
+# match the results or a nonzero exit status is one more failure.
+#
+# The verdict comes from the serial console only, never from QEMU's exit
+# code: every KTAP document complete, no "WARNING:", "BUG:", "Oops", panic,
+# lockdep or ODEBUG report, and the guest's end marker reached.  The last
+# line is "series: N passed, N failed"; the exit status is 1 on a failure.
+#
+# Environment:
+#   KTASK_SERIES_DIR      build directory, outside the clone
+#                         (default /var/cache/ktask-series as root,
+#                         else ${XDG_CACHE_HOME:-~/.cache}/ktask-series)
+#   CCACHE_DIR            ccache directory (default /var/cache/ktask-ccache
+#                         as root, else ${XDG_CACHE_HOME:-~/.cache}/ktask-ccache)
+#   KTASK_SERIES_UPTO     apply the series only up to this patch file name
+#   KTASK_SERIES_KERNELS  which kernels, "y n" (default), "y" or "n"
+#   KTASK_SERIES_CONFIG   more config fragments (files, space-separated),
+#                         merged after guest.config and checked the same
+#                         way, e.g. kernel/series/kasan.config
+#   KTASK_SERIES_BUILD    0: boot the kernels kept by an earlier run
+#                         (in $KTASK_SERIES_DIR/kernels) without building
+#   KTASK_SERIES_JOBS     make -j (default: nproc)
+#   KTASK_SERIES_TIMEOUT  seconds for one VM run (default 1800)
+#   KTASK_SERIES_PROG_TIMEOUT  seconds per guest program or test (600)
+#   KTASK_SERIES_APT      0: do not install packages
+#   KTASK_SERIES_QEMU_ARGS  more QEMU arguments; KTASK_SERIES_CMDLINE: more
+#                         kernel command line
+# The kernels are kept as $KTASK_SERIES_DIR/kernels/bzImage-ktask-{y,n}
+# (with their .config), the serial logs as .../logs/serial-ktask-{y,n}.log;
+# with KTASK_SERIES_UPTO=0001-..., as bzImage-ktask-{y,n}-upto-0001 etc.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+if [ "$(id -u)" = 0 ]; then
+	cachebase=/var/cache
+else
+	cachebase=${XDG_CACHE_HOME:-$HOME/.cache}
+fi
+dir=${KTASK_SERIES_DIR:-$cachebase/ktask-series}
+export CCACHE_DIR=${CCACHE_DIR:-$cachebase/ktask-ccache}
+upto=${KTASK_SERIES_UPTO:-}
+kernels=${KTASK_SERIES_KERNELS:-y n}
+build=${KTASK_SERIES_BUILD:-1}
+jobs=${KTASK_SERIES_JOBS:-$(nproc)}
+vm_timeout=${KTASK_SERIES_TIMEOUT:-1800}
+prog_timeout=${KTASK_SERIES_PROG_TIMEOUT:-600}
+source_tar=/usr/src/linux-source-6.12.tar.xz
+
+say() { echo "series: $*" >&2; }
+die() { say "$*"; echo "series: 0 passed, 1 failed"; exit 1; }
+
+for t in "$@"; do
+	[ -f "$t" ] && [ -x "$t" ] || die "not an executable file: $t"
+done
+case $dir in "$top"|"$top"/*) die "KTASK_SERIES_DIR must be outside the clone" ;; esac
+
+# --- Packages -------------------------------------------------------------
+if [ "${KTASK_SERIES_APT:-1}" = 1 ]; then
+	missing=()
+	for p in linux-source-6.12 gcc libc6-dev make bc bison flex libelf-dev libssl-dev \
+		 ccache xz-utils cpio busybox-static qemu-system-x86 patch; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "ok installed" || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		say "installing ${missing[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get -o DPkg::Lock::Timeout=600 update -qq ||
+			die "apt-get update failed"
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+			--no-install-recommends "${missing[@]}" >/dev/null ||
+			die "apt-get install ${missing[*]} failed"
+	fi
+fi
+
+# --- The series -----------------------------------------------------------
+patches=()
+while read -r p _; do
+	case $p in ''|'#'*) continue ;; esac
+	[ -f "$here/$p" ] || die "series names $p, which is not in $here"
+	patches+=("$p")
+	[ "$p" = "$upto" ] && break
+done <"$here/series"
+if [ -n "$upto" ] && [ "${patches[${#patches[@]}-1]}" != "$upto" ]; then
+	die "KTASK_SERIES_UPTO=$upto is not in $here/series"
+fi
+say "patches: ${patches[*]}"
+
+mkdir -p "$dir/kernels" "$dir/logs" "$CCACHE_DIR"
+# What the kept kernels and logs are called: ktask-y, ktask-n, or with
+# KTASK_SERIES_UPTO=0001-... ktask-y-upto-0001, so that a partial series
+# does not replace the kernels of the whole one.
+name() { echo "ktask-$1${upto:+-upto-${upto%%-*}}"; }
+work=$(mktemp -d "$dir/run.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+fragments=("$here/guest.config")
+for f in ${KTASK_SERIES_CONFIG:-}; do
+	[ -f "$f" ] || die "KTASK_SERIES_CONFIG: no file $f"
+	fragments+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")")
+done
+
+# check_config TREE KTASK: every symbol the fragments set, set in .config.
+check_config() {
+	local tree=$1 want_ktask=$2 line sym
+	cat "${fragments[@]}" | while read -r line; do
+		case $line in CONFIG_*=*) ;; *) continue ;; esac
+		sym=${line%%=*}
+		[ "$sym" = CONFIG_KTASK ] && [ "$want_ktask" = n ] &&
+			line="# CONFIG_KTASK is not set"
+		if ! grep -qxF "$line" "$tree/.config"; then
+			say "config: wanted \"$line\", got \"$(grep -E "^$sym=|^# $sym is not set" "$tree/.config" || echo "$sym missing")\""
+			echo bad
+		fi
+	done >"$work/config-check-$want_ktask"
+	grep -q bad "$work/config-check-$want_ktask" &&
+		die "the kernel config lacks what the fragments ask for (see above)"
+	return 0
+}
+
+# build_kernel KTASK: extract, patch, configure and build; keep the result.
+build_kernel() {
+	local k=$1 tree=$dir/tree-ktask-$1 p start
+	[ -f "$source_tar" ] || die "no $source_tar (apt-get install linux-source-6.12)"
+	say "ktask=$k: extracting $source_tar into $tree"
+	start=$(date +%s)
+	rm -rf "$tree"
+	mkdir -p "$tree"
+	tar -xJf "$source_tar" -C "$tree" --strip-components=1 ||
+		die "cannot extract $source_tar"
+	say "ktask=$k: extracted in $(( $(date +%s) - start ))s"
+	for p in "${patches[@]}"; do
+		patch -d "$tree" -p1 -N --batch --fuzz=0 -s -i "$here/$p" ||
+			die "$p does not apply to $(basename "$source_tar")"
+	done
+	(
+		cd "$tree"
+		make -s tinyconfig >/dev/null
+		frag=("${fragments[@]}")
+		if [ "$k" = n ]; then
+			echo "# CONFIG_KTASK is not set" >"$work/ktask-n.config"
+			frag+=("$work/ktask-n.config")
+		fi
+		scripts/kconfig/merge_config.sh -m .config "${frag[@]}" >"$work/merge-$k.log" 2>&1
+		make -s olddefconfig >/dev/null
+	) || die "configuring the ktask=$k kernel failed"
+	check_config "$tree" "$k"
+	say "ktask=$k: make -j$jobs bzImage modules (ccache $CCACHE_DIR)"
+	start=$(date +%s)
+	(
+		cd "$tree"
+		export CCACHE_BASEDIR=$tree CCACHE_NOHASHDIR=1
+		make -j"$jobs" CC="ccache gcc" KBUILD_BUILD_TIMESTAMP=ktask-series \
+			KBUILD_BUILD_USER=ktask KBUILD_BUILD_HOST=series \
+			bzImage modules >"$dir/logs/build-$(name "$k").log" 2>&1
+	) || { tail -30 "$dir/logs/build-$(name "$k").log" >&2; die "the ktask=$k kernel does not build (log: $dir/logs/build-$(name "$k").log)"; }
+	say "ktask=$k: built in $(( $(date +%s) - start ))s"
+	grep -E "warning:|error:" "$dir/logs/build-$(name "$k").log" >&2 || :
+	cp "$tree/arch/x86/boot/bzImage" "$dir/kernels/bzImage-$(name "$k")"
+	cp "$tree/.config" "$dir/kernels/config-$(name "$k")"
+	printf '%s\n' "${patches[@]}" >"$dir/kernels/series-$(name "$k")"
+}
+
+# test_modules: the selftests as modules built against the ktask=y tree,
+# from the repo's own sources (links, not copies).
+test_modules() {
+	local tree=$dir/tree-ktask-y m=$work/mod
+	mkdir -p "$m/kernel"
+	ln -s "$top/include" "$m/include"
+	for f in ktask_test.c ktask_clear.c ktask_torture.c; do
+		ln -s "$top/kernel/$f" "$m/kernel/$f"
+	done
+	cat >"$m/kernel/Kbuild" <<-'EOF'
+	obj-m := ktask_test.o ktask_clear.o ktask_torture.o
+	ccflags-y += -I$(src)/../include
+	EOF
+	CCACHE_BASEDIR=$tree make -s -C "$tree" M="$m/kernel" CC="ccache gcc" \
+		-j"$jobs" modules >"$work/modules.log" 2>&1 ||
+		{ cat "$work/modules.log" >&2; die "the test modules do not build against the ktask=y tree"; }
+	mkdir -p "$work/modules"
+	cp "$m"/kernel/*.ko "$work/modules/"
+}
+
+# --- Build ----------------------------------------------------------------
+for k in $kernels; do
+	case $k in y|n) ;; *) die "KTASK_SERIES_KERNELS: y and/or n, not $k" ;; esac
+	if [ "$build" = 1 ]; then
+		build_kernel "$k"
+	elif [ ! -s "$dir/kernels/bzImage-$(name "$k")" ]; then
+		die "KTASK_SERIES_BUILD=0 but no kept kernel $dir/kernels/bzImage-$(name "$k")"
+	fi
+done
+case " $kernels " in
+*" y "*)
+	[ -d "$dir/tree-ktask-y" ] || die "no ktask=y tree to build the selftests against: run with KTASK_SERIES_BUILD=1"
+	test_modules ;;
+esac
+
+# The guest programs, static; a program that does not build is a failure.
+mkdir -p "$work/guest"
+prog_build_failed=0
+for c in "$here"/guest/*.c; do
+	[ -e "$c" ] || continue
+	name=$(basename "$c" .c)
+	if ! gcc -O2 -static -Wall -pthread -o "$work/guest/$name" "$c" -lm \
+		2>"$work/gcc-$name.log"; then
+		cat "$work/gcc-$name.log" >&2
+		say "not ok: guest program $name does not build"
+		prog_build_failed=$((prog_build_failed + 1))
+	fi
+done
+
+# --- Initramfs ------------------------------------------------------------
+# make_initramfs KTASK ROOT: the guest's files; user_tests only for ktask=y.
+make_initramfs() {
+	local k=$1 root=$2 t i=0 lib applet
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp,ktask,tests,guest}
+	cp /bin/busybox "$root/bin/busybox"
+	for applet in $("$root/bin/busybox" --list); do
+		[ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+	done
+	if [ "$k" = y ]; then
+		cp "$work"/modules/*.ko "$root/ktask/"
+		for t in "${user_tests[@]}"; do
+			i=$((i + 1))
+			cp "$t" "$root/tests/$(printf %02d $i)-$(basename "$t")"
+			for lib in $(ldd "$t" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+				mkdir -p "$root$(dirname "$lib")"
+				cp -L "$lib" "$root$lib"
+			done
+		done
+	fi
+	cp "$work"/guest/* "$root/guest/" 2>/dev/null || :
+	cat >"$root/init" <<INIT
+#!/bin/sh
+export PATH=/bin
+K=$k
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mkdir -p /dev/hugepages /dev/hugepages1G
+mount -t hugetlbfs -o pagesize=2M none /dev/hugepages
+mount -t hugetlbfs -o pagesize=1G none /dev/hugepages1G
+echo "ktask-series: kernel ktask=\$K, \$(nproc) cpus, \$(ls -d /sys/devices/system/node/node[0-9]* | wc -l) nodes"
+grep -E "^(HugePages_Total|Hugetlb)" /proc/meminfo | sed 's/^/# /'
+
+# /sys/module/ktask: there, built in (no initstate), and writable, or absent.
+echo "KTAP version 1"
+p=/sys/module/ktask/parameters/max_threads
+if [ \$K = y ]; then
+	echo "1..2"
+	if [ -d /sys/module/ktask ] && [ ! -e /sys/module/ktask/initstate ]; then
+		echo "ok 1 ktask_builtin_in_sysfs"
+	else
+		echo "not ok 1 ktask_builtin_in_sysfs"
+	fi
+	if [ "\$(cat \$p)" = 0 ] && echo 1 >\$p && [ "\$(cat \$p)" = 1 ] &&
+	   echo 0 >\$p && [ "\$(cat \$p)" = 0 ]; then
+		echo "ok 2 max_threads_read_write"
+	else
+		echo "not ok 2 max_threads_read_write"
+	fi
+else
+	echo "1..1"
+	if [ ! -e /sys/module/ktask ]; then
+		echo "ok 1 no_ktask_in_sysfs"
+	else
+		echo "not ok 1 no_ktask_in_sysfs"
+	fi
+fi
+
+if [ \$K = y ]; then
+	insmod /ktask/ktask_test.ko && rmmod ktask_test
+	insmod /ktask/ktask_clear.ko mib=256 && rmmod ktask_clear
+	insmod /ktask/ktask_torture.ko secs=15 threads=4 && rmmod ktask_torture
+fi
+cd /tmp
+for t in /tests/*; do
+	[ -x "\$t" ] || continue
+	name=\${t##*/}
+	echo "ktask-guest: running \$name"
+	timeout $prog_timeout "\$t" >/tmp/out 2>&1
+	rc=\$?
+	sed 's/^/user: /' /tmp/out
+	if [ \$rc = 0 ]; then
+		echo "ktask-user: ok \$name"
+	else
+		echo "ktask-user: not ok \$name (exit \$rc)"
+	fi
+done
+for t in /guest/*; do
+	[ -x "\$t" ] || continue
+	name=\${t##*/}
+	echo "ktask-prog: begin \$name"
+	KTASK_KERNEL=\$K timeout $prog_timeout "\$t" >/tmp/out 2>&1
+	rc=\$?
+	sed 's/^/prog: /' /tmp/out
+	echo "ktask-prog: end \$name \$rc"
+done
+cd /
+grep -E "^(HugePages_Total|HugePages_Free)" /proc/meminfo | sed 's/^/# /'
+echo "ktask-series: done"
+reboot -f
+INIT
+	chmod +x "$root/init"
+	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) \
+		>"$work/initramfs-$k.gz"
+}
+
+# --- Boot and judge -------------------------------------------------------
+user_tests=("$@")
+total_pass=0
+total_fail=0
+for k in $kernels; do
+	make_initramfs "$k" "$work/root-$k"
+	log=$dir/logs/serial-$(name "$k").log
+	: >"$log"
+	say "ktask=$k: booting (TCG, 4 vCPUs, 2 nodes, 6 GiB; at most ${vm_timeout}s), log $log"
+	start=$(date +%s)
+	set +e
+	# One VM at a time from this directory.
+	# shellcheck disable=SC2086
+	flock "$dir/qemu.lock" \
+	timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
+		-accel tcg -cpu qemu64,+pdpe1gb \
+		-smp 4,sockets=2,cores=2,threads=1 -m 6G \
+		-object memory-backend-ram,id=mem0,size=3G \
+		-object memory-backend-ram,id=mem1,size=3G \
+		-numa node,nodeid=0,cpus=0-1,memdev=mem0 \
+		-numa node,nodeid=1,cpus=2-3,memdev=mem1 \
+		-kernel "$dir/kernels/bzImage-$(name "$k")" -initrd "$work/initramfs-$k.gz" \
+		-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 rdinit=/init hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=300 ${KTASK_SERIES_CMDLINE:-}" \
+		-nographic -monitor none -serial "file:$log" -nic none -no-reboot \
+		${KTASK_SERIES_QEMU_ARGS:-} </dev/null >"$work/qemu-$k.out" 2>&1
+	qemu_rc=$?
+	set -e
+	say "ktask=$k: QEMU exited $qemu_rc after $(( $(date +%s) - start ))s (not used to judge)"
+	[ $qemu_rc = 124 ] && say "ktask=$k: the VM run timed out"
+	[ $qemu_rc = 0 ] || sed 's/^/qemu: /' "$work/qemu-$k.out" | head -5 >&2
+
+	want_docs=1
+	[ "$k" = y ] && want_docs=4
+	nr_guest=$(find "$work/guest" -type f | wc -l)
+	nr_user=0
+	[ "$k" = y ] && nr_user=${#user_tests[@]}
+	# grep finds nothing in an empty log: still judge it (as failed).
+	verdict=$(tr -d '\r' <"$log" | sed 's/^\[ *[0-9.]*\] //' | { grep -Ev '^user: ' || :; } |
+	awk -v k="$k" -v want_docs="$want_docs" -v nr_guest="$nr_guest" -v nr_user="$nr_user" '
+	function close_doc() {
+		if (!in_doc) return
+		if (plan < 0) { print "series: ktask=" k ": " doc_name " has no KTAP plan"; extra++ }
+		else if (seen != plan) { print "series: ktask=" k ": " doc_name " planned " plan ", reported " seen; extra++ }
+		in_doc = 0
+	}
+	function result(line) {
+		seen++
+		if (line ~ /^not ok /) { fail++ } else { pass++; if (line ~ /# SKIP/) skip++ }
+		print "series: ktask=" k ": " (prog != "" ? prog ": " : "") line
+	}
+	# A guest program: its own KTAP document between begin and end.
+	/^ktask-prog: begin / { close_doc(); prog = $3; progs++; doc_name = prog; next }
+	/^ktask-prog: end / {
+		if (!docs_in_prog) { print "series: ktask=" k ": " prog " printed no KTAP"; extra++ }
+		close_doc()
+		if ($4 != "0") { print "series: ktask=" k ": " prog " exited " $4; extra++ }
+		prog = ""; docs_in_prog = 0; next
+	}
+	prog != "" && /^prog: / {
+		line = substr($0, 7)
+		if (line == "KTAP version 1") { close_doc(); in_doc = 1; plan = -1; seen = 0; docs_in_prog++; next }
+		if (in_doc && line ~ /^1\.\.[0-9]+$/) { plan = substr(line, 4) + 0; next }
+		if (in_doc && line ~ /^(not )?ok [0-9]+/) { result(line); next }
+		if (line ~ /^# /) print "series: ktask=" k ": " prog ": " line
+		next
+	}
+	/^KTAP version 1$/ { close_doc(); kdocs++; doc_name = "kernel KTAP document " kdocs; in_doc = 1; plan = -1; seen = 0; next }
+	in_doc && /^1\.\.[0-9]+$/ { plan = substr($0, 4) + 0; next }
+	in_doc && /^(not )?ok [0-9]+ / { result($0); next }
+	/^# / { print "series: ktask=" k ": " $0; next }
+	/^ktask-user: ok / { upass++; print "series: ktask=" k ": " $0; next }
+	/^ktask-user: not ok / { ufail++; print "series: ktask=" k ": " $0; next }
+	/deferred pages initialised|HugeTLB: .*(pre-allocated|allocation took)|^ktask: / { print "series: ktask=" k ": boot: " $0 }
+	/^ktask-series: done$/ { done = 1 }
+	/Kernel panic|BUG:|WARNING:|Oops|Call Trace:|ODEBUG|possible (circular|recursive) locking|inconsistent lock state|lock held when returning|INFO: / {
+		crash++; if (crash <= 20) print "series: ktask=" k ": console: " $0
+	}
+	END {
+		close_doc()
+		if (kdocs < want_docs) { print "series: ktask=" k ": expected " want_docs " kernel KTAP documents, saw " kdocs + 0; extra++ }
+		if (progs != nr_guest) { print "series: ktask=" k ": " nr_guest " guest programs, " progs + 0 " ran"; extra++ }
+		if (upass + ufail != nr_user) { print "series: ktask=" k ": " nr_user " userland tests given, " upass + ufail " reported"; extra++ }
+		if (crash) { print "series: ktask=" k ": the kernel crashed, warned or reported a locking problem"; extra++ }
+		if (!done) { print "series: ktask=" k ": the guest did not reach its end"; extra++ }
+		if (skip) print "series: ktask=" k ": " skip " KTAP tests skipped (counted as passed)"
+		printf "series: ktask=%s: %d passed, %d failed\n", k, pass + upass, fail + ufail + extra
+	}')
+	echo "$verdict"
+	line=$(echo "$verdict" | tail -1)
+	p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\1/')
+	f=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\2/')
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+done
+total_fail=$((total_fail + prog_build_failed))
+echo "series: $total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]

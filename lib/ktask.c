@@ -143,8 +143,9 @@ static int ktask_run_inline(struct ktask_node *nodes, size_t nr_nodes,
  * thread's share of the task), and from the point where fewer than four
  * such chunks per thread are left, a quarter of a thread's share of what
  * is left, so the last chunks are short and no thread is left with a long
- * one at the end while the others idle.  Always a multiple of the minimum chunk and never below
- * it, except the node's last chunk, which takes what is left.
+ * one at the end while the others idle.  Always a multiple of the minimum
+ * chunk and never below it, except the node's last chunk, which takes what
+ * is left.
  */
 static size_t ktask_next_chunk(const struct ktask_task *task, size_t left)
 {

@@ -132,6 +132,9 @@ struct ktask_node {
  * @kc_max_threads: the most threads to use, the caller included; 0 means
  *                  the library default (every usable CPU).
  * @kc_flags: %KTASK_BACKGROUND, or 0.  An extension of the series.
+ * @kc_key: kernel only, private: the lockdep class of "the caller waits
+ *          for its helpers", one per place the ctl is defined; set by the
+ *          macros below (NULL: a class shared by every such ctl).
  *
  * Set it up with KTASK_CTL_INITIALIZER() or DEFINE_KTASK_CTL() and the
  * ktask_ctl_set_*() helpers, so that fields added later get their defaults.
@@ -144,6 +147,9 @@ struct ktask_ctl {
 	ktask_iter_func kc_iter_func;
 	size_t kc_max_threads;
 	unsigned int kc_flags;
+#ifdef __KERNEL__
+	struct lock_class_key *kc_key;
+#endif
 };
 
 /**
@@ -156,6 +162,20 @@ struct ktask_ctl {
 
 /* Every flag this version knows; others get -EINVAL. */
 #define KTASK_FLAGS_ALL KTASK_BACKGROUND
+
+#if defined(__KERNEL__) && defined(CONFIG_LOCKDEP)
+/*
+ * One lockdep class per place a ktask_ctl is defined, as INIT_WORK() has
+ * one per work item: the statement expression makes a static key there.
+ * So the initializer belongs in a function, not at file scope.
+ */
+#define KTASK_CTL_KEY_INIT						\
+	({ static struct lock_class_key __ktask_key; &__ktask_key; }),
+#elif defined(__KERNEL__)
+#define KTASK_CTL_KEY_INIT NULL,
+#else
+#define KTASK_CTL_KEY_INIT
+#endif
 
 /**
  * define KTASK_CTL_INITIALIZER - the initial value of a &struct ktask_ctl.
@@ -181,6 +201,7 @@ struct ktask_ctl {
 		ktask_iter_range,					\
 		0,							\
 		0,							\
+		KTASK_CTL_KEY_INIT					\
 	}
 
 /**

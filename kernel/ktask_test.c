@@ -6,18 +6,23 @@
  * The scenarios are those of the userland unit tests: ranges covered
  * exactly once, tasks too small to split, an iterator over a linked list,
  * errors, undo of exactly the completed ranges, bad arguments, parts on
- * several NUMA nodes, nested and concurrent calls.  The Debian kernel has
- * no KUnit, so the module prints the KTAP lines itself.
+ * several NUMA nodes (each helper chunk on its part's node, also after the
+ * helper moved to another part), nested and concurrent calls, and, opt-in,
+ * a lockdep report for a thread function that takes the caller's lock.
+ * They pass with any max_threads, which the harness passes on.  The Debian
+ * kernel has no KUnit, so the module prints the KTAP lines itself.
  *
  * A task's units are bytes of a counter array: a thread function adds one
  * to each unit of its chunk, an undo function takes it back.  Every check
  * then reads the array.
  */
 #include <linux/completion.h>
+#include <linux/debug_locks.h>
 #include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/limits.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/nodemask.h>
 #include <linux/random.h>
 #include <linux/sched.h>
@@ -29,6 +34,26 @@
 #include "ktask.h"
 
 #define KT_UNITS 100003
+
+/*
+ * ktask.ko's max_threads, which the harness passes on: the tests expect
+ * helpers only where the limit allows more than one thread.
+ */
+static unsigned int max_threads;
+module_param(max_threads, uint, 0444);
+MODULE_PARM_DESC(max_threads, "ktask.ko's max_threads parameter (0: default)");
+
+static bool lockdep_splat;
+module_param(lockdep_splat, bool, 0444);
+MODULE_PARM_DESC(lockdep_splat,
+		 "Also run lockdep_caller_lock, which makes lockdep report a "
+		 "circular dependency on purpose (and turns lockdep off)");
+
+/* Whether tasks may have helpers at all. */
+static bool kt_parallel(void)
+{
+	return max_threads != 1;
+}
 
 /* Fails the calling test, saying what was expected, where. */
 #define KT_EXPECT(cond)							\
@@ -142,7 +167,8 @@ static bool test_range_each_unit_once(void)
 		kt_state_init(&s, kt_units, KT_UNITS - i * 997);
 		KT_EXPECT(ktask_run(kt_units, s.nr_units, &ctl) == 0);
 		KT_EXPECT(kt_units_not(&s, 1) == 0);
-		KT_EXPECT(atomic_read(&s.calls) > 1);
+		KT_EXPECT(kt_parallel() ? atomic_read(&s.calls) > 1 :
+					  atomic_read(&s.calls) == 1);
 	}
 	return true;
 }
@@ -158,7 +184,10 @@ static bool test_helpers_join(void)
 	KT_EXPECT(kt_units_not(&s, 1) == 0);
 	pr_info("# %d of %d chunks ran in helpers\n",
 		atomic_read(&s.helper_calls), atomic_read(&s.calls));
-	KT_EXPECT(atomic_read(&s.helper_calls) > 0);
+	if (kt_parallel())
+		KT_EXPECT(atomic_read(&s.helper_calls) > 0);
+	else
+		KT_EXPECT(atomic_read(&s.helper_calls) == 0);
 	return true;
 }
 
@@ -394,7 +423,8 @@ static bool test_list_iterator(void)
 	KT_EXPECT(ktask_run(head, KT_ITEMS, &ctl) == 0);
 	KT_EXPECT(kt_items_not(1) == 0);
 	KT_EXPECT(atomic_read(&s.iter_overlap) == 0);
-	KT_EXPECT(atomic_read(&s.calls) > 1);
+	KT_EXPECT(kt_parallel() ? atomic_read(&s.calls) > 1 :
+				  atomic_read(&s.calls) == 1);
 	return true;
 }
 
@@ -425,9 +455,11 @@ static int kt_numa_func(u8 *start, u8 *end, struct kt_state *s)
 {
 	int part = (void *)start >= s->part_end[0];
 
-	atomic_inc(&s->part_chunks[part]);
-	if (numa_node_id() == s->part_nid[part])
-		atomic_inc(&s->local_chunks[part]);
+	if (current != s->caller) {
+		atomic_inc(&s->part_chunks[part]);
+		if (cpu_to_node(raw_smp_processor_id()) == s->part_nid[part])
+			atomic_inc(&s->local_chunks[part]);
+	}
 	return kt_range_func(start, end, s);
 }
 
@@ -439,6 +471,7 @@ static bool kt_two_nodes(int nid[2])
 	return nid[1] < MAX_NUMNODES;
 }
 
+/* Every helper chunk of both parts ran on its part's node. */
 static bool test_numa_nodes(void)
 {
 	struct kt_state s;
@@ -457,12 +490,152 @@ static bool test_numa_nodes(void)
 	}
 	KT_EXPECT(ktask_run_numa(nodes, 2, &ctl) == 0);
 	KT_EXPECT(kt_units_not(&s, 1) == 0);
-	for (i = 0; i < 2; i++)
-		pr_info("# part on node %d: %d of %d chunks ran there\n",
+	for (i = 0; i < 2; i++) {
+		pr_info("# part on node %d: %d of %d helper chunks ran there\n",
 			s.part_nid[i], atomic_read(&s.local_chunks[i]),
 			atomic_read(&s.part_chunks[i]));
-	KT_EXPECT(atomic_read(&s.local_chunks[0]) > 0);
-	KT_EXPECT(atomic_read(&s.local_chunks[1]) > 0);
+		KT_EXPECT(atomic_read(&s.local_chunks[i]) ==
+			  atomic_read(&s.part_chunks[i]));
+	}
+	if (kt_parallel())
+		KT_EXPECT(atomic_read(&s.part_chunks[0]) +
+			  atomic_read(&s.part_chunks[1]) > 0);
+	return true;
+}
+
+/*
+ * Uneven parts, one per online node: one chunk on each node but the last,
+ * a big part on the last, and the caller pinned to the last node.  The
+ * helpers of the small parts finish first and move on to the big part;
+ * every helper chunk must run on its part's node, after a move as on
+ * entry.  Threads that start on the big part wait in their first chunk
+ * (2 s at most) for a helper to move there, so that one surely does.
+ */
+#define KT_MOVE_PARTS 8
+#define KT_MOVE_SMALL 64
+#define KT_MOVE_THREADS 32
+
+struct kt_move {
+	struct ktask_node parts[KT_MOVE_PARTS];
+	int nr;
+	struct task_struct *caller;
+	spinlock_t lock;
+	struct {
+		struct task_struct *thread;
+		int part;
+	} last[KT_MOVE_THREADS];	/* each thread's previous part */
+	atomic_t helper_chunks, off_node, moved;
+	int bad_cpu, bad_part;
+	bool gave_up;
+	struct completion done;
+	bool ok;
+};
+
+/* The part of @thread's previous chunk (-1: none), now set to @part. */
+static int kt_move_last(struct kt_move *m, int part)
+{
+	int i, prev = -1;
+
+	spin_lock(&m->lock);
+	for (i = 0; i < KT_MOVE_THREADS; i++) {
+		if (m->last[i].thread == current || !m->last[i].thread) {
+			prev = m->last[i].thread ? m->last[i].part : -1;
+			m->last[i].thread = current;
+			m->last[i].part = part;
+			break;
+		}
+	}
+	spin_unlock(&m->lock);
+	return prev;
+}
+
+static int kt_move_func(u8 *start, u8 *end, struct kt_move *m)
+{
+	int part = 0, cpu = raw_smp_processor_id(), prev, i;
+
+	while (part + 1 < m->nr && (void *)start >=
+	       m->parts[part].kn_start + m->parts[part].kn_task_size)
+		part++;
+	prev = kt_move_last(m, part);
+	if (current != m->caller) {
+		atomic_inc(&m->helper_chunks);
+		if (cpu_to_node(cpu) != m->parts[part].kn_nid) {
+			atomic_inc(&m->off_node);
+			m->bad_cpu = cpu;
+			m->bad_part = part;
+		}
+		if (prev >= 0 && prev != part)
+			atomic_inc(&m->moved);
+	}
+	if (part == m->nr - 1 && prev < 0 && kt_parallel() &&
+	    !READ_ONCE(m->gave_up)) {
+		for (i = 0; i < 2000 && !atomic_read(&m->moved); i++)
+			msleep(1);
+		if (!atomic_read(&m->moved))
+			WRITE_ONCE(m->gave_up, true);
+	}
+	usleep_range(200, 300);
+	return KTASK_RETURN_SUCCESS;
+}
+
+static int kt_move_thread(void *arg)
+{
+	struct kt_move *m = arg;
+	DEFINE_KTASK_CTL(ctl, kt_move_func, m, KT_MOVE_SMALL);
+
+	m->ok = ktask_run_numa(m->parts, m->nr, &ctl) == 0;
+	complete(&m->done);
+	return 0;
+}
+
+static bool test_numa_placement_after_move(void)
+{
+	struct kt_move *m = kzalloc(sizeof(*m), GFP_KERNEL);
+	struct task_struct *t;
+	size_t pos = 0;
+	int nid, last = NUMA_NO_NODE;
+	bool ok = false;
+
+	KT_EXPECT(m);
+	spin_lock_init(&m->lock);
+	init_completion(&m->done);
+	for_each_online_node(nid) {
+		if (!nr_cpus_node(nid) || m->nr == KT_MOVE_PARTS)
+			continue;
+		m->parts[m->nr].kn_nid = nid;
+		last = nid;
+		m->nr++;
+	}
+	for (nid = 0; nid < m->nr; nid++) {
+		size_t size = nid < m->nr - 1 ? KT_MOVE_SMALL :
+						KT_MOVE_SMALL * 16;
+
+		m->parts[nid].kn_start = kt_units + pos;
+		m->parts[nid].kn_task_size = size;
+		pos += size;
+	}
+	t = kthread_create(kt_move_thread, m, "kt_move");
+	if (IS_ERR(t))
+		goto out;
+	m->caller = t;
+	set_cpus_allowed_ptr(t, cpumask_of_node(last));
+	wake_up_process(t);
+	wait_for_completion(&m->done);
+
+	pr_info("# %d parts, caller on node %d: %d helper chunks, %d after a "
+		"move, %d off their part's node\n", m->nr, last,
+		atomic_read(&m->helper_chunks), atomic_read(&m->moved),
+		atomic_read(&m->off_node));
+	if (atomic_read(&m->off_node))
+		pr_info("# e.g. a chunk of part %d (node %d) on CPU %d (node "
+			"%d)\n", m->bad_part, m->parts[m->bad_part].kn_nid,
+			m->bad_cpu, cpu_to_node(m->bad_cpu));
+	ok = m->ok && !atomic_read(&m->off_node) &&
+	     (kt_parallel() ? atomic_read(&m->moved) > 0 :
+			      !atomic_read(&m->helper_chunks));
+out:
+	kfree(m);
+	KT_EXPECT(ok);
 	return true;
 }
 
@@ -539,17 +712,22 @@ static bool test_concurrent_callers(void)
 {
 	static struct kt_caller callers[KT_CALLERS];
 	struct task_struct *t;
+	int i, started;
 	bool ok = true;
-	int i;
 
-	for (i = 0; i < KT_CALLERS; i++) {
-		init_completion(&callers[i].done);
-		callers[i].units = kt_units + i * 20000;
-		t = kthread_run(kt_caller_thread, &callers[i], "kt_caller%d",
-				i);
-		KT_EXPECT(!IS_ERR(t));
+	for (started = 0; started < KT_CALLERS; started++) {
+		init_completion(&callers[started].done);
+		callers[started].units = kt_units + started * 20000;
+		t = kthread_run(kt_caller_thread, &callers[started],
+				"kt_caller%d", started);
+		if (IS_ERR(t)) {
+			pr_info("# kthread_run failed: %ld\n", PTR_ERR(t));
+			ok = false;
+			break;
+		}
 	}
-	for (i = 0; i < KT_CALLERS; i++) {
+	/* Those that started use kt_units: wait for them in any case. */
+	for (i = 0; i < started; i++) {
 		wait_for_completion(&callers[i].done);
 		ok &= callers[i].ok;
 	}
@@ -557,10 +735,61 @@ static bool test_concurrent_callers(void)
 	return true;
 }
 
+/*
+ * Opt-in (lockdep_splat=1), on a kernel with lockdep: a thread function
+ * that takes a mutex the caller holds.  First the helpers take it with no
+ * one holding it (lockdep learns "the helpers take it"), then the caller
+ * holds it while it runs a task of the same ktask_ctl definition, which
+ * closes the cycle: lockdep must report it (and then turns itself off,
+ * hence opt-in), where a real run could deadlock.  Nothing waits on the
+ * mutex here, so the test itself cannot hang.
+ */
+static DEFINE_MUTEX(kt_dep_mutex);
+
+static int kt_dep_func(u8 *start, u8 *end, struct kt_state *s)
+{
+	if (s->fail_a) {	/* phase 1: take it */
+		mutex_lock(&kt_dep_mutex);
+		mutex_unlock(&kt_dep_mutex);
+	}
+	return kt_range_func(start, end, s);
+}
+
+static int kt_dep_run(struct kt_state *s)
+{
+	DEFINE_KTASK_CTL(ctl, kt_dep_func, s, 16);
+
+	return ktask_run(kt_units, s->nr_units, &ctl);
+}
+
+static bool test_lockdep_caller_lock(void)
+{
+	struct kt_state s;
+	int ret;
+
+	kt_state_init(&s, kt_units, 4096);
+	s.delay_us = 300;
+	s.fail_a = kt_units + KT_UNITS;	/* a marker, never in a chunk */
+	KT_EXPECT(kt_dep_run(&s) == 0);
+	KT_EXPECT(atomic_read(&s.helper_calls) > 0);
+	KT_EXPECT(debug_locks);
+
+	kt_state_init(&s, kt_units, 4096);
+	mutex_lock(&kt_dep_mutex);
+	ret = kt_dep_run(&s);
+	mutex_unlock(&kt_dep_mutex);
+	KT_EXPECT(ret == 0);
+	pr_info("# lockdep %s\n", debug_locks ? "reported nothing" :
+		"reported the cycle (and is off now)");
+	KT_EXPECT(!debug_locks);
+	return true;
+}
+
 struct kt_case {
 	const char *name;
 	bool (*run)(void);
 	bool needs_two_nodes;
+	bool lockdep_splat;	/* opt-in, needs lockdep and helpers */
 };
 
 static const struct kt_case kt_cases[] = {
@@ -577,8 +806,11 @@ static const struct kt_case kt_cases[] = {
 	{ "list_undo", test_list_undo },
 	{ "numa_nodes", test_numa_nodes, true },
 	{ "numa_undo_order", test_numa_undo_order, true },
+	{ "numa_placement_after_move", test_numa_placement_after_move, true },
 	{ "nested_run", test_nested_run },
 	{ "concurrent_callers", test_concurrent_callers },
+	/* Last: it turns lockdep off. */
+	{ "lockdep_caller_lock", test_lockdep_caller_lock, false, true },
 };
 
 static int __init ktask_test_init(void)
@@ -599,9 +831,18 @@ static int __init ktask_test_init(void)
 	for (i = 0; i < ARRAY_SIZE(kt_cases); i++) {
 		const struct kt_case *c = &kt_cases[i];
 
-		if (c->needs_two_nodes && !kt_two_nodes(nid)) {
-			pr_info("ok %u %s # SKIP fewer than two online nodes\n",
-				i + 1, c->name);
+		const char *skip = NULL;
+
+		if (c->needs_two_nodes && !kt_two_nodes(nid))
+			skip = "fewer than two online nodes";
+		else if (c->lockdep_splat && !lockdep_splat)
+			skip = "opt-in: lockdep_splat=1";
+		else if (c->lockdep_splat && !IS_ENABLED(CONFIG_PROVE_LOCKING))
+			skip = "no lockdep (CONFIG_PROVE_LOCKING) in this kernel";
+		else if (c->lockdep_splat && !kt_parallel())
+			skip = "needs helpers (max_threads is 1)";
+		if (skip) {
+			pr_info("ok %u %s # SKIP %s\n", i + 1, c->name, skip);
 			skipped++;
 		} else if (c->run()) {
 			pr_info("ok %u %s\n", i + 1, c->name);

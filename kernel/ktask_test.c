@@ -27,6 +27,7 @@
 #include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/string.h>
 #include <linux/topology.h>
 #include <linux/vmalloc.h>
@@ -48,6 +49,12 @@ module_param(lockdep_splat, bool, 0444);
 MODULE_PARM_DESC(lockdep_splat,
 		 "Also run lockdep_caller_lock, which makes lockdep report a "
 		 "circular dependency on purpose (and turns lockdep off)");
+
+static bool bench_prio;
+module_param(bench_prio, bool, 0444);
+MODULE_PARM_DESC(bench_prio,
+		 "Instead of the tests: the latency of an iterator task next to "
+		 "a CPU hog on every CPU (prints figures, judges nothing)");
 
 /* Whether tasks may have helpers at all. */
 static bool kt_parallel(void)
@@ -813,6 +820,101 @@ static const struct kt_case kt_cases[] = {
 	{ "lockdep_caller_lock", test_lockdep_caller_lock, false, true },
 };
 
+/*
+ * bench_prio=1: a caller at nice 0 runs a task over a list whose iterator
+ * is slow (it runs under kt_lock), while a nice-0 kthread spins on every
+ * CPU.  MAX_NICE helpers that hold kt_lock get little CPU next to the
+ * hogs; the figure is the caller's latency, median of the runs.  Run it
+ * once with ktask.ko as built and once built with KTASK_NO_LOCK_BOOST=1.
+ */
+#define KT_BENCH_RUNS 11
+#define KT_BENCH_ITEMS 800
+
+static bool kt_hog_stop;
+
+static int kt_hog(void *arg)
+{
+	while (!READ_ONCE(kt_hog_stop)) {
+		udelay(500);
+		cond_resched();
+	}
+	return 0;
+}
+
+static struct kt_item *kt_slow_iter(struct kt_item *pos, size_t size)
+{
+	udelay(200);
+	while (size--)
+		pos = pos->next;
+	return pos;
+}
+
+static atomic_t kt_slow_calls;
+
+static int kt_slow_func(struct kt_item *start, struct kt_item *end, void *arg)
+{
+	atomic_inc(&kt_slow_calls);
+	udelay(200);
+	return KTASK_RETURN_SUCCESS;
+}
+
+static int kt_cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void kt_bench_prio(void)
+{
+	struct task_struct **hogs;
+	u64 ns[2][KT_BENCH_RUNS];
+	unsigned int cpu, i, h, n = 0;
+	int pass, err = 0;
+
+	hogs = kcalloc(nr_cpu_ids, sizeof(*hogs), GFP_KERNEL);
+	if (!hogs)
+		return;
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			WRITE_ONCE(kt_hog_stop, false);
+			for_each_online_cpu(cpu) {
+				hogs[n] = kthread_create(kt_hog, NULL, "kt_hog%u",
+							 cpu);
+				if (IS_ERR(hogs[n]))
+					continue;
+				kthread_bind(hogs[n], cpu);
+				wake_up_process(hogs[n++]);
+			}
+		}
+		for (i = 0; i < KT_BENCH_RUNS; i++) {
+			DEFINE_KTASK_CTL(ctl, kt_slow_func, NULL, 4);
+			struct kt_item *head;
+			u64 t0;
+
+			ktask_ctl_set_iter_func(&ctl, kt_slow_iter);
+			head = kt_list_build();
+			t0 = ktime_get_ns();
+			err |= ktask_run(head, KT_BENCH_ITEMS, &ctl);
+			ns[pass][i] = ktime_get_ns() - t0;
+		}
+		sort(ns[pass], KT_BENCH_RUNS, sizeof(u64), kt_cmp_u64, NULL);
+	}
+	WRITE_ONCE(kt_hog_stop, true);
+	for (h = 0; h < n; h++)
+		kthread_stop(hogs[h]);
+	kfree(hogs);
+	pr_info("# bench_prio: iterator task of %d items, caller at nice %d, "
+		"median of %d: alone %llu us, next to %u CPU hogs %llu us "
+		"(%llu.%02llu x); %d chunks, error %d\n", KT_BENCH_ITEMS,
+		task_nice(current),
+		KT_BENCH_RUNS, ns[0][KT_BENCH_RUNS / 2] / 1000, n,
+		ns[1][KT_BENCH_RUNS / 2] / 1000,
+		ns[1][KT_BENCH_RUNS / 2] / ns[0][KT_BENCH_RUNS / 2],
+		ns[1][KT_BENCH_RUNS / 2] * 100 / ns[0][KT_BENCH_RUNS / 2] % 100,
+		atomic_read(&kt_slow_calls), err);
+}
+
 static int __init ktask_test_init(void)
 {
 	unsigned int i, passed = 0, failed = 0, skipped = 0;
@@ -826,6 +928,10 @@ static int __init ktask_test_init(void)
 		return -ENOMEM;
 	}
 
+	if (bench_prio) {
+		kt_bench_prio();
+		goto out;
+	}
 	pr_info("KTAP version 1\n");
 	pr_info("1..%zu\n", ARRAY_SIZE(kt_cases));
 	for (i = 0; i < ARRAY_SIZE(kt_cases); i++) {
@@ -854,6 +960,7 @@ static int __init ktask_test_init(void)
 	}
 	pr_info("# ktask_test: pass:%u fail:%u skip:%u total:%zu\n", passed,
 		failed, skipped, ARRAY_SIZE(kt_cases));
+out:
 	vfree(kt_items);
 	vfree(kt_units);
 	return 0;

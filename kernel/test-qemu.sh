@@ -33,7 +33,10 @@
 # (how long ktask_torture.ko runs, 15), KTASK_HOTPLUG (0: no CPU hotplug
 # during the torture run), KTASK_LOCKDEP_SPLAT (1: also run the selftest
 # that makes lockdep report a cycle on purpose, and expect exactly that
-# report; needs a KTASK_QEMU_KERNEL with lockdep), KTASK_DEBUG_YIELD (1:
+# report; needs a KTASK_QEMU_KERNEL with lockdep), KTASK_PRIO_BENCH (1:
+# first measure an iterator task's latency next to a CPU hog on every CPU,
+# ktask_test.ko bench_prio=1), KTASK_NO_LOCK_BOOST (1: build ktask.ko
+# without the boost on kt_lock, to compare), KTASK_DEBUG_YIELD (1:
 # build ktask.ko with the debug-yield delays), KTASK_QEMU_LOG (serial log
 # file; default in a temporary directory, kept on failure).
 set -euo pipefail
@@ -47,6 +50,7 @@ torture_secs=${KTASK_TORTURE_SECS:-15}
 nodes=${KTASK_QEMU_NODES:-2}
 hotplug=${KTASK_HOTPLUG:-1}
 splat=${KTASK_LOCKDEP_SPLAT:-0}
+prio_bench=${KTASK_PRIO_BENCH:-0}
 case $nodes in 2|4) ;; *) echo "test-qemu: KTASK_QEMU_NODES must be 2 or 4" >&2; exit 1 ;; esac
 
 say() { echo "test-qemu: $*" >&2; }
@@ -124,6 +128,7 @@ fi
 say "building modules"
 # KTASK_DEBUG_YIELD=1: ktask.ko with random delays at the core's race windows.
 make -s -C "$here" KDIR="$KDIR" KTASK_DEBUG_YIELD="${KTASK_DEBUG_YIELD:-0}" \
+	KTASK_NO_LOCK_BOOST="${KTASK_NO_LOCK_BOOST:-0}" \
 	>/dev/null || die "module build failed"
 
 # --- Initramfs -------------------------------------------------------------
@@ -163,6 +168,9 @@ mount -t devtmpfs devtmpfs /dev
 echo "ktask-guest: \$(nproc) cpus, \$(ls -d /sys/devices/system/node/node[0-9]* | wc -l) nodes"
 insmod /ktask/ktask.ko || echo "ktask-guest: insmod ktask.ko failed"
 param=/sys/module/ktask/parameters
+if [ $prio_bench = 1 ]; then
+	insmod /ktask/ktask_test.ko bench_prio=1 && rmmod ktask_test
+fi
 # The selftests pass with any thread limit: the default, 1 and 2.
 for mt in 0 1 2; do
 	echo \$mt >\$param/max_threads
@@ -294,7 +302,7 @@ in_doc && /^# / { print }
 /possible circular locking dependency detected/ { splats++; if (splat) next }
 splat && /Call Trace:/ { next }
 /Kernel panic|BUG:|WARNING:|Oops|Call Trace:/ { crash++; if (crash <= 20) print "test-qemu: " $0 }
-/ktask-guest: limits/ { print }
+/ktask-guest: limits|^# bench_prio/ { print }
 END {
 	close_doc()
 	if (docs < 6) { print "test-qemu: expected 6 KTAP documents (ktask_test three times, ktask_clear, ktask_torture, hotplug), saw " docs + 0; extra++ }

@@ -88,6 +88,8 @@ struct kt_state {
 	void *fail_a, *fail_b;		/* units whose chunks fail */
 	int err_a, err_b;
 	unsigned int delay_us;		/* slow chunks, so helpers join */
+	bool wait_helper;		/* the caller's first chunk waits (2 s
+					 * at most) until a helper ran one */
 	void *part_end[2];		/* NUMA test: where parts end */
 	int part_nid[2];
 	atomic_t local_chunks[2];	/* chunks run on their part's node */
@@ -107,9 +109,16 @@ static void kt_state_init(struct kt_state *s, u8 *units, size_t nr)
 
 static void kt_count_call(struct kt_state *s)
 {
+	int i;
+
 	atomic_inc(&s->calls);
 	if (current != s->caller)
 		atomic_inc(&s->helper_calls);
+	else if (READ_ONCE(s->wait_helper)) {
+		for (i = 0; i < 2000 && !atomic_read(&s->helper_calls); i++)
+			msleep(1);
+		WRITE_ONCE(s->wait_helper, false);
+	}
 	if (s->delay_us)
 		usleep_range(s->delay_us, s->delay_us + 50);
 }
@@ -187,6 +196,7 @@ static bool test_helpers_join(void)
 
 	kt_state_init(&s, kt_units, 4096);
 	s.delay_us = 500;
+	s.wait_helper = kt_parallel();
 	KT_EXPECT(ktask_run(kt_units, s.nr_units, &ctl) == 0);
 	KT_EXPECT(kt_units_not(&s, 1) == 0);
 	pr_info("# %d of %d chunks ran in helpers\n",
@@ -490,6 +500,7 @@ static bool test_numa_nodes(void)
 	kt_two_nodes(s.part_nid);
 	s.part_end[0] = kt_units + 1024;
 	s.delay_us = 300;
+	s.wait_helper = kt_parallel();
 	for (i = 0; i < 2; i++) {
 		nodes[i].kn_start = kt_units + i * 1024;
 		nodes[i].kn_task_size = 1024;
@@ -832,10 +843,22 @@ static const struct kt_case kt_cases[] = {
 
 static bool kt_hog_stop;
 
+/*
+ * CPU work that takes the same instructions whatever the clock: udelay()
+ * is unreliable under TCG, whose TSC need not match its calibration.
+ */
+static noinline void kt_spin(unsigned int n)
+{
+	volatile unsigned int x = 0;
+
+	while (n--)
+		x += n;
+}
+
 static int kt_hog(void *arg)
 {
 	while (!READ_ONCE(kt_hog_stop)) {
-		udelay(500);
+		kt_spin(100000);
 		cond_resched();
 	}
 	return 0;
@@ -843,7 +866,7 @@ static int kt_hog(void *arg)
 
 static struct kt_item *kt_slow_iter(struct kt_item *pos, size_t size)
 {
-	udelay(200);
+	kt_spin(50000);
 	while (size--)
 		pos = pos->next;
 	return pos;
@@ -854,7 +877,7 @@ static atomic_t kt_slow_calls;
 static int kt_slow_func(struct kt_item *start, struct kt_item *end, void *arg)
 {
 	atomic_inc(&kt_slow_calls);
-	udelay(200);
+	kt_spin(50000);
 	return KTASK_RETURN_SUCCESS;
 }
 

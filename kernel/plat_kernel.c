@@ -41,6 +41,7 @@
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
+#include <linux/delay.h>
 #include <linux/lockdep.h>
 #include <linux/minmax.h>
 #include <linux/module.h>
@@ -71,6 +72,7 @@ struct ktask_helper {
 	int kh_nid;			/* [O] node it is charged to */
 	bool kh_moved;			/* [H] affinity changed from kh_mask */
 	cpumask_var_t kh_mask;		/* [H] its worker's own CPUs */
+	cpumask_var_t kh_want;		/* [H] scratch: where it goes */
 	struct ktask_helper *kh_next;	/* [P] free list, [O] task's list */
 };
 
@@ -155,28 +157,60 @@ void ktask_plat_note(const struct ktask_stats *stats)
  * worker's mask meanwhile, the helper merely runs elsewhere for the rest
  * of its task; should the saved mask have no CPU online at the end, the
  * worker gets every CPU, as the scheduler's own fallback would give it.
+ * While CPUs come or go, a helper may stay where it is (ktask_set_cpus()).
  * Sleeps; never called with a lock held.
  */
+/*
+ * Sets the current helper's CPUs, with CPU hotplug held off: a kthread may
+ * be moved to a CPU that is online but on its way down, and on 6.12 that
+ * race was seen to leave it queued there ("Dying CPU not properly
+ * vacated").  Never waits for the hotplug lock, which a ktask caller may
+ * hold while a writer waits behind it: tries @tries times, a millisecond
+ * apart, and gives up (false).
+ */
+static bool ktask_set_cpus(const struct cpumask *mask, int tries)
+{
+	bool done;
+
+	while (!cpus_read_trylock()) {
+		if (--tries <= 0)
+			return false;
+		msleep(1);
+	}
+	done = !set_cpus_allowed_ptr(current, mask);
+	cpus_read_unlock();
+	return done;
+}
+
 static void ktask_helper_move(struct ktask_helper *h, int nid)
 {
-	const struct cpumask *want = NULL;
-
-	if (nid != NUMA_NO_NODE && READ_ONCE(ktask_pool.node_cpus[nid]))
-		want = cpumask_of_node(nid);
-	if (want) {
-		if (cpumask_subset(current->cpus_ptr, want))
+	/*
+	 * Only active CPUs: a kthread may be moved to a CPU that is still
+	 * online but on its way down, and it should not be, on purpose.
+	 */
+	if (nid != NUMA_NO_NODE && READ_ONCE(ktask_pool.node_cpus[nid]) &&
+	    cpumask_and(h->kh_want, cpumask_of_node(nid), cpu_active_mask)) {
+		if (cpumask_subset(current->cpus_ptr, h->kh_want))
 			return;	/* already there: its pool's node */
 		if (!h->kh_moved)
 			cpumask_copy(h->kh_mask, current->cpus_ptr);
-		if (!set_cpus_allowed_ptr(current, want)) {
+		/* CPUs coming or going: stay where it is this time. */
+		if (ktask_set_cpus(h->kh_want, 1)) {
 			h->kh_moved = true;
 			return;
 		}
+		if (!h->kh_moved)
+			return;
 	}
-	/* Anywhere its worker may run. */
+	/*
+	 * Anywhere its worker may run.  Should CPU hotplug keep its lock for
+	 * 50 ms, the worker keeps the node's CPUs until the workqueue sets its
+	 * mask again (it does for unbound workers when a CPU comes online).
+	 */
 	if (h->kh_moved) {
-		if (set_cpus_allowed_ptr(current, h->kh_mask))
-			set_cpus_allowed_ptr(current, cpu_possible_mask);
+		if (!ktask_set_cpus(h->kh_mask, 50) &&
+		    !cpumask_intersects(h->kh_mask, cpu_online_mask))
+			ktask_set_cpus(cpu_possible_mask, 50);
 		h->kh_moved = false;
 	}
 }
@@ -460,8 +494,10 @@ static void ktask_pool_free(void)
 {
 	unsigned int i;
 
-	for (i = 0; ktask_pool.helpers && i < ktask_pool.nr_helpers; i++)
+	for (i = 0; ktask_pool.helpers && i < ktask_pool.nr_helpers; i++) {
 		free_cpumask_var(ktask_pool.helpers[i].kh_mask);
+		free_cpumask_var(ktask_pool.helpers[i].kh_want);
+	}
 	kfree(ktask_pool.helpers);
 	kfree(ktask_pool.node_cpus);
 	kfree(ktask_pool.node_max);
@@ -551,7 +587,8 @@ static int __init ktask_init(void)
 	for (i = 0; i < ktask_pool.nr_helpers; i++) {
 		struct ktask_helper *h = &ktask_pool.helpers[i];
 
-		if (!zalloc_cpumask_var(&h->kh_mask, GFP_KERNEL))
+		if (!zalloc_cpumask_var(&h->kh_mask, GFP_KERNEL) ||
+		    !zalloc_cpumask_var(&h->kh_want, GFP_KERNEL))
 			goto err_free;
 		INIT_WORK(&h->kh_work, ktask_helper_func);
 		h->kh_next = ktask_pool.free;

@@ -183,8 +183,9 @@ echo 0 >\$param/max_threads
 insmod /ktask/ktask_clear.ko mib=$clear_mib && rmmod ktask_clear
 
 # Torture while CPUs go offline and come back: one at a time, and every
-# third cycle every CPU of the last node (at least three cycles).  Then all return, and the limits must be
-# those at load.
+# third cycle every CPU of the last node, until the torture run ends and at
+# least three cycles; every offline and online must succeed.  Then all
+# return, and the limits must be those at load.
 limits_at_load=\$(cat \$param/limits)
 echo "ktask-guest: limits at load: \$limits_at_load"
 rm -f /tmp/stop
@@ -193,7 +194,8 @@ if [ $hotplug = 1 ]; then
 	(
 		n=0
 		k=0
-		while [ ! -f /tmp/stop ]; do
+		# Until the torture run ends, and at least three cycles.
+		while [ ! -f /tmp/stop ] || [ \$n -lt 3 ]; do
 			n=\$((n + 1))
 			if [ \$((n % 3)) = 0 ]; then
 				set -- $last_node_cpus
@@ -201,9 +203,16 @@ if [ $hotplug = 1 ]; then
 				set -- \$((k % ($ncpu - 1) + 1))
 				k=\$((k + 1))
 			fi
-			for c in "\$@"; do echo 0 >/sys/devices/system/cpu/cpu\$c/online; done
+			for c in "\$@"; do
+				echo 0 >/sys/devices/system/cpu/cpu\$c/online ||
+					echo "offline cpu\$c" >>/tmp/hp_errors
+			done
+			[ \$((n % 3)) = 0 ] && cat \$param/limits >/tmp/limits_off
 			sleep 0.3
-			for c in "\$@"; do echo 1 >/sys/devices/system/cpu/cpu\$c/online; done
+			for c in "\$@"; do
+				echo 1 >/sys/devices/system/cpu/cpu\$c/online ||
+					echo "online cpu\$c" >>/tmp/hp_errors
+			done
 			sleep 0.2
 			echo \$n >/tmp/cycles
 		done
@@ -219,9 +228,10 @@ fi
 for f in /sys/devices/system/cpu/cpu[0-9]*/online; do echo 1 >\$f; done
 limits_now=\$(cat \$param/limits)
 echo "KTAP version 1"
-echo "1..2"
+echo "1..3"
 echo "# \$cycles hotplug cycles during the torture run; \$(nproc) cpus online now"
-if [ $hotplug = 0 ] || [ \$cycles -ge 3 ]; then
+[ -f /tmp/hp_errors ] && echo "# failed: \$(cat /tmp/hp_errors | tr '\\n' ' ')"
+if [ $hotplug = 0 ] || { [ \$cycles -ge 3 ] && [ ! -f /tmp/hp_errors ]; }; then
 	echo "ok 1 hotplug_cycles"
 else
 	echo "not ok 1 hotplug_cycles"
@@ -231,6 +241,13 @@ if [ "\$limits_now" = "\$limits_at_load" ]; then
 	echo "ok 2 limits_after_hotplug"
 else
 	echo "not ok 2 limits_after_hotplug"
+fi
+# While the last node had no CPU online, it had no helper of its own.
+echo "# limits with the last node offline: \$(cat /tmp/limits_off 2>/dev/null)"
+if [ $hotplug = 0 ] || grep -q "node$((nodes - 1)) 0\$" /tmp/limits_off; then
+	echo "ok 3 limits_follow_offline"
+else
+	echo "not ok 3 limits_follow_offline"
 fi
 
 for t in /tests/*; do

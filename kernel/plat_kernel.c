@@ -41,7 +41,6 @@
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
-#include <linux/delay.h>
 #include <linux/lockdep.h>
 #include <linux/minmax.h>
 #include <linux/module.h>
@@ -143,8 +142,8 @@ void ktask_plat_note(const struct ktask_stats *stats)
 }
 
 /*
- * Moves the running helper @h to node @nid's CPUs, or back to its worker's
- * own CPUs for NUMA_NO_NODE or a node with no CPU online.
+ * Moves the running helper @h to node @nid's active CPUs, or back to its
+ * worker's own CPUs for NUMA_NO_NODE or a node with no CPU active.
  *
  * A workqueue's unbound pool only decides where a worker starts (on Linux
  * 6.1 within the node's pool CPUs, on 6.12 not even that: the default
@@ -153,64 +152,32 @@ void ktask_plat_note(const struct ktask_stats *stats)
  * unbound workqueue: its pool is not bound to a CPU (POOL_DISASSOCIATED),
  * so nothing in the workqueue checks which CPU it runs on, and the worker
  * gets its own mask back before it returns to the pool, so the next work
- * item runs where the pool means it to.  Should CPU hotplug reset a
- * worker's mask meanwhile, the helper merely runs elsewhere for the rest
- * of its task; should the saved mask have no CPU online at the end, the
- * worker gets every CPU, as the scheduler's own fallback would give it.
- * While CPUs come or go, a helper may stay where it is (ktask_set_cpus()).
+ * item runs where the pool means it to.  CPU hotplug needs nothing more:
+ * the scheduler moves a task off a CPU going down, within its mask or, for
+ * a kthread whose mask has no CPU left, anywhere; should the workqueue
+ * reset the worker's mask meanwhile, the helper merely runs elsewhere for
+ * the rest of its task; should the saved mask have no CPU online at the
+ * end, the worker gets every CPU, as the scheduler's fallback would.
  * Sleeps; never called with a lock held.
  */
-/*
- * Sets the current helper's CPUs, with CPU hotplug held off: a kthread may
- * be moved to a CPU that is online but on its way down, and on 6.12 that
- * race was seen to leave it queued there ("Dying CPU not properly
- * vacated").  Never waits for the hotplug lock, which a ktask caller may
- * hold while a writer waits behind it: tries @tries times, a millisecond
- * apart, and gives up (false).
- */
-static bool ktask_set_cpus(const struct cpumask *mask, int tries)
-{
-	bool done;
-
-	while (!cpus_read_trylock()) {
-		if (--tries <= 0)
-			return false;
-		msleep(1);
-	}
-	done = !set_cpus_allowed_ptr(current, mask);
-	cpus_read_unlock();
-	return done;
-}
-
 static void ktask_helper_move(struct ktask_helper *h, int nid)
 {
-	/*
-	 * Only active CPUs: a kthread may be moved to a CPU that is still
-	 * online but on its way down, and it should not be, on purpose.
-	 */
+	/* Only active CPUs: none that is on its way down. */
 	if (nid != NUMA_NO_NODE && READ_ONCE(ktask_pool.node_cpus[nid]) &&
 	    cpumask_and(h->kh_want, cpumask_of_node(nid), cpu_active_mask)) {
 		if (cpumask_subset(current->cpus_ptr, h->kh_want))
 			return;	/* already there: its pool's node */
 		if (!h->kh_moved)
 			cpumask_copy(h->kh_mask, current->cpus_ptr);
-		/* CPUs coming or going: stay where it is this time. */
-		if (ktask_set_cpus(h->kh_want, 1)) {
+		if (!set_cpus_allowed_ptr(current, h->kh_want)) {
 			h->kh_moved = true;
 			return;
 		}
-		if (!h->kh_moved)
-			return;
 	}
-	/*
-	 * Anywhere its worker may run.  Should CPU hotplug keep its lock for
-	 * 50 ms, the worker keeps the node's CPUs until the workqueue sets its
-	 * mask again (it does for unbound workers when a CPU comes online).
-	 */
+	/* Anywhere its worker may run. */
 	if (h->kh_moved) {
-		if (!ktask_set_cpus(h->kh_mask, 50) &&
-		    !cpumask_intersects(h->kh_mask, cpu_online_mask))
-			ktask_set_cpus(cpu_possible_mask, 50);
+		if (set_cpus_allowed_ptr(current, h->kh_mask))
+			set_cpus_allowed_ptr(current, cpu_possible_mask);
 		h->kh_moved = false;
 	}
 }

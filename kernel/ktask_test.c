@@ -754,6 +754,150 @@ static bool test_concurrent_callers(void)
 }
 
 /*
+ * The boost through kt_lock: a helper that runs the iterator of a list task
+ * (holding kt_lock, at MAX_NICE) waits there, 2 s at most, until it runs
+ * at a better nice value.  The caller, whose first chunk waits until the
+ * helper is in the iterator, then sleeps on kt_lock for its next chunk and
+ * must raise the helper first: it has not run out of chunks, so the boost
+ * when it starts to wait cannot be what does it.  (Fails by design in a
+ * ktask.ko built with KTASK_NO_LOCK_BOOST=1.)
+ */
+struct kt_boost {
+	struct task_struct *caller;
+	atomic_t in_iter;		/* a helper waits in the iterator */
+	bool boosted;			/* it saw a better nice value */
+	bool waited;			/* the wait happened, once */
+};
+
+static struct kt_boost *kt_boost_state;
+
+static struct kt_item *kt_boost_iter(struct kt_item *pos, size_t size)
+{
+	struct kt_boost *b = kt_boost_state;
+	int i;
+
+	if (current != b->caller && !b->waited) {
+		b->waited = true;
+		atomic_set(&b->in_iter, 1);
+		for (i = 0; i < 2000 && task_nice(current) >= MAX_NICE; i++)
+			msleep(1);
+		b->boosted = task_nice(current) < MAX_NICE;
+	}
+	while (size--)
+		pos = pos->next;
+	return pos;
+}
+
+static int kt_boost_func(struct kt_item *start, struct kt_item *end,
+			 struct kt_boost *b)
+{
+	int i;
+
+	if (current == b->caller)
+		for (i = 0; i < 2000 && !atomic_read(&b->in_iter); i++)
+			msleep(1);
+	return KTASK_RETURN_SUCCESS;
+}
+
+static bool test_boost_through_lock(void)
+{
+	struct kt_boost b = { .caller = current };
+	DEFINE_KTASK_CTL(ctl, kt_boost_func, &b, 16);
+
+	KT_EXPECT(task_nice(current) < MAX_NICE);
+	ktask_ctl_set_iter_func(&ctl, kt_boost_iter);
+	kt_boost_state = &b;
+	KT_EXPECT(ktask_run(kt_list_build(), KT_ITEMS, &ctl) == 0);
+	pr_info("# a helper %s in the iterator, %s\n",
+		b.waited ? "waited" : "never waited",
+		b.boosted ? "boosted" : "not boosted");
+	if (kt_parallel())
+		KT_EXPECT(b.waited && b.boosted);
+	else
+		KT_EXPECT(!b.waited);
+	return true;
+}
+
+/*
+ * The boost through a nested call: the outer task's helper runs a chunk
+ * that calls ktask_run_numa() (NUMA_NO_NODE, so the inner helper may use
+ * another node), and the inner helper waits, 2 s at most, for a better
+ * nice value.  The outer helper is at MAX_NICE, so its own boost does
+ * nothing: only the outer caller's, passed on when it starts to wait, can
+ * raise the inner helper.
+ */
+struct kt_nest {
+	struct task_struct *caller;	/* the outer caller */
+	struct task_struct *inner_caller;
+	atomic_t inner_helpers;
+	atomic_t inner_caller_done;	/* its own inner chunks are done */
+	bool boosted;
+};
+
+static int kt_nest_inner(void *start, void *end, struct kt_nest *n)
+{
+	int i;
+
+	if (current != n->inner_caller) {
+		atomic_inc(&n->inner_helpers);
+		for (i = 0; i < 2000 && task_nice(current) >= MAX_NICE; i++)
+			msleep(1);
+		if (task_nice(current) < MAX_NICE)
+			n->boosted = true;
+	} else {
+		/* Leave the other chunk to an inner helper. */
+		for (i = 0; i < 2000 && !atomic_read(&n->inner_helpers); i++)
+			msleep(1);
+		atomic_set(&n->inner_caller_done, 1);
+	}
+	return KTASK_RETURN_SUCCESS;
+}
+
+static int kt_nest_outer(void *start, void *end, struct kt_nest *n)
+{
+	DEFINE_KTASK_CTL(inner, kt_nest_inner, n, 1);
+	struct ktask_node part = { start, 2, NUMA_NO_NODE };
+
+	int i;
+
+	if (current == n->caller) {
+		/*
+		 * Leave the other chunk to the outer helper, and let it start
+		 * waiting for its inner helper (boosting it to its own
+		 * MAX_NICE, which does nothing) before this caller waits.
+		 */
+		for (i = 0; i < 2000 && !atomic_read(&n->inner_caller_done); i++)
+			msleep(1);
+		msleep(20);
+		return KTASK_RETURN_SUCCESS;
+	}
+	WRITE_ONCE(n->inner_caller, current);
+	return ktask_run_numa(&part, 1, &inner);
+}
+
+static bool test_boost_nested(void)
+{
+	struct kt_nest n = { .caller = current };
+	DEFINE_KTASK_CTL(ctl, kt_nest_outer, &n, 1);
+	struct ktask_node part = { kt_units, 2, NUMA_NO_NODE };
+
+	KT_EXPECT(task_nice(current) < MAX_NICE);
+	if (!kt_parallel())
+		return true;	/* no helper, so no nesting to boost through */
+	ktask_ctl_set_max_threads(&ctl, 2);
+	KT_EXPECT(ktask_run_numa(&part, 1, &ctl) == 0);
+	pr_info("# %d inner helper chunks, %s\n",
+		atomic_read(&n.inner_helpers),
+		n.boosted ? "boosted" : "not boosted");
+	/* With 4 CPUs the limits leave room for an outer and an inner helper. */
+	if (num_online_cpus() >= 4)
+		KT_EXPECT(atomic_read(&n.inner_helpers) > 0);
+	if (atomic_read(&n.inner_helpers))
+		KT_EXPECT(n.boosted);
+	return true;
+}
+
+/*
  * Opt-in (lockdep_splat=1), on a kernel with lockdep: a thread function
  * that takes a mutex the caller holds.  First the helpers take it with no
  * one holding it (lockdep learns "the helpers take it"), then the caller
@@ -827,6 +971,8 @@ static const struct kt_case kt_cases[] = {
 	{ "numa_placement_after_move", test_numa_placement_after_move, true },
 	{ "nested_run", test_nested_run },
 	{ "concurrent_callers", test_concurrent_callers },
+	{ "boost_through_lock", test_boost_through_lock },
+	{ "boost_nested", test_boost_nested },
 	/* Last: it turns lockdep off. */
 	{ "lockdep_caller_lock", test_lockdep_caller_lock, false, true },
 };

@@ -80,12 +80,10 @@ typedef int (*ktask_thread_func)(void *start, void *end, void *arg);
  */
 typedef void (*ktask_undo_func)(void *start, void *end, void *arg);
 
-/**
- * typedef ktask_iter_func - advances a position through the task.
- * @position: a position in the task.
- * @size: how many units to advance.
- *
- * Return: the position @size units after @position.
+/*
+ * ktask_iter_func - advances a position through the task: returns the
+ * position @size units after @position.  (A plain comment: kernel-doc
+ * cannot parse a typedef of a function that returns a pointer.)
  */
 typedef void *(*ktask_iter_func)(void *position, size_t size);
 
@@ -119,8 +117,13 @@ struct ktask_node {
  *                     it must be at least 1.
  * @kc_iter_func: advances positions; NULL means ktask_iter_range().
  * @kc_max_threads: the most threads to use, the caller included; 0 means
- *                  the library default (every usable CPU).
+ *                  the default (userland: every usable CPU; kernel: the
+ *                  online CPUs of the nodes named, or ktask.ko's
+ *                  max_threads parameter).
  * @kc_flags: %KTASK_BACKGROUND, or 0.  An extension of the series.
+ * @kc_key: kernel only, private: the lockdep class of "the caller waits
+ *          for its helpers", one per place the ctl is defined; set by the
+ *          macros below (NULL: a class shared by every such ctl).
  *
  * Set it up with KTASK_CTL_INITIALIZER() or DEFINE_KTASK_CTL() and the
  * ktask_ctl_set_*() helpers, so that fields added later get their defaults.
@@ -133,18 +136,38 @@ struct ktask_ctl {
 	ktask_iter_func kc_iter_func;
 	size_t kc_max_threads;
 	unsigned int kc_flags;
+#ifdef __KERNEL__
+	struct lock_class_key *kc_key;
+#endif
 };
 
 /**
- * define KTASK_BACKGROUND - a &ktask_ctl.kc_flags bit that runs the helpers at
- * the lowest priority (nice 19), so that a big task uses only CPU time that
- * nothing else wants.  The caller keeps its own priority.  Without it,
- * helpers run at the caller's nice value.
+ * define KTASK_BACKGROUND - a &ktask_ctl.kc_flags bit for helpers at MAX_NICE
+ *
+ * The helpers run at the lowest priority (nice 19, MAX_NICE) throughout,
+ * so that a big task uses only CPU time that nothing else wants.  The
+ * caller keeps its own priority.  Without it, userland helpers run at the
+ * caller's nice value, and kernel helpers at MAX_NICE until the caller
+ * raises them to its own (see ktask_run()).
  */
 #define KTASK_BACKGROUND 0x1u
 
 /* Every flag this version knows; others get -EINVAL. */
 #define KTASK_FLAGS_ALL KTASK_BACKGROUND
+
+#if defined(__KERNEL__) && defined(CONFIG_LOCKDEP)
+/*
+ * One lockdep class per place a ktask_ctl is defined, as INIT_WORK() has
+ * one per work item: the statement expression makes a static key there.
+ * So the initializer belongs in a function, not at file scope.
+ */
+#define KTASK_CTL_KEY_INIT						\
+	({ static struct lock_class_key __ktask_key; &__ktask_key; }),
+#elif defined(__KERNEL__)
+#define KTASK_CTL_KEY_INIT NULL,
+#else
+#define KTASK_CTL_KEY_INIT
+#endif
 
 /**
  * define KTASK_CTL_INITIALIZER - the initial value of a &struct ktask_ctl.
@@ -170,6 +193,7 @@ struct ktask_ctl {
 		ktask_iter_range,					\
 		0,							\
 		0,							\
+		KTASK_CTL_KEY_INIT					\
 	}
 
 /**
@@ -253,6 +277,22 @@ void *ktask_iter_range(void *position, size_t size);
  * already running finish, and the undo function (if any) is called on every
  * completed range before ktask_run() returns.
  *
+ * Where helpers run.  In userland: within the caller's CPU affinity mask,
+ * at the caller's nice value (nice 19 with %KTASK_BACKGROUND).  In the
+ * kernel (ktask.ko): on the CPUs of the node they work for, not within the
+ * caller's CPU mask or cgroup, as in the series; they start at MAX_NICE and
+ * the caller raises those it waits on to its own nice value, when it has
+ * run out of chunks or has to wait for the lock of an iterator task, and
+ * through nested calls (not with %KTASK_BACKGROUND).  A kernel thread
+ * function must not take a lock that the caller holds while it calls
+ * ktask_run(): the caller waits for the helper, and lockdep reports it.
+ *
+ * Context: process context; may sleep (in the kernel it checks with
+ * might_sleep() on every call, so do not call it under a spinlock or with
+ * interrupts or preemption off).  The thread, undo and iterator functions
+ * run in process context too, in the caller or in helper threads (kernel:
+ * unbound workqueue workers); the iterator runs under a mutex.
+ *
  * Return: 0 on success (a task of size 0 succeeds without calling anything),
  * -EINVAL for a NULL @ctl or thread function, a zero minimum chunk size,
  * unknown flags or a range that wraps the address space (nothing is run
@@ -267,10 +307,16 @@ int ktask_run(void *start, size_t task_size, struct ktask_ctl *ctl);
  * @ctl: how to run it.
  *
  * Like ktask_run(), over every part.  Threads are spread over the nodes in
- * proportion to their work, each helper on its node's CPUs (within the
- * caller's affinity mask); a thread whose node has no work left moves on to
- * another node that has some.  Undo after a failure covers exactly the
- * completed ranges, node by node in array order.
+ * proportion to their work, each helper on its node's CPUs (in userland,
+ * those in the caller's affinity mask); a thread whose node has no work
+ * left moves on to another node that has some, and a helper that does runs
+ * that node's chunks on that node's CPUs (anywhere again for a
+ * %NUMA_NO_NODE part).  The caller runs where it is.  In the kernel, a
+ * node with no CPU online gets no helper of its own: others or the caller
+ * do its part.  Undo after a failure covers exactly the completed ranges,
+ * node by node in array order.
+ *
+ * Context: as ktask_run(): process context, may sleep.
  *
  * Return: as for ktask_run(); also -EINVAL for NULL @nodes with @nr_nodes
  * above 0, an @nr_nodes no array could hold, an invalid node id (even on an

@@ -6,22 +6,28 @@
  * The scenarios are those of the userland unit tests: ranges covered
  * exactly once, tasks too small to split, an iterator over a linked list,
  * errors, undo of exactly the completed ranges, bad arguments, parts on
- * several NUMA nodes, nested and concurrent calls.  The Debian kernel has
- * no KUnit, so the module prints the KTAP lines itself.
+ * several NUMA nodes (each helper chunk on its part's node, also after the
+ * helper moved to another part), nested and concurrent calls, and, opt-in,
+ * a lockdep report for a thread function that takes the caller's lock.
+ * They pass with any max_threads, which the harness passes on.  The Debian
+ * kernel has no KUnit, so the module prints the KTAP lines itself.
  *
  * A task's units are bytes of a counter array: a thread function adds one
  * to each unit of its chunk, an undo function takes it back.  Every check
  * then reads the array.
  */
 #include <linux/completion.h>
+#include <linux/debug_locks.h>
 #include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/limits.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/nodemask.h>
 #include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/string.h>
 #include <linux/topology.h>
 #include <linux/vmalloc.h>
@@ -29,6 +35,32 @@
 #include "ktask.h"
 
 #define KT_UNITS 100003
+
+/*
+ * ktask.ko's max_threads, which the harness passes on: the tests expect
+ * helpers only where the limit allows more than one thread.
+ */
+static unsigned int max_threads;
+module_param(max_threads, uint, 0444);
+MODULE_PARM_DESC(max_threads, "ktask.ko's max_threads parameter (0: default)");
+
+static bool lockdep_splat;
+module_param(lockdep_splat, bool, 0444);
+MODULE_PARM_DESC(lockdep_splat,
+		 "Also run lockdep_caller_lock, which makes lockdep report a "
+		 "circular dependency on purpose (and turns lockdep off)");
+
+static bool bench_prio;
+module_param(bench_prio, bool, 0444);
+MODULE_PARM_DESC(bench_prio,
+		 "Instead of the tests: the latency of an iterator task next to "
+		 "a CPU hog on every CPU (prints figures, judges nothing)");
+
+/* Whether tasks may have helpers at all. */
+static bool kt_parallel(void)
+{
+	return max_threads != 1;
+}
 
 /* Fails the calling test, saying what was expected, where. */
 #define KT_EXPECT(cond)							\
@@ -56,6 +88,8 @@ struct kt_state {
 	void *fail_a, *fail_b;		/* units whose chunks fail */
 	int err_a, err_b;
 	unsigned int delay_us;		/* slow chunks, so helpers join */
+	bool wait_helper;		/* the caller's first chunk waits (2 s
+					 * at most) until a helper ran one */
 	void *part_end[2];		/* NUMA test: where parts end */
 	int part_nid[2];
 	atomic_t local_chunks[2];	/* chunks run on their part's node */
@@ -75,9 +109,16 @@ static void kt_state_init(struct kt_state *s, u8 *units, size_t nr)
 
 static void kt_count_call(struct kt_state *s)
 {
+	int i;
+
 	atomic_inc(&s->calls);
 	if (current != s->caller)
 		atomic_inc(&s->helper_calls);
+	else if (READ_ONCE(s->wait_helper)) {
+		for (i = 0; i < 2000 && !atomic_read(&s->helper_calls); i++)
+			msleep(1);
+		WRITE_ONCE(s->wait_helper, false);
+	}
 	if (s->delay_us)
 		usleep_range(s->delay_us, s->delay_us + 50);
 }
@@ -142,7 +183,8 @@ static bool test_range_each_unit_once(void)
 		kt_state_init(&s, kt_units, KT_UNITS - i * 997);
 		KT_EXPECT(ktask_run(kt_units, s.nr_units, &ctl) == 0);
 		KT_EXPECT(kt_units_not(&s, 1) == 0);
-		KT_EXPECT(atomic_read(&s.calls) > 1);
+		KT_EXPECT(kt_parallel() ? atomic_read(&s.calls) > 1 :
+					  atomic_read(&s.calls) == 1);
 	}
 	return true;
 }
@@ -154,11 +196,15 @@ static bool test_helpers_join(void)
 
 	kt_state_init(&s, kt_units, 4096);
 	s.delay_us = 500;
+	s.wait_helper = kt_parallel();
 	KT_EXPECT(ktask_run(kt_units, s.nr_units, &ctl) == 0);
 	KT_EXPECT(kt_units_not(&s, 1) == 0);
 	pr_info("# %d of %d chunks ran in helpers\n",
 		atomic_read(&s.helper_calls), atomic_read(&s.calls));
-	KT_EXPECT(atomic_read(&s.helper_calls) > 0);
+	if (kt_parallel())
+		KT_EXPECT(atomic_read(&s.helper_calls) > 0);
+	else
+		KT_EXPECT(atomic_read(&s.helper_calls) == 0);
 	return true;
 }
 
@@ -394,7 +440,8 @@ static bool test_list_iterator(void)
 	KT_EXPECT(ktask_run(head, KT_ITEMS, &ctl) == 0);
 	KT_EXPECT(kt_items_not(1) == 0);
 	KT_EXPECT(atomic_read(&s.iter_overlap) == 0);
-	KT_EXPECT(atomic_read(&s.calls) > 1);
+	KT_EXPECT(kt_parallel() ? atomic_read(&s.calls) > 1 :
+				  atomic_read(&s.calls) == 1);
 	return true;
 }
 
@@ -425,9 +472,11 @@ static int kt_numa_func(u8 *start, u8 *end, struct kt_state *s)
 {
 	int part = (void *)start >= s->part_end[0];
 
-	atomic_inc(&s->part_chunks[part]);
-	if (numa_node_id() == s->part_nid[part])
-		atomic_inc(&s->local_chunks[part]);
+	if (current != s->caller) {
+		atomic_inc(&s->part_chunks[part]);
+		if (cpu_to_node(raw_smp_processor_id()) == s->part_nid[part])
+			atomic_inc(&s->local_chunks[part]);
+	}
 	return kt_range_func(start, end, s);
 }
 
@@ -439,6 +488,7 @@ static bool kt_two_nodes(int nid[2])
 	return nid[1] < MAX_NUMNODES;
 }
 
+/* Every helper chunk of both parts ran on its part's node. */
 static bool test_numa_nodes(void)
 {
 	struct kt_state s;
@@ -450,6 +500,7 @@ static bool test_numa_nodes(void)
 	kt_two_nodes(s.part_nid);
 	s.part_end[0] = kt_units + 1024;
 	s.delay_us = 300;
+	s.wait_helper = kt_parallel();
 	for (i = 0; i < 2; i++) {
 		nodes[i].kn_start = kt_units + i * 1024;
 		nodes[i].kn_task_size = 1024;
@@ -457,12 +508,152 @@ static bool test_numa_nodes(void)
 	}
 	KT_EXPECT(ktask_run_numa(nodes, 2, &ctl) == 0);
 	KT_EXPECT(kt_units_not(&s, 1) == 0);
-	for (i = 0; i < 2; i++)
-		pr_info("# part on node %d: %d of %d chunks ran there\n",
+	for (i = 0; i < 2; i++) {
+		pr_info("# part on node %d: %d of %d helper chunks ran there\n",
 			s.part_nid[i], atomic_read(&s.local_chunks[i]),
 			atomic_read(&s.part_chunks[i]));
-	KT_EXPECT(atomic_read(&s.local_chunks[0]) > 0);
-	KT_EXPECT(atomic_read(&s.local_chunks[1]) > 0);
+		KT_EXPECT(atomic_read(&s.local_chunks[i]) ==
+			  atomic_read(&s.part_chunks[i]));
+	}
+	if (kt_parallel())
+		KT_EXPECT(atomic_read(&s.part_chunks[0]) +
+			  atomic_read(&s.part_chunks[1]) > 0);
+	return true;
+}
+
+/*
+ * Uneven parts, one per online node: one chunk on each node but the last,
+ * a big part on the last, and the caller pinned to the last node.  The
+ * helpers of the small parts finish first and move on to the big part;
+ * every helper chunk must run on its part's node, after a move as on
+ * entry.  Threads that start on the big part wait in their first chunk
+ * (2 s at most) for a helper to move there, so that one surely does.
+ */
+#define KT_MOVE_PARTS 8
+#define KT_MOVE_SMALL 64
+#define KT_MOVE_THREADS 32
+
+struct kt_move {
+	struct ktask_node parts[KT_MOVE_PARTS];
+	int nr;
+	struct task_struct *caller;
+	spinlock_t lock;
+	struct {
+		struct task_struct *thread;
+		int part;
+	} last[KT_MOVE_THREADS];	/* each thread's previous part */
+	atomic_t helper_chunks, off_node, moved;
+	int bad_cpu, bad_part;
+	bool gave_up;
+	struct completion done;
+	bool ok;
+};
+
+/* The part of @thread's previous chunk (-1: none), now set to @part. */
+static int kt_move_last(struct kt_move *m, int part)
+{
+	int i, prev = -1;
+
+	spin_lock(&m->lock);
+	for (i = 0; i < KT_MOVE_THREADS; i++) {
+		if (m->last[i].thread == current || !m->last[i].thread) {
+			prev = m->last[i].thread ? m->last[i].part : -1;
+			m->last[i].thread = current;
+			m->last[i].part = part;
+			break;
+		}
+	}
+	spin_unlock(&m->lock);
+	return prev;
+}
+
+static int kt_move_func(u8 *start, u8 *end, struct kt_move *m)
+{
+	int part = 0, cpu = raw_smp_processor_id(), prev, i;
+
+	while (part + 1 < m->nr && (void *)start >=
+	       m->parts[part].kn_start + m->parts[part].kn_task_size)
+		part++;
+	prev = kt_move_last(m, part);
+	if (current != m->caller) {
+		atomic_inc(&m->helper_chunks);
+		if (cpu_to_node(cpu) != m->parts[part].kn_nid) {
+			atomic_inc(&m->off_node);
+			m->bad_cpu = cpu;
+			m->bad_part = part;
+		}
+		if (prev >= 0 && prev != part)
+			atomic_inc(&m->moved);
+	}
+	if (part == m->nr - 1 && prev < 0 && kt_parallel() &&
+	    !READ_ONCE(m->gave_up)) {
+		for (i = 0; i < 2000 && !atomic_read(&m->moved); i++)
+			msleep(1);
+		if (!atomic_read(&m->moved))
+			WRITE_ONCE(m->gave_up, true);
+	}
+	usleep_range(200, 300);
+	return KTASK_RETURN_SUCCESS;
+}
+
+static int kt_move_thread(void *arg)
+{
+	struct kt_move *m = arg;
+	DEFINE_KTASK_CTL(ctl, kt_move_func, m, KT_MOVE_SMALL);
+
+	m->ok = ktask_run_numa(m->parts, m->nr, &ctl) == 0;
+	complete(&m->done);
+	return 0;
+}
+
+static bool test_numa_placement_after_move(void)
+{
+	struct kt_move *m = kzalloc(sizeof(*m), GFP_KERNEL);
+	struct task_struct *t;
+	size_t pos = 0;
+	int nid, last = NUMA_NO_NODE;
+	bool ok = false;
+
+	KT_EXPECT(m);
+	spin_lock_init(&m->lock);
+	init_completion(&m->done);
+	for_each_online_node(nid) {
+		if (!nr_cpus_node(nid) || m->nr == KT_MOVE_PARTS)
+			continue;
+		m->parts[m->nr].kn_nid = nid;
+		last = nid;
+		m->nr++;
+	}
+	for (nid = 0; nid < m->nr; nid++) {
+		size_t size = nid < m->nr - 1 ? KT_MOVE_SMALL :
+						KT_MOVE_SMALL * 16;
+
+		m->parts[nid].kn_start = kt_units + pos;
+		m->parts[nid].kn_task_size = size;
+		pos += size;
+	}
+	t = kthread_create(kt_move_thread, m, "kt_move");
+	if (IS_ERR(t))
+		goto out;
+	m->caller = t;
+	set_cpus_allowed_ptr(t, cpumask_of_node(last));
+	wake_up_process(t);
+	wait_for_completion(&m->done);
+
+	pr_info("# %d parts, caller on node %d: %d helper chunks, %d after a "
+		"move, %d off their part's node\n", m->nr, last,
+		atomic_read(&m->helper_chunks), atomic_read(&m->moved),
+		atomic_read(&m->off_node));
+	if (atomic_read(&m->off_node))
+		pr_info("# e.g. a chunk of part %d (node %d) on CPU %d (node "
+			"%d)\n", m->bad_part, m->parts[m->bad_part].kn_nid,
+			m->bad_cpu, cpu_to_node(m->bad_cpu));
+	ok = m->ok && !atomic_read(&m->off_node) &&
+	     (kt_parallel() ? atomic_read(&m->moved) > 0 :
+			      !atomic_read(&m->helper_chunks));
+out:
+	kfree(m);
+	KT_EXPECT(ok);
 	return true;
 }
 
@@ -539,17 +730,22 @@ static bool test_concurrent_callers(void)
 {
 	static struct kt_caller callers[KT_CALLERS];
 	struct task_struct *t;
+	int i, started;
 	bool ok = true;
-	int i;
 
-	for (i = 0; i < KT_CALLERS; i++) {
-		init_completion(&callers[i].done);
-		callers[i].units = kt_units + i * 20000;
-		t = kthread_run(kt_caller_thread, &callers[i], "kt_caller%d",
-				i);
-		KT_EXPECT(!IS_ERR(t));
+	for (started = 0; started < KT_CALLERS; started++) {
+		init_completion(&callers[started].done);
+		callers[started].units = kt_units + started * 20000;
+		t = kthread_run(kt_caller_thread, &callers[started],
+				"kt_caller%d", started);
+		if (IS_ERR(t)) {
+			pr_info("# kthread_run failed: %ld\n", PTR_ERR(t));
+			ok = false;
+			break;
+		}
 	}
-	for (i = 0; i < KT_CALLERS; i++) {
+	/* Those that started use kt_units: wait for them in any case. */
+	for (i = 0; i < started; i++) {
 		wait_for_completion(&callers[i].done);
 		ok &= callers[i].ok;
 	}
@@ -557,10 +753,205 @@ static bool test_concurrent_callers(void)
 	return true;
 }
 
+/*
+ * The boost through kt_lock: a helper that runs the iterator of a list task
+ * (holding kt_lock, at MAX_NICE) waits there, 2 s at most, until it runs
+ * at a better nice value.  The caller, whose first chunk waits until the
+ * helper is in the iterator, then sleeps on kt_lock for its next chunk and
+ * must raise the helper first: it has not run out of chunks, so the boost
+ * when it starts to wait cannot be what does it.  (Fails by design in a
+ * ktask.ko built with KTASK_NO_LOCK_BOOST=1.)
+ */
+struct kt_boost {
+	struct task_struct *caller;
+	atomic_t in_iter;		/* a helper waits in the iterator */
+	bool boosted;			/* it saw a better nice value */
+	bool waited;			/* the wait happened, once */
+};
+
+static struct kt_boost *kt_boost_state;
+
+static struct kt_item *kt_boost_iter(struct kt_item *pos, size_t size)
+{
+	struct kt_boost *b = kt_boost_state;
+	int i;
+
+	if (current != b->caller && !b->waited) {
+		b->waited = true;
+		atomic_set(&b->in_iter, 1);
+		for (i = 0; i < 2000 && task_nice(current) >= MAX_NICE; i++)
+			msleep(1);
+		b->boosted = task_nice(current) < MAX_NICE;
+	}
+	while (size--)
+		pos = pos->next;
+	return pos;
+}
+
+static int kt_boost_func(struct kt_item *start, struct kt_item *end,
+			 struct kt_boost *b)
+{
+	int i;
+
+	if (current == b->caller)
+		for (i = 0; i < 2000 && !atomic_read(&b->in_iter); i++)
+			msleep(1);
+	return KTASK_RETURN_SUCCESS;
+}
+
+static bool test_boost_through_lock(void)
+{
+	struct kt_boost b = { .caller = current };
+	DEFINE_KTASK_CTL(ctl, kt_boost_func, &b, 16);
+
+	KT_EXPECT(task_nice(current) < MAX_NICE);
+	ktask_ctl_set_iter_func(&ctl, kt_boost_iter);
+	kt_boost_state = &b;
+	KT_EXPECT(ktask_run(kt_list_build(), KT_ITEMS, &ctl) == 0);
+	pr_info("# a helper %s in the iterator, %s\n",
+		b.waited ? "waited" : "never waited",
+		b.boosted ? "boosted" : "not boosted");
+	if (kt_parallel())
+		KT_EXPECT(b.waited && b.boosted);
+	else
+		KT_EXPECT(!b.waited);
+	return true;
+}
+
+/*
+ * The boost through a nested call: the outer task's helper runs a chunk
+ * that calls ktask_run_numa() (NUMA_NO_NODE, so the inner helper may use
+ * another node), and the inner helper waits, 2 s at most, for a better
+ * nice value.  The outer helper is at MAX_NICE, so its own boost does
+ * nothing: only the outer caller's, passed on when it starts to wait, can
+ * raise the inner helper.
+ */
+struct kt_nest {
+	struct task_struct *caller;	/* the outer caller */
+	struct task_struct *inner_caller;
+	atomic_t inner_helpers;
+	atomic_t inner_caller_done;	/* its own inner chunks are done */
+	bool boosted;
+};
+
+static int kt_nest_inner(void *start, void *end, struct kt_nest *n)
+{
+	int i;
+
+	if (current != n->inner_caller) {
+		atomic_inc(&n->inner_helpers);
+		for (i = 0; i < 2000 && task_nice(current) >= MAX_NICE; i++)
+			msleep(1);
+		if (task_nice(current) < MAX_NICE)
+			n->boosted = true;
+	} else {
+		/* Leave the other chunk to an inner helper. */
+		for (i = 0; i < 2000 && !atomic_read(&n->inner_helpers); i++)
+			msleep(1);
+		atomic_set(&n->inner_caller_done, 1);
+	}
+	return KTASK_RETURN_SUCCESS;
+}
+
+static int kt_nest_outer(void *start, void *end, struct kt_nest *n)
+{
+	DEFINE_KTASK_CTL(inner, kt_nest_inner, n, 1);
+	struct ktask_node part = { start, 2, NUMA_NO_NODE };
+
+	int i;
+
+	if (current == n->caller) {
+		/*
+		 * Leave the other chunk to the outer helper, and let it start
+		 * waiting for its inner helper (boosting it to its own
+		 * MAX_NICE, which does nothing) before this caller waits.
+		 */
+		for (i = 0; i < 2000 && !atomic_read(&n->inner_caller_done); i++)
+			msleep(1);
+		msleep(20);
+		return KTASK_RETURN_SUCCESS;
+	}
+	WRITE_ONCE(n->inner_caller, current);
+	return ktask_run_numa(&part, 1, &inner);
+}
+
+static bool test_boost_nested(void)
+{
+	struct kt_nest n = { .caller = current };
+	DEFINE_KTASK_CTL(ctl, kt_nest_outer, &n, 1);
+	struct ktask_node part = { kt_units, 2, NUMA_NO_NODE };
+
+	KT_EXPECT(task_nice(current) < MAX_NICE);
+	if (!kt_parallel())
+		return true;	/* no helper, so no nesting to boost through */
+	ktask_ctl_set_max_threads(&ctl, 2);
+	KT_EXPECT(ktask_run_numa(&part, 1, &ctl) == 0);
+	pr_info("# %d inner helper chunks, %s\n",
+		atomic_read(&n.inner_helpers),
+		n.boosted ? "boosted" : "not boosted");
+	/* With 4 CPUs the limits leave room for an outer and an inner helper. */
+	if (num_online_cpus() >= 4)
+		KT_EXPECT(atomic_read(&n.inner_helpers) > 0);
+	if (atomic_read(&n.inner_helpers))
+		KT_EXPECT(n.boosted);
+	return true;
+}
+
+/*
+ * Opt-in (lockdep_splat=1), on a kernel with lockdep: a thread function
+ * that takes a mutex the caller holds.  First the helpers take it with no
+ * one holding it (lockdep learns "the helpers take it"), then the caller
+ * holds it while it runs a task of the same ktask_ctl definition, which
+ * closes the cycle: lockdep must report it (and then turns itself off,
+ * hence opt-in), where a real run could deadlock.  Nothing waits on the
+ * mutex here, so the test itself cannot hang.
+ */
+static DEFINE_MUTEX(kt_dep_mutex);
+
+static int kt_dep_func(u8 *start, u8 *end, struct kt_state *s)
+{
+	if (s->fail_a) {	/* phase 1: take it */
+		mutex_lock(&kt_dep_mutex);
+		mutex_unlock(&kt_dep_mutex);
+	}
+	return kt_range_func(start, end, s);
+}
+
+static int kt_dep_run(struct kt_state *s)
+{
+	DEFINE_KTASK_CTL(ctl, kt_dep_func, s, 16);
+
+	return ktask_run(kt_units, s->nr_units, &ctl);
+}
+
+static bool test_lockdep_caller_lock(void)
+{
+	struct kt_state s;
+	int ret;
+
+	kt_state_init(&s, kt_units, 4096);
+	s.delay_us = 300;
+	s.fail_a = kt_units + KT_UNITS;	/* a marker, never in a chunk */
+	KT_EXPECT(kt_dep_run(&s) == 0);
+	KT_EXPECT(atomic_read(&s.helper_calls) > 0);
+	KT_EXPECT(debug_locks);
+
+	kt_state_init(&s, kt_units, 4096);
+	mutex_lock(&kt_dep_mutex);
+	ret = kt_dep_run(&s);
+	mutex_unlock(&kt_dep_mutex);
+	KT_EXPECT(ret == 0);
+	pr_info("# lockdep %s\n", debug_locks ? "reported nothing" :
+		"reported the cycle (and is off now)");
+	KT_EXPECT(!debug_locks);
+	return true;
+}
+
 struct kt_case {
 	const char *name;
 	bool (*run)(void);
 	bool needs_two_nodes;
+	bool lockdep_splat;	/* opt-in, needs lockdep and helpers */
 };
 
 static const struct kt_case kt_cases[] = {
@@ -577,9 +968,122 @@ static const struct kt_case kt_cases[] = {
 	{ "list_undo", test_list_undo },
 	{ "numa_nodes", test_numa_nodes, true },
 	{ "numa_undo_order", test_numa_undo_order, true },
+	{ "numa_placement_after_move", test_numa_placement_after_move, true },
 	{ "nested_run", test_nested_run },
 	{ "concurrent_callers", test_concurrent_callers },
+	{ "boost_through_lock", test_boost_through_lock },
+	{ "boost_nested", test_boost_nested },
+	/* Last: it turns lockdep off. */
+	{ "lockdep_caller_lock", test_lockdep_caller_lock, false, true },
 };
+
+/*
+ * bench_prio=1: a caller at nice 0 runs a task over a list whose iterator
+ * is slow (it runs under kt_lock), while a nice-0 kthread spins on every
+ * CPU.  MAX_NICE helpers that hold kt_lock get little CPU next to the
+ * hogs; the figure is the caller's latency, median of the runs.  Run it
+ * once with ktask.ko as built and once built with KTASK_NO_LOCK_BOOST=1.
+ */
+#define KT_BENCH_RUNS 21
+#define KT_BENCH_ITEMS 800
+
+static bool kt_hog_stop;
+
+/*
+ * CPU work that takes the same instructions whatever the clock: udelay()
+ * is unreliable under TCG, whose TSC need not match its calibration.
+ */
+static noinline void kt_spin(unsigned int n)
+{
+	volatile unsigned int x = 0;
+
+	while (n--)
+		x += n;
+}
+
+static int kt_hog(void *arg)
+{
+	while (!READ_ONCE(kt_hog_stop)) {
+		kt_spin(100000);
+		cond_resched();
+	}
+	return 0;
+}
+
+static struct kt_item *kt_slow_iter(struct kt_item *pos, size_t size)
+{
+	kt_spin(50000);
+	while (size--)
+		pos = pos->next;
+	return pos;
+}
+
+static atomic_t kt_slow_calls;
+
+static int kt_slow_func(struct kt_item *start, struct kt_item *end, void *arg)
+{
+	atomic_inc(&kt_slow_calls);
+	kt_spin(50000);
+	return KTASK_RETURN_SUCCESS;
+}
+
+static int kt_cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void kt_bench_prio(void)
+{
+	struct task_struct **hogs;
+	u64 ns[2][KT_BENCH_RUNS];
+	unsigned int cpu, i, h, n = 0;
+	int pass, err = 0;
+
+	hogs = kcalloc(nr_cpu_ids, sizeof(*hogs), GFP_KERNEL);
+	if (!hogs)
+		return;
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			WRITE_ONCE(kt_hog_stop, false);
+			for_each_online_cpu(cpu) {
+				hogs[n] = kthread_create(kt_hog, NULL, "kt_hog%u",
+							 cpu);
+				if (IS_ERR(hogs[n]))
+					continue;
+				kthread_bind(hogs[n], cpu);
+				wake_up_process(hogs[n++]);
+			}
+		}
+		for (i = 0; i < KT_BENCH_RUNS; i++) {
+			DEFINE_KTASK_CTL(ctl, kt_slow_func, NULL, 4);
+			struct kt_item *head;
+			u64 t0;
+
+			ktask_ctl_set_iter_func(&ctl, kt_slow_iter);
+			head = kt_list_build();
+			t0 = ktime_get_ns();
+			err |= ktask_run(head, KT_BENCH_ITEMS, &ctl);
+			ns[pass][i] = ktime_get_ns() - t0;
+		}
+		sort(ns[pass], KT_BENCH_RUNS, sizeof(u64), kt_cmp_u64, NULL);
+	}
+	WRITE_ONCE(kt_hog_stop, true);
+	for (h = 0; h < n; h++)
+		kthread_stop(hogs[h]);
+	kfree(hogs);
+	pr_info("# bench_prio: iterator task of %d items, caller at nice %d, "
+		"%d runs: alone median %llu us, max %llu us; next to %u CPU "
+		"hogs median %llu us, p90 %llu us, max %llu us; %d chunks, "
+		"error %d\n", KT_BENCH_ITEMS, task_nice(current), KT_BENCH_RUNS,
+		ns[0][KT_BENCH_RUNS / 2] / 1000,
+		ns[0][KT_BENCH_RUNS - 1] / 1000, n,
+		ns[1][KT_BENCH_RUNS / 2] / 1000,
+		ns[1][KT_BENCH_RUNS * 9 / 10] / 1000,
+		ns[1][KT_BENCH_RUNS - 1] / 1000,
+		atomic_read(&kt_slow_calls), err);
+}
 
 static int __init ktask_test_init(void)
 {
@@ -594,14 +1098,27 @@ static int __init ktask_test_init(void)
 		return -ENOMEM;
 	}
 
+	if (bench_prio) {
+		kt_bench_prio();
+		goto out;
+	}
 	pr_info("KTAP version 1\n");
 	pr_info("1..%zu\n", ARRAY_SIZE(kt_cases));
 	for (i = 0; i < ARRAY_SIZE(kt_cases); i++) {
 		const struct kt_case *c = &kt_cases[i];
 
-		if (c->needs_two_nodes && !kt_two_nodes(nid)) {
-			pr_info("ok %u %s # SKIP fewer than two online nodes\n",
-				i + 1, c->name);
+		const char *skip = NULL;
+
+		if (c->needs_two_nodes && !kt_two_nodes(nid))
+			skip = "fewer than two online nodes";
+		else if (c->lockdep_splat && !lockdep_splat)
+			skip = "opt-in: lockdep_splat=1";
+		else if (c->lockdep_splat && !IS_ENABLED(CONFIG_PROVE_LOCKING))
+			skip = "no lockdep (CONFIG_PROVE_LOCKING) in this kernel";
+		else if (c->lockdep_splat && !kt_parallel())
+			skip = "needs helpers (max_threads is 1)";
+		if (skip) {
+			pr_info("ok %u %s # SKIP %s\n", i + 1, c->name, skip);
 			skipped++;
 		} else if (c->run()) {
 			pr_info("ok %u %s\n", i + 1, c->name);
@@ -613,6 +1130,7 @@ static int __init ktask_test_init(void)
 	}
 	pr_info("# ktask_test: pass:%u fail:%u skip:%u total:%zu\n", passed,
 		failed, skipped, ARRAY_SIZE(kt_cases));
+out:
 	vfree(kt_items);
 	vfree(kt_units);
 	return 0;

@@ -21,6 +21,8 @@
 #include <linux/completion.h>
 #include <linux/errno.h>
 #include <linux/export.h>
+#include <linux/kernel.h>
+#include <linux/lockdep.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -61,9 +63,13 @@ static inline void ktask_lock_destroy(struct ktask_lock *l)
 	mutex_destroy(&l->kl_mutex);
 }
 
+void ktask_lock_slow(struct ktask_lock *l);
+
+/* Sleeping on the lock first raises the helpers (kernel/plat_kernel.c). */
 static inline void ktask_lock(struct ktask_lock *l)
 {
-	mutex_lock(&l->kl_mutex);
+	if (!mutex_trylock(&l->kl_mutex))
+		ktask_lock_slow(l);
 }
 
 static inline void ktask_unlock(struct ktask_lock *l)
@@ -78,17 +84,27 @@ struct ktask_helper;
  *
  * kpt_pending counts the helpers still to finish plus one for the caller,
  * who drops its own count when it starts waiting; whoever drops the last
- * completes kpt_done.  kpt_lock guards each helper's kh_thread and
- * kpt_boost_nice, so that the caller can raise the priority of helpers that
- * are still running when it starts to wait for them.
+ * completes kpt_done.  ktask_boost_lock (kernel/plat_kernel.c) guards
+ * kpt_boost_nice and the helpers' running threads, so that the caller can
+ * raise the priority of helpers that are still running.  A task started
+ * from a helper's thread function (a nested call) is linked to that helper
+ * (kpt_parent), and the tasks a helper is the caller of form a stack
+ * through kpt_outer, innermost first.
  */
 struct ktask_plat_task {
 	struct ktask_helper *kpt_helpers;	/* owned by the caller */
 	atomic_t kpt_pending;
 	struct completion kpt_done;
-	spinlock_t kpt_lock;
-	int kpt_boost_nice;			/* [kpt_lock] or KTASK_NO_BOOST */
+	struct task_struct *kpt_caller;
+	bool kpt_background;			/* KTASK_BACKGROUND */
+	int kpt_boost_nice;			/* or KTASK_NO_BOOST */
+	struct ktask_helper *kpt_parent;	/* helper calling, or NULL */
+	struct ktask_plat_task *kpt_outer;	/* its previous inner task */
+	struct lockdep_map kpt_map;		/* "the caller waits" */
 };
+
+/* Every caller may sleep: a call in atomic context is caught on entry. */
+#define ktask_might_sleep() might_sleep()
 
 #ifdef KTASK_DEBUG_YIELD
 /*

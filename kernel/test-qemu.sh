@@ -2,9 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 #
 # test-qemu.sh - builds ktask.ko and its test modules against Debian's
-# kernel headers, boots the matching Debian kernel in QEMU (TCG, 4 vCPUs,
-# 2 NUMA nodes, no network) with a busybox initramfs, loads the modules,
-# runs any static userland test executables given, and powers off.
+# kernel headers, boots the matching Debian kernel in QEMU (TCG, 4 vCPUs on
+# 2 NUMA nodes, or 8 on 4; no network) with a busybox initramfs, loads the
+# modules, runs any userland test executables given, and powers off.
+#
+# In the guest: the selftests (ktask_test.ko) with ktask.ko's max_threads at
+# its default, then at 1 and 2; ktask_clear.ko; ktask_torture.ko while a
+# shell loop offlines and onlines CPUs (one at a time, and every CPU of the
+# last node), after which every CPU comes back and the helper limits must be
+# those at load; then the userland tests.
 #
 # Pass or fail comes from the KTAP lines on the serial console and the
 # userland tests' exit codes, never from QEMU's exit code (QEMU exits 0 on
@@ -15,14 +21,24 @@
 # Test executables may be static or dynamic; a dynamic one's loader and
 # shared libraries are copied into the initramfs at the same paths.
 #
-# Environment: KDIR (headers to build against; default: the ones the
-# linux-headers-amd64 package depends on), KTASK_QEMU_CACHE (where kernel
-# images are kept), KTASK_QEMU_TIMEOUT (seconds for the whole VM run, 600),
+# Environment: KTASK_KERNEL (6.1, the default: the headers that
+# linux-headers-amd64 depends on; or 6.12: the newest
+# linux-headers-6.12.*+deb12-amd64, installed if missing), KDIR (headers to
+# build against, overrides KTASK_KERNEL), KTASK_QEMU_NODES (2 or 4),
+# KTASK_QEMU_KERNEL (a kernel image to boot instead of Debian's, built from
+# KDIR), KTASK_QEMU_CACHE (where kernel images are kept),
+# KTASK_QEMU_TIMEOUT (seconds for the whole VM run, 600),
 # KTASK_GUEST_TEST_TIMEOUT (seconds per userland test in the guest, 300),
 # KTASK_CLEAR_MIB (size ktask_clear.ko clears, 256), KTASK_TORTURE_SECS
-# (how long ktask_torture.ko runs, 15), KTASK_DEBUG_YIELD (1: build ktask.ko
-# with the debug-yield delays), KTASK_QEMU_LOG (serial log file;
-# default in a temporary directory, kept on failure).
+# (how long ktask_torture.ko runs, 15), KTASK_HOTPLUG (0: no CPU hotplug
+# during the torture run), KTASK_LOCKDEP_SPLAT (1: also run the selftest
+# that makes lockdep report a cycle on purpose, and expect exactly that
+# report; needs a KTASK_QEMU_KERNEL with lockdep), KTASK_PRIO_BENCH (1:
+# first measure an iterator task's latency next to a CPU hog on every CPU,
+# ktask_test.ko bench_prio=1), KTASK_NO_LOCK_BOOST (1: build ktask.ko
+# without the boost on kt_lock, to compare), KTASK_DEBUG_YIELD (1:
+# build ktask.ko with the debug-yield delays), KTASK_QEMU_LOG (serial log
+# file; default in a temporary directory, kept on failure).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +47,11 @@ vm_timeout=${KTASK_QEMU_TIMEOUT:-600}
 test_timeout=${KTASK_GUEST_TEST_TIMEOUT:-300}
 clear_mib=${KTASK_CLEAR_MIB:-256}
 torture_secs=${KTASK_TORTURE_SECS:-15}
+nodes=${KTASK_QEMU_NODES:-2}
+hotplug=${KTASK_HOTPLUG:-1}
+splat=${KTASK_LOCKDEP_SPLAT:-0}
+prio_bench=${KTASK_PRIO_BENCH:-0}
+case $nodes in 2|4) ;; *) echo "test-qemu: KTASK_QEMU_NODES must be 2 or 4" >&2; exit 1 ;; esac
 
 say() { echo "test-qemu: $*" >&2; }
 die() { say "$*"; echo "kernel: 0 passed, 1 failed"; exit 1; }
@@ -56,7 +77,24 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- Headers and the kernel image of the same ABI -------------------------
-if [ -z "${KDIR:-}" ]; then
+if [ -z "${KDIR:-}" ] && [ "${KTASK_KERNEL:-6.1}" = 6.12 ]; then
+	# Debian 12 also ships 6.12 (bookworm-backports and the security
+	# updates): the newest headers of the plain amd64 flavour.
+	hdr=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' \
+	      'linux-headers-6.12.*+deb12-amd64' 2>/dev/null |
+	      awk '$1 == "ii" {print $2}' | sort -V | tail -n 1)
+	if [ -z "$hdr" ]; then
+		hdr=$(apt-cache search --names-only \
+		      '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' |
+		      awk '{print $1}' | sort -V | tail -n 1)
+		[ -n "$hdr" ] || die "no linux-headers-6.12.*+deb12-amd64 known to apt"
+		say "installing $hdr"
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+			install -y -qq --no-install-recommends "$hdr" >/dev/null ||
+			die "apt-get install $hdr failed"
+	fi
+	KDIR=/usr/src/$hdr
+elif [ -z "${KDIR:-}" ]; then
 	hdr=$(dpkg-query -W -f='${Depends}' linux-headers-amd64 |
 	      sed -n 's/^\(linux-headers-[^ ,]*\).*/\1/p')
 	KDIR=/usr/src/$hdr
@@ -67,8 +105,10 @@ release=$(sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
 [ -n "$release" ] || die "cannot read the kernel release of $KDIR"
 say "headers $KDIR, kernel $release"
 
-vmlinuz=$cache/$release/vmlinuz
-if [ ! -s "$vmlinuz" ]; then
+vmlinuz=${KTASK_QEMU_KERNEL:-$cache/$release/vmlinuz}
+if [ -n "${KTASK_QEMU_KERNEL:-}" ]; then
+	[ -s "$vmlinuz" ] || die "no kernel image $vmlinuz"
+elif [ ! -s "$vmlinuz" ]; then
 	mkdir -p "$cache/$release"
 	# The signed image is a separate package; the unsigned one is enough.
 	pkg=linux-image-$release-unsigned
@@ -88,6 +128,7 @@ fi
 say "building modules"
 # KTASK_DEBUG_YIELD=1: ktask.ko with random delays at the core's race windows.
 make -s -C "$here" KDIR="$KDIR" KTASK_DEBUG_YIELD="${KTASK_DEBUG_YIELD:-0}" \
+	KTASK_NO_LOCK_BOOST="${KTASK_NO_LOCK_BOOST:-0}" \
 	>/dev/null || die "module build failed"
 
 # --- Initramfs -------------------------------------------------------------
@@ -115,6 +156,9 @@ for t in "$@"; do
 	done
 done
 
+# CPUs 1.. may go offline (CPU 0 cannot); the last node has the last two.
+ncpu=$((nodes * 2))
+last_node_cpus="$((ncpu - 2)) $((ncpu - 1))"
 cat >"$root/init" <<INIT
 #!/bin/sh
 export PATH=/bin
@@ -123,9 +167,89 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo "ktask-guest: \$(nproc) cpus, \$(ls -d /sys/devices/system/node/node[0-9]* | wc -l) nodes"
 insmod /ktask/ktask.ko || echo "ktask-guest: insmod ktask.ko failed"
-insmod /ktask/ktask_test.ko && rmmod ktask_test
+param=/sys/module/ktask/parameters
+if [ $prio_bench = 1 ]; then
+	insmod /ktask/ktask_test.ko bench_prio=1 && rmmod ktask_test
+fi
+# The selftests pass with any thread limit: the default, 1 and 2.
+for mt in 0 1 2; do
+	echo \$mt >\$param/max_threads
+	splat=0
+	[ \$mt = 0 ] && splat=$splat
+	insmod /ktask/ktask_test.ko max_threads=\$mt lockdep_splat=\$splat &&
+		rmmod ktask_test
+done
+echo 0 >\$param/max_threads
 insmod /ktask/ktask_clear.ko mib=$clear_mib && rmmod ktask_clear
+
+# Torture while CPUs go offline and come back: one at a time, and every
+# third cycle every CPU of the last node, until the torture run ends and at
+# least three cycles; every offline and online must succeed.  Then all
+# return, and the limits must be those at load.
+limits_at_load=\$(cat \$param/limits)
+echo "ktask-guest: limits at load: \$limits_at_load"
+rm -f /tmp/stop
+cycles=0
+if [ $hotplug = 1 ]; then
+	(
+		n=0
+		k=0
+		# Until the torture run ends, and at least three cycles.
+		while [ ! -f /tmp/stop ] || [ \$n -lt 3 ]; do
+			n=\$((n + 1))
+			if [ \$((n % 3)) = 0 ]; then
+				set -- $last_node_cpus
+			else
+				set -- \$((k % ($ncpu - 1) + 1))
+				k=\$((k + 1))
+			fi
+			for c in "\$@"; do
+				echo 0 >/sys/devices/system/cpu/cpu\$c/online ||
+					echo "offline cpu\$c" >>/tmp/hp_errors
+			done
+			[ \$((n % 3)) = 0 ] && cat \$param/limits >/tmp/limits_off
+			sleep 0.3
+			for c in "\$@"; do
+				echo 1 >/sys/devices/system/cpu/cpu\$c/online ||
+					echo "online cpu\$c" >>/tmp/hp_errors
+			done
+			sleep 0.2
+			echo \$n >/tmp/cycles
+		done
+	) &
+	hp=\$!
+fi
 insmod /ktask/ktask_torture.ko secs=$torture_secs threads=4 && rmmod ktask_torture
+touch /tmp/stop
+if [ $hotplug = 1 ]; then
+	wait \$hp
+	cycles=\$(cat /tmp/cycles 2>/dev/null || echo 0)
+fi
+for f in /sys/devices/system/cpu/cpu[0-9]*/online; do echo 1 >\$f; done
+limits_now=\$(cat \$param/limits)
+echo "KTAP version 1"
+echo "1..3"
+echo "# \$cycles hotplug cycles during the torture run; \$(nproc) cpus online now"
+[ -f /tmp/hp_errors ] && echo "# failed: \$(cat /tmp/hp_errors | tr '\\n' ' ')"
+if [ $hotplug = 0 ] || { [ \$cycles -ge 3 ] && [ ! -f /tmp/hp_errors ]; }; then
+	echo "ok 1 hotplug_cycles"
+else
+	echo "not ok 1 hotplug_cycles"
+fi
+echo "# limits now: \$limits_now"
+if [ "\$limits_now" = "\$limits_at_load" ]; then
+	echo "ok 2 limits_after_hotplug"
+else
+	echo "not ok 2 limits_after_hotplug"
+fi
+# While the last node had no CPU online, it had no helper of its own.
+echo "# limits with the last node offline: \$(cat /tmp/limits_off 2>/dev/null)"
+if [ $hotplug = 0 ] || grep -q "node$((nodes - 1)) 0\$" /tmp/limits_off; then
+	echo "ok 3 limits_follow_offline"
+else
+	echo "not ok 3 limits_follow_offline"
+fi
+
 for t in /tests/*; do
 	[ -x "\$t" ] || continue
 	name=\${t##*/}
@@ -152,17 +276,20 @@ chmod +x "$root/init"
 log=${KTASK_QEMU_LOG:-$work/serial.log}
 : >"$log"
 mkdir -p "$cache"
-say "booting (TCG, 4 vCPUs, 2 nodes; at most ${vm_timeout}s), log $log"
+# Two vCPUs per node, half the memory each.
+numa=()
+for ((n = 0; n < nodes; n++)); do
+	numa+=(-object "memory-backend-ram,id=mem$n,size=$((2048 / nodes))M"
+	       -numa "node,nodeid=$n,cpus=$((2 * n))-$((2 * n + 1)),memdev=mem$n")
+done
+say "booting (TCG, $ncpu vCPUs, $nodes nodes; at most ${vm_timeout}s), log $log"
 start=$(date +%s)
 set +e
 # One VM at a time on this machine: wait for any other run of this script.
 flock "$cache/qemu.lock" \
 timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
-	-accel tcg -smp 4,sockets=2,cores=2,threads=1 -m 2G \
-	-object memory-backend-ram,id=mem0,size=1G \
-	-object memory-backend-ram,id=mem1,size=1G \
-	-numa node,nodeid=0,cpus=0-1,memdev=mem0 \
-	-numa node,nodeid=1,cpus=2-3,memdev=mem1 \
+	-accel tcg -smp $ncpu,sockets=$nodes,cores=2,threads=1 -m 2G \
+	"${numa[@]}" \
 	-kernel "$vmlinuz" -initrd "$work/initramfs.gz" \
 	-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 printk.time=0 rdinit=/init" \
 	-nographic -monitor none -serial "file:$log" -nic none -no-reboot \
@@ -174,7 +301,7 @@ say "QEMU exited $qemu_rc after $(( $(date +%s) - start ))s (not used to judge)"
 
 # --- Verdict ---------------------------------------------------------------
 tr -d '\r' <"$log" | sed 's/^\[ *[0-9.]*\] //' | grep -Ev '^user: ' |
-awk -v nr_user="$#" '
+awk -v nr_user="$#" -v splat="$splat" '
 function close_doc() {
 	if (!in_doc) return
 	if (plan < 0) { print "test-qemu: KTAP document " docs " has no plan"; extra++ }
@@ -189,10 +316,14 @@ in_doc && /^# / { print }
 /^ktask-user: ok / { upass++; print; next }
 /^ktask-user: not ok / { ufail++; print; next }
 /^ktask-guest: done$/ { done = 1 }
+/possible circular locking dependency detected/ { splats++; if (splat) next }
+splat && /Call Trace:/ { next }
 /Kernel panic|BUG:|WARNING:|Oops|Call Trace:/ { crash++; if (crash <= 20) print "test-qemu: " $0 }
+/ktask-guest: limits|^# bench_prio/ { print }
 END {
 	close_doc()
-	if (docs < 3) { print "test-qemu: expected 3 KTAP documents (ktask_test, ktask_clear, ktask_torture), saw " docs + 0; extra++ }
+	if (docs < 6) { print "test-qemu: expected 6 KTAP documents (ktask_test three times, ktask_clear, ktask_torture, hotplug), saw " docs + 0; extra++ }
+	if (splat && splats != 1) { print "test-qemu: expected one lockdep report, saw " splats + 0; extra++ }
 	if (upass + ufail != nr_user) { print "test-qemu: " nr_user " userland tests given, " upass + ufail " reported"; extra++ }
 	if (crash) { print "test-qemu: the kernel crashed or warned"; extra++ }
 	if (!done) { print "test-qemu: the guest did not finish"; extra++ }

@@ -266,15 +266,28 @@ static void ktask_fail(struct ktask_work *kw, const struct ktask_chunk *ch,
 	} while (!ktask_cas(&task->kt_failed, &head, kw));
 }
 
+/*
+ * Runs chunks until none is left.  A helper that moves on to a part of
+ * another node asks its home to move it there first
+ * (ktask_plat_work_node()), so that each part's chunks run on that part's
+ * node; the caller runs where it is, as in the series.
+ */
 void ktask_work_run(struct ktask_work *kw)
 {
 	struct ktask_task *task = kw->kw_task;
 	const struct ktask_ctl *ctl = task->kt_ctl;
 	size_t node = kw->kw_first_node;
+	bool helper = kw != &task->kt_caller_work;
+	int nid = task->kt_nodes[node].kn_nid, part_nid;
 	struct ktask_chunk ch;
 	int err;
 
 	while (ktask_claim(task, &node, &ch)) {
+		part_nid = task->kt_nodes[ch.kch_node].kn_nid;
+		if (ktask_unlikely(part_nid != nid) && helper) {
+			nid = part_nid;
+			ktask_plat_work_node(kw, nid);
+		}
 		err = ctl->kc_thread_func(ch.kch_start, ch.kch_end,
 					  ctl->kc_func_arg);
 		ktask_plat_debug_delay(KTASK_DELAY_CHUNK_DONE);
@@ -473,6 +486,7 @@ KTASK_PUBLIC int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
 	size_t limit;
 	int err;
 
+	ktask_might_sleep();
 	err = ktask_check(nodes, nr_nodes, ctl, &stats.ks_total_size);
 	if (err)
 		return err;

@@ -29,6 +29,15 @@
 
 #include "ktask.h"
 
+/*
+ * ktask_might_sleep(): at the entry of ktask_run*(), a home whose callers
+ * must be allowed to sleep checks that they are (the kernel's might_sleep()),
+ * on every call and not only on those that start helpers.
+ */
+#ifndef ktask_might_sleep
+#define ktask_might_sleep() do { } while (0)
+#endif
+
 struct ktask_task;
 struct ktask_work;
 
@@ -65,6 +74,17 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
  * valid until ktask_plat_release_helpers().
  */
 void ktask_plat_wait_helpers(struct ktask_task *task);
+
+/*
+ * Called on a helper (never on the caller) before it runs a chunk of a part
+ * whose kn_nid differs from the part it ran its last chunk of: @nid is the
+ * new part's node, or NUMA_NO_NODE.  The home moves the helper to that
+ * node's CPUs, or lets it run anywhere again for NUMA_NO_NODE.  A helper
+ * starts on part kw_first_node and is placed for it by the home before it
+ * calls ktask_work_run(); this is only for the moves after that, so a
+ * helper that stays on its node pays one comparison per chunk.
+ */
+void ktask_plat_work_node(struct ktask_work *kw, int nid);
 
 /* Gives @task's helpers back to the home, for other tasks to use. */
 void ktask_plat_release_helpers(struct ktask_task *task);

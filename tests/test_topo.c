@@ -2,8 +2,8 @@
 /*
  * test_topo.c - the right CPUs: cgroup quotas (a fake cgroup tree), NUMA
  * node placement (the machine's nodes where it has several, as in the QEMU
- * guest, else a fake two-node machine), the caller's affinity, helper
- * priority.
+ * guest, else a fake two-node machine), on entry and after a helper moves
+ * to another node's part, the caller's affinity, helper priority.
  *
  * usage: test_topo            the suite; sets up its own fake machine
  *        test_topo expect N   exit 0 iff a big task plans N threads
@@ -264,12 +264,140 @@ static void test_numa_helpers_on_their_node(void **state)
 	nodes[1].kn_task_size = 64;
 	assert_int_equal(ktask_run_numa(nodes, 2, &ctl), 0);
 	ktask_last_stats(&st);
-	assert_int_equal(st.ks_helpers, kt_usable_cpus() - 1);
+	/* Threads for the CPUs of nodes 0 and 1, all of them on 2 nodes. */
+	assert_int_equal(st.ks_helpers,
+			 __builtin_popcount(node_bits(0) | node_bits(1)) - 1);
 	assert_true(p.tids.nr >= 2);
 	assert_true(p.nr_masks >= 1);
 	for (int i = 0; i < p.nr_masks && i < 4; i++)
 		assert_true(p.helper_masks[i] == node_bits(0) ||
 			    p.helper_masks[i] == node_bits(1));
+}
+
+/*
+ * Uneven parts, one per node: a small one on each node but the last, a big
+ * one on the last.  The caller starts on the last node, so the helpers of
+ * the small parts finish early and move on to the big part: each helper
+ * chunk must run on its part's node, after a move as on entry.
+ */
+#define MOVE_MAX_PARTS 8
+#define MOVE_SMALL 64		/* units in a small part: one chunk */
+
+struct move {
+	pid_t caller;
+	unsigned int run;		/* which run this is, for last_part */
+	int nr_parts;
+	int nid[MOVE_MAX_PARTS];
+	int node_cpus[MOVE_MAX_PARTS];	/* node_bits(), read by the caller */
+	uintptr_t end[MOVE_MAX_PARTS];	/* where each part ends */
+	int helper_chunks[MOVE_MAX_PARTS];
+	int off_node[MOVE_MAX_PARTS];	/* helper chunks off their node */
+	int moved;			/* helper chunks after a move */
+	int bad_cpu;			/* for the message */
+};
+
+/* The part of this thread's previous chunk in run @run, or -1. */
+static __thread struct { unsigned int run; int part; } last_part;
+
+static int move_chunk(void *start, void *end, struct move *m)
+{
+	int part = 0, cpu = sched_getcpu();
+
+	(void)end;
+	while ((uintptr_t)start >= m->end[part])
+		part++;
+	if (kt_gettid() != m->caller) {
+		__atomic_fetch_add(&m->helper_chunks[part], 1, __ATOMIC_RELAXED);
+		if (cpu < 0 || cpu >= 31 || !(m->node_cpus[part] & 1 << cpu)) {
+			__atomic_fetch_add(&m->off_node[part], 1,
+					   __ATOMIC_RELAXED);
+			m->bad_cpu = cpu;
+		}
+		if (last_part.run == m->run && last_part.part != part &&
+		    last_part.part >= 0)
+			__atomic_fetch_add(&m->moved, 1, __ATOMIC_RELAXED);
+		last_part.run = m->run;
+		last_part.part = part;
+	}
+	kt_sleep_ms(2);
+	return 0;
+}
+
+/* How many nodes with CPUs: this machine's, or the fake machine's two. */
+static int nr_cpu_nodes(void)
+{
+	int n = 0;
+
+	if (!real_numa)
+		return 2;
+	while (n < MOVE_MAX_PARTS && node_bits(n))
+		n++;
+	return n;
+}
+
+static void test_helpers_follow_their_part(void **state)
+{
+	static unsigned int runs;
+	struct move m;
+	DEFINE_KTASK_CTL(ctl, move_chunk, &m, MOVE_SMALL);
+	struct ktask_node nodes[MOVE_MAX_PARTS];
+	int nr = nr_cpu_nodes(), moved = 0, attempts;
+	cpu_set_t all, last;
+
+	(void)state;
+	if (kt_usable_cpus() < 2 || nr < 2)
+		skip();
+	if (sched_getaffinity(0, sizeof(all), &all))
+		fail();
+	CPU_ZERO(&last);
+	for (int c = 0; c < 31; c++)
+		if (node_bits(nr - 1) & 1 << c)
+			CPU_SET(c, &last);
+	for (attempts = 0; attempts < 20 && moved < 3; attempts++) {
+		uintptr_t pos = 0;
+
+		memset(&m, 0, sizeof(m));
+		m.caller = kt_gettid();
+		m.run = ++runs;
+		m.nr_parts = nr;
+		for (int i = 0; i < nr; i++) {
+			size_t size = i < nr - 1 ? MOVE_SMALL :
+						   MOVE_SMALL * 8 * nr;
+
+			m.nid[i] = i;
+			m.node_cpus[i] = node_bits(i);
+			nodes[i] = (struct ktask_node){
+				.kn_start = (void *)pos, .kn_task_size = size,
+				.kn_nid = i,
+			};
+			pos += size;
+			m.end[i] = pos;
+		}
+		/*
+		 * Start on the last node.  Pinned there for the call itself,
+		 * the helpers would stay on the caller's CPUs (they honour its
+		 * mask), so only move there: the caller's node is read when
+		 * the task starts and the scheduler rarely moves a thread that
+		 * just ran.  A run where it did is still checked, and tried
+		 * again for a move.
+		 */
+		sched_setaffinity(0, sizeof(last), &last);
+		sched_yield();
+		sched_setaffinity(0, sizeof(all), &all);
+		assert_int_equal(ktask_run_numa(nodes, nr, &ctl), 0);
+		for (int i = 0; i < nr; i++) {
+			if (m.off_node[i])
+				print_message("part %d (node %d): %d of %d helper "
+					      "chunks off the node, e.g. on CPU %d\n",
+					      i, i, m.off_node[i],
+					      m.helper_chunks[i], m.bad_cpu);
+			assert_int_equal(m.off_node[i], 0);
+		}
+		moved += m.moved;
+	}
+	print_message("%d helper chunks after a move, in %d runs\n", moved,
+		      attempts);
+	assert_true(moved > 0);
 }
 
 /*
@@ -311,7 +439,8 @@ static void test_numa_invalid_node(void **state)
 	};
 
 	(void)state;
-	/* The fake machine has nodes 0 and 1 only. */
+	/* The fake machine has nodes 0 and 1 only, the guests 2 or 4. */
+	nodes[1].kn_nid = nr_cpu_nodes();
 	assert_int_equal(ktask_run_numa(nodes, 2, &ctl), -EINVAL);
 	nodes[1].kn_nid = NUMA_NO_NODE;
 	assert_int_equal(ktask_run_numa(nodes, 2, &ctl), 0);
@@ -415,6 +544,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_quota_v2_and_ancestors),
 		cmocka_unit_test(test_quota_v1),
 		cmocka_unit_test(test_numa_helpers_on_their_node),
+		cmocka_unit_test(test_helpers_follow_their_part),
 		cmocka_unit_test(test_caller_counts_once),
 		cmocka_unit_test(test_numa_invalid_node),
 		cmocka_unit_test(test_helpers_confined_to_caller_cpus),

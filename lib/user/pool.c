@@ -603,14 +603,13 @@ static void worker_bind(struct ktask_worker *w, const cpu_set_t *mask)
 }
 
 /*
- * Before working on @task: run only where the caller may, on the node's
- * CPUs for node-placed work, at the task's priority.  An unprivileged
- * thread cannot lower its nice value; then the helper stays nicer than
- * asked, which costs speed, never correctness.
+ * Runs @w where the caller of @task may run, and on node @nid's CPUs among
+ * those unless @nid is NUMA_NO_NODE or the caller may use none of them.
+ * worker_bind() makes no system call when the mask does not change.
  */
-static void worker_enter(struct ktask_worker *w, struct ktask_task *task)
+static void worker_place(struct ktask_worker *w, struct ktask_task *task,
+			 int nid)
 {
-	int nid = task->kt_nodes[w->w_work.kw_first_node].kn_nid;
 	cpu_set_t want = task->kt_plat.kpt_mask;
 
 	if (nid != NUMA_NO_NODE) {
@@ -621,6 +620,26 @@ static void worker_enter(struct ktask_worker *w, struct ktask_task *task)
 			want = node;
 	}
 	worker_bind(w, &want);
+}
+
+/* The core moves a helper to a part of node @nid: follow it there. */
+void ktask_plat_work_node(struct ktask_work *kw, int nid)
+{
+	struct ktask_worker *w = (struct ktask_worker *)
+		((char *)kw - offsetof(struct ktask_worker, w_work));
+
+	worker_place(w, kw->kw_task, nid);
+}
+
+/*
+ * Before working on @task: run only where the caller may, on the node's
+ * CPUs for node-placed work, at the task's priority.  An unprivileged
+ * thread cannot lower its nice value; then the helper stays nicer than
+ * asked, which costs speed, never correctness.
+ */
+static void worker_enter(struct ktask_worker *w, struct ktask_task *task)
+{
+	worker_place(w, task, task->kt_nodes[w->w_work.kw_first_node].kn_nid);
 	if (w->w_nice != task->kt_plat.kpt_nice &&
 	    !setpriority(PRIO_PROCESS, 0, task->kt_plat.kpt_nice))
 		w->w_nice = task->kt_plat.kpt_nice;

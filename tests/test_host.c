@@ -796,6 +796,74 @@ static void body_undo_fail_on_caller(void)
 	undo_gets_helpers(false);
 }
 
+/*
+ * The undo function forks while a helper's failed chunk is held for it:
+ * in the child, undo goes on reading that record, the task returns the
+ * error, and the pool works.
+ */
+static int undo_fork_done[64], undo_fork_undone[64], undo_forked;
+static pid_t undo_child;
+
+static int fail_on_helper_chunk(void *s_, void *e_, void *arg)
+{
+	uintptr_t start = (uintptr_t)s_, end = (uintptr_t)e_;
+
+	(void)arg;
+	kt_meet(&undo_meet);
+	if (on_helper() && !__atomic_exchange_n(&undo_failed, 1,
+						 __ATOMIC_ACQ_REL))
+		return -EIO;
+	for (uintptr_t i = start; i < end; i++)
+		__atomic_fetch_add(&undo_fork_done[i], 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void forking_undo(void *s_, void *e_, void *arg)
+{
+	uintptr_t start = (uintptr_t)s_, end = (uintptr_t)e_;
+
+	(void)arg;
+	if (!undo_forked++) {
+		undo_child = fork();
+		if (undo_child == 0) {
+			alarm(20);
+			undo_child = -1;
+		}
+	}
+	for (uintptr_t i = start; i < end; i++)
+		undo_fork_undone[i]++;
+}
+
+static void body_fork_in_undo(void)
+{
+	DEFINE_KTASK_CTL(ctl, fail_on_helper_chunk, NULL, 1);
+	int status;
+
+	need_two_cpus();
+	caller_tid = kt_gettid();
+	undo_meet.want = 2;
+	ktask_ctl_set_undo_func(&ctl, forking_undo);
+	ktask_ctl_set_max_threads(&ctl, 2);
+	CHECK(ktask_run(NULL, 64, &ctl) == -EIO);
+	CHECK(undo_forked > 0);
+	for (int i = 0; i < 64; i++)
+		CHECK(undo_fork_done[i] == undo_fork_undone[i]);
+	CHECK(pool_works());
+	if (undo_child < 0)
+		_exit(pool_works() ? 0 : 2);
+	CHECK(waitpid(undo_child, &status, 0) == undo_child);
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "child killed by signal %d\n",
+			WTERMSIG(status));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_fork_in_undo(void **state)
+{
+	(void)state;
+	expect_child_ok(body_fork_in_undo, 60);
+}
+
 static void test_undo_task_gets_helpers(void **state)
 {
 	(void)state;
@@ -1002,6 +1070,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_new_worker_nice_recorded),
 		cmocka_unit_test(test_renice_in_chunk_not_leaked),
 		cmocka_unit_test(test_undo_task_gets_helpers),
+		cmocka_unit_test(test_fork_in_undo),
 		cmocka_unit_test(test_debug_off_spellings),
 		cmocka_unit_test(test_env_ignored_when_setuid),
 	};

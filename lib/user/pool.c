@@ -260,16 +260,23 @@ static void fork_child_tasks(void)
  * neither waits for them nor gives them back (see worker_stale()); those
  * of other threads' tasks are lost with the threads.  A fork from a thread
  * function on a helper leaves a child whose only thread is that worker:
- * it finishes its share and then exits, and with it the child (exit(0)).
+ * it finishes its share and then ends the child with _exit(0), as a fork
+ * child should (exit() would flush the parent's stdio buffers again).
  */
 static void pool_fork_child(void)
 {
 	struct ktask_worker *w;
 
 	pthread_mutex_init(&pool.lock, NULL);
+	/*
+	 * An idle worker with a held work item is still read by an undo (the
+	 * forking thread's, from its undo function): ktask_plat_task_done()
+	 * frees it once no item is held (never, for another thread's undo).
+	 */
 	while ((w = pool.idle)) {
 		pool.idle = w->w_next;
-		free(w);
+		if (!w->w_held)
+			free(w);
 	}
 	pool.nr_workers = 0;
 	pool.nr_busy = 0;
@@ -609,7 +616,7 @@ static void *worker_main(void *arg)
 		helper_done(task);
 		/* In a child forked by a thread function on this helper. */
 		if (worker_stale(w))
-			break;
+			_exit(0);
 	}
 	free(w);
 	return NULL;

@@ -27,10 +27,12 @@
  * undo (a task run by the undo function may need it) and works on its
  * other item meanwhile; a worker with both items held is not handed out.
  *
- * Between tasks a worker blocks every signal; a chunk runs with its
- * caller's signal mask, so that faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL)
- * reach the program's handlers on a helper as on the caller, and a process
- * a thread function starts inherits the caller's mask.
+ * A chunk runs with its caller's signal mask, so that faults (SIGSEGV,
+ * SIGBUS, SIGFPE, SIGILL) reach the program's handlers on a helper as on
+ * the caller, and a process a thread function starts inherits the caller's
+ * mask.  An idle worker blocks every signal: it keeps the last task's mask
+ * only while it spins after that task, so that back-to-back tasks of one
+ * caller cost no system call for it.
  *
  * Locking legend: [P] pool.lock, [O] the task that owns the worker,
  * [A] atomics only.
@@ -91,13 +93,17 @@ struct ktask_worker {
 	struct ktask_work *w_kw;	/* [O] the current task's, in w_slots */
 	unsigned int w_held;		/* [P] bit per slot: failed, in undo */
 	struct ktask_inside w_inside;	/* [O] its entry while it works */
+	bool w_blocked;			/* its own: every signal blocked */
+	sigset_t w_sigmask;		/* its own: its mask unless w_blocked */
 	uint32_t w_state;		/* [A] W_*, futex word */
 	bool w_idle;			/* [P] on pool.idle */
 	struct ktask_worker *w_next;	/* [P] pool.idle link while idle,
 					 * [O] task's helper list while busy */
 	unsigned int w_id;
 	unsigned int w_gen;		/* pool.gen when it was started */
-	int w_nice;			/* [P] while idle, [O] while busy */
+	int w_nice;			/* [P] while idle, [O] while busy;
+					 * also its own thread's, atomic,
+					 * after a task (worker_main()) */
 	cpu_set_t w_mask;		/* the worker's own: its affinity */
 };
 
@@ -495,6 +501,11 @@ static bool worker_wait(struct ktask_worker *w)
 			return true;
 		spin_pause(i);
 	}
+	/* Asleep, a worker takes no signal: they are the program's. */
+	if (!w->w_blocked) {
+		pthread_sigmask(SIG_SETMASK, &pool.all, NULL);
+		w->w_blocked = true;
+	}
 	for (;;) {
 		s = ktask_load_acquire(&w->w_state);
 		if (s == W_ASSIGNED)
@@ -572,9 +583,21 @@ static void worker_enter(struct ktask_worker *w, struct ktask_task *task)
 }
 
 /*
+ * Gives the worker its task's signal mask unless it has it already (the
+ * kernel's mask is the first _NSIG / 8 bytes; glibc leaves the rest alone).
+ */
+static void worker_sigmask(struct ktask_worker *w, const sigset_t *mask)
+{
+	if (!w->w_blocked && !memcmp(&w->w_sigmask, mask, (NSIG - 1) / 8))
+		return;
+	pthread_sigmask(SIG_SETMASK, mask, NULL);
+	w->w_sigmask = *mask;
+	w->w_blocked = false;
+}
+
+/*
  * Runs the worker's share of @task with the caller's signal mask, as one of
- * the thread's tasks (for the fork handlers), and records the nice value
- * it ends with, which a thread function may have changed.
+ * the thread's tasks (for the fork handlers).
  */
 static void worker_run(struct ktask_worker *w, struct ktask_task *task)
 {
@@ -582,11 +605,9 @@ static void worker_run(struct ktask_worker *w, struct ktask_task *task)
 	w->w_inside.ki_caller = false;
 	w->w_inside.ki_outer = tls_inside;
 	tls_inside = &w->w_inside;
-	pthread_sigmask(SIG_SETMASK, &task->kt_plat.kpt_sigmask, NULL);
+	worker_sigmask(w, &task->kt_plat.kpt_sigmask);
 	ktask_work_run(w->w_kw);
-	pthread_sigmask(SIG_SETMASK, &pool.all, NULL);
 	tls_inside = w->w_inside.ki_outer;
-	w->w_nice = thread_nice(w->w_nice);
 }
 
 static void *worker_main(void *arg)
@@ -617,6 +638,13 @@ static void *worker_main(void *arg)
 		/* In a child forked by a thread function on this helper. */
 		if (worker_stale(w))
 			_exit(0);
+		/*
+		 * The nice value it ended with: a thread function may have
+		 * changed it.  Read after the count-down, off the caller's
+		 * wait; its next worker_enter() runs after this store.
+		 */
+		__atomic_store_n(&w->w_nice, thread_nice(w->w_nice),
+				 __ATOMIC_RELAXED);
 	}
 	free(w);
 	return NULL;
@@ -671,6 +699,7 @@ static struct ktask_worker *worker_create(unsigned int id, unsigned int gen,
 	w->w_id = id;
 	w->w_gen = gen;
 	w->w_state = W_ASSIGNED;
+	w->w_blocked = true;
 	w->w_slots[0].s_worker = w->w_slots[1].s_worker = w;
 	w->w_kw = &w->w_slots[0].s_work;
 	/* It inherits this thread's nice value as it is now, not as cached. */
@@ -725,19 +754,20 @@ void ktask_plat_task_init(struct ktask_task *task)
 static struct ktask_worker *take_idle(int nice, bool strict)
 {
 	struct ktask_worker **pp, **best = NULL, *w;
+	int n, best_nice = 0;
 
 	for (pp = &pool.idle; *pp; pp = &(*pp)->w_next) {
 		if ((*pp)->w_held == 3)
 			continue;
-		if ((*pp)->w_nice == nice) {
+		n = __atomic_load_n(&(*pp)->w_nice, __ATOMIC_RELAXED);
+		if (!best || n < best_nice || n == nice) {
 			best = pp;
-			break;
+			best_nice = n;
 		}
-		if (!best || (*pp)->w_nice < (*best)->w_nice)
-			best = pp;
+		if (n == nice)
+			break;
 	}
-	if (!best || (strict && (*best)->w_nice > nice &&
-		      nice < pool.nice_floor))
+	if (!best || (strict && best_nice > nice && nice < pool.nice_floor))
 		return NULL;
 	w = *best;
 	*best = w->w_next;

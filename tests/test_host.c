@@ -1049,6 +1049,28 @@ static void test_env_ignored_when_setuid(void **state)
 	assert_int_equal(secure_f.helpers, 1);
 }
 
+/* A FIFO where the quota reader looks does not hang a task. */
+static void body_fifo_as_proc_cgroup(void)
+{
+	char dir[] = "/tmp/ktask-fifo-XXXXXX", fifo[64];
+	DEFINE_KTASK_CTL(ctl, works_chunk, NULL, 1);
+
+	CHECK(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/cgroup", dir);
+	CHECK(!mkfifo(fifo, 0600));
+	setenv("KTASK_PROC_CGROUP", fifo, 1);
+	works_meet.want = 1;
+	CHECK(ktask_run(NULL, 8, &ctl) == 0);
+	unlink(fifo);
+	rmdir(dir);
+}
+
+static void test_fifo_in_quota_path(void **state)
+{
+	(void)state;
+	expect_child_ok(body_fifo_as_proc_cgroup, 20);
+}
+
 static int debug_probe(void)
 {
 	DEFINE_KTASK_CTL(ctl, works_chunk, NULL, 1);
@@ -1073,6 +1095,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fork_in_undo),
 		cmocka_unit_test(test_debug_off_spellings),
 		cmocka_unit_test(test_env_ignored_when_setuid),
+		cmocka_unit_test(test_fifo_in_quota_path),
 	};
 	ssize_t n;
 

@@ -53,17 +53,21 @@ static int listed(const char *list, const char *name, size_t nr)
 	return 0;
 }
 
-/* The peer's name in the results: "gomp", or "gomp-passive" and so on. */
+/*
+ * The peer's name in the results: "gomp", or "gomp-passive" and so on, and
+ * "gomp-t16" when BENCH_THREADS=16 told a peer that sizes its own team to
+ * start 16 threads (bench_threads()).
+ */
 static void peer_label(const struct bench_peer *p, char *buf, size_t len)
 {
 	const char *v = p->variant_env ? getenv(p->variant_env) : NULL;
-	size_t i;
+	size_t i, n;
 
-	if (!v || !*v) {
-		snprintf(buf, len, "%s", p->name);
-		return;
-	}
-	snprintf(buf, len, "%s-%s", p->name, v);
+	n = snprintf(buf, len, "%s", p->name);
+	if (v && *v && n < len)
+		n += snprintf(buf + n, len - n, "-%s", v);
+	if (p->sized && bench_threads() && n < len)
+		snprintf(buf + n, len - n, "-t%u", bench_threads());
 	for (i = 0; buf[i]; i++)
 		buf[i] = isalnum((unsigned char)buf[i]) || buf[i] == '-' ?
 			 tolower((unsigned char)buf[i]) : '_';

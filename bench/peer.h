@@ -36,6 +36,11 @@ struct bench_peer {
 	 * results ("gomp-passive"), so runs with different settings stay apart.
 	 */
 	const char *variant_env;
+	/*
+	 * Whether the peer starts as many threads as bench_threads() says
+	 * when that is set, as a program sized for its host would.
+	 */
+	int sized;
 	/* Runs @fn over [0, n); every call may come from any thread. */
 	void (*run)(size_t n, size_t grain, bench_range_fn fn, void *arg);
 	/*
@@ -52,6 +57,13 @@ extern const struct bench_peer bench_peer_pthreads;
 extern const struct bench_peer bench_peer_ktask;
 extern const struct bench_peer bench_peer_omp;
 extern const struct bench_peer bench_peer_tbb;
+
+/*
+ * BENCH_THREADS from the environment, or 0: a thread count for the peers
+ * that choose their own (OpenMP, TBB), to play a program that sizes its
+ * team by the host's CPUs inside a container that has less.
+ */
+unsigned int bench_threads(void);
 
 /* The peers built into this binary, NULL-terminated. */
 extern const struct bench_peer *const bench_peers[];

@@ -9,6 +9,8 @@
  * gives OpenMP the same chunk-level balancing ktask does.  The if() clause
  * keeps a task of one chunk in the calling thread, as ktask does.
  */
+#include <omp.h>
+
 #include "peer.h"
 
 #ifndef BENCH_OMP_NAME
@@ -22,7 +24,13 @@ static void omp_run(size_t n, size_t grain, bench_range_fn fn, void *arg)
 	if (!grain)
 		grain = 1;
 	nr = (n + grain - 1) / grain;
-#pragma omp parallel for schedule(dynamic, 1) if (nr > 1)
+	/*
+	 * BENCH_THREADS plays a program that sets its team to the host's
+	 * CPUs (num_threads(), as OMP_NUM_THREADS would); 0 leaves the
+	 * runtime's default.
+	 */
+#pragma omp parallel for schedule(dynamic, 1) if (nr > 1) \
+	num_threads(bench_threads() ? (int)bench_threads() : omp_get_max_threads())
 	for (c = 0; c < nr; c++) {
 		size_t hi = (c + 1) * grain;
 
@@ -33,6 +41,7 @@ static void omp_run(size_t n, size_t grain, bench_range_fn fn, void *arg)
 const struct bench_peer bench_peer_omp = {
 	.name = BENCH_OMP_NAME,
 	.variant_env = "OMP_WAIT_POLICY",
+	.sized = 1,
 	.run = omp_run,
 	.run_list = NULL,	/* lists go through an array of pointers */
 };

@@ -9,19 +9,42 @@
 #include <iterator>
 
 #include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/parallel_for_each.h>
+#include <oneapi/tbb/task_arena.h>
 
 #include "peer.h"
 
 namespace {
 
-void tbb_run(size_t n, size_t grain, bench_range_fn fn, void *arg)
+void tbb_loop(size_t n, size_t grain, bench_range_fn fn, void *arg)
 {
 	tbb::parallel_for(tbb::blocked_range<size_t>(0, n, grain ? grain : 1),
 			  [=](const tbb::blocked_range<size_t> &r) {
 				  fn(r.begin(), r.end(), arg);
 			  });
+}
+
+/*
+ * BENCH_THREADS plays a program that sizes its arena by the host's CPUs;
+ * otherwise TBB's default arena, which follows the affinity mask.
+ */
+void tbb_run(size_t n, size_t grain, bench_range_fn fn, void *arg)
+{
+	if (!bench_threads()) {
+		tbb_loop(n, grain, fn, arg);
+		return;
+	}
+	/*
+	 * On a host with that many CPUs TBB would allow that many workers;
+	 * here its default limit follows the affinity mask, so lift it.
+	 */
+	static tbb::global_control allow(
+		tbb::global_control::max_allowed_parallelism, bench_threads());
+	static tbb::task_arena sized((int)bench_threads());
+
+	sized.execute([=] { tbb_loop(n, grain, fn, arg); });
 }
 
 /* A forward iterator over the C list, for parallel_for_each. */
@@ -54,5 +77,5 @@ void tbb_run_list(bench_node *head, size_t n, size_t grain, bench_node_fn fn,
 } // namespace
 
 extern "C" const struct bench_peer bench_peer_tbb = {
-	"tbb", nullptr, tbb_run, tbb_run_list,
+	"tbb", nullptr, 1, tbb_run, tbb_run_list,
 };

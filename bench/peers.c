@@ -3,7 +3,16 @@
  * peers.c - the list of peers this binary was built with.  OpenMP and oneTBB
  * are optional: a build without them simply has fewer peers.
  */
+#include <stdlib.h>
+
 #include "peer.h"
+
+unsigned int bench_threads(void)
+{
+	const char *v = getenv("BENCH_THREADS");
+
+	return v ? (unsigned int)strtoul(v, NULL, 10) : 0;
+}
 
 const struct bench_peer *const bench_peers[] = {
 	&bench_peer_serial,

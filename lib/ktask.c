@@ -79,9 +79,11 @@ static int ktask_check(const struct ktask_node *nodes, size_t nr_nodes,
 }
 
 /*
- * About four chunks per thread, so that a thread that finishes early takes
- * work from the rest; a multiple of the minimum chunk and never below it.
- * Only for two threads or more: one thread runs each node as one chunk.
+ * The largest chunk: about a quarter of a thread's share, as in the series,
+ * so that a thread that finishes early takes work from the rest; a multiple
+ * of the minimum chunk and never below it.  Chunks near the end of a node
+ * are smaller (ktask_next_chunk()).  Only for two threads or more: one
+ * thread runs each node as one chunk.
  */
 static size_t ktask_chunk_size(size_t total, size_t min_chunk,
 			       size_t nr_threads)
@@ -136,6 +138,27 @@ static int ktask_run_inline(struct ktask_node *nodes, size_t nr_nodes,
 }
 
 /*
+ * The size of the next chunk of a node with @left units unclaimed.  Chunks
+ * shrink as the node drains: at most kt_chunk_size (about a quarter of a
+ * thread's share of the task), and from the point where fewer than four
+ * such chunks per thread are left, a quarter of a thread's share of what
+ * is left, so the last chunks are short and no thread is left with a long
+ * one at the end while the others idle.  Always a multiple of the minimum chunk and never below
+ * it, except the node's last chunk, which takes what is left.
+ */
+static size_t ktask_next_chunk(const struct ktask_task *task, size_t left)
+{
+	size_t chunk = left / task->kt_guide;
+
+	chunk -= chunk % task->kt_min_chunk;
+	if (chunk < task->kt_min_chunk)
+		chunk = task->kt_min_chunk;
+	if (chunk > task->kt_chunk_size)
+		chunk = task->kt_chunk_size;
+	return ktask_min(chunk, left);
+}
+
+/*
  * Claims a chunk of a range task without a lock.  The claimed count only
  * grows, one compare-and-swap per chunk, so the chunks of a node are handed
  * out in order and what was claimed is always [0, kn_claimed).
@@ -149,8 +172,8 @@ static bool ktask_claim_range(struct ktask_task *task, size_t node,
 	do {
 		if (claimed >= kn->kn_task_size)
 			return false;
-		ch->kch_size = ktask_min(task->kt_chunk_size,
-					 kn->kn_task_size - claimed);
+		ch->kch_size = ktask_next_chunk(task,
+						kn->kn_task_size - claimed);
 		ktask_plat_debug_delay(KTASK_DELAY_CLAIM);
 	} while (!ktask_cas(&kn->kn_claimed, &claimed,
 			    claimed + ch->kch_size));
@@ -169,8 +192,7 @@ static bool ktask_claim_locked(struct ktask_task *task, size_t node,
 
 	if (kn->kn_claimed >= kn->kn_task_size)
 		return false;
-	ch->kch_size = ktask_min(task->kt_chunk_size,
-				 kn->kn_task_size - kn->kn_claimed);
+	ch->kch_size = ktask_next_chunk(task, kn->kn_task_size - kn->kn_claimed);
 	ch->kch_offset = kn->kn_claimed;
 	ch->kch_start = kn->kn_position;
 	ch->kch_end = task->kt_iter(kn->kn_position, ch->kch_size);
@@ -413,6 +435,8 @@ static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
 	task.kt_ctl = ctl;
 	task.kt_iter = iter;
 	task.kt_chunk_size = stats->ks_chunk_size;
+	task.kt_min_chunk = ctl->kc_min_chunk_size;
+	task.kt_guide = 4 * stats->ks_threads;
 	task.kt_locked = iter != ktask_iter_range;
 	task.kt_error = 0;
 	task.kt_failed = NULL;

@@ -33,7 +33,10 @@ struct ktask_task {
 	size_t kt_nr_nodes;			/* [C] */
 	const struct ktask_ctl *kt_ctl;		/* [C] */
 	ktask_iter_func kt_iter;		/* [C] never NULL */
-	size_t kt_chunk_size;			/* [C] */
+	size_t kt_chunk_size;			/* [C] the largest chunk */
+	size_t kt_min_chunk;			/* [C] kc_min_chunk_size */
+	size_t kt_guide;			/* [C] 4 x threads: see */
+						/*     ktask_next_chunk() */
 	bool kt_locked;				/* [C] claim under kt_lock */
 	int kt_error;				/* [A] first error, 0 if none */
 	struct ktask_work *kt_failed;		/* [A] works whose chunk failed */

@@ -292,27 +292,84 @@ static void test_thread_count_follows_affinity(void **state)
 	assert_int_equal(a.threads, 1);
 }
 
+/* Records each chunk's length at its first unit. */
+struct chunk_log {
+	unsigned char *base;
+	size_t *len;
+};
+
+static int log_chunk(unsigned char *start, unsigned char *end,
+		     struct chunk_log *log)
+{
+	log->len[start - log->base] = end - start;
+	return KTASK_RETURN_SUCCESS;
+}
+
+/*
+ * Walks the chunks of a task of @size units in order: they tile it, never
+ * grow, are multiples of @min (all but the last) and at most @max.
+ * Returns how many there were, and the smallest one before the last.
+ */
+static size_t check_chunk_walk(const struct chunk_log *log, size_t size,
+			       size_t min, size_t max, size_t *smallest)
+{
+	size_t at = 0, prev = max, n = 0;
+
+	*smallest = max;
+	while (at < size) {
+		size_t len = log->len[at];
+
+		assert_true(len > 0 && len <= prev);
+		if (at + len < size) {
+			assert_int_equal(len % min, 0);
+			if (len < *smallest)
+				*smallest = len;
+		}
+		prev = len;
+		at += len;
+		n++;
+	}
+	assert_int_equal(at, size);
+	return n;
+}
+
 static void test_chunk_size(void **state)
 {
 	struct counted *c = counted_new(100000);
 	DEFINE_KTASK_CTL(ctl, counted_chunk, c, 7);
+	struct chunk_log log = { malloc(100000), calloc(100000, sizeof(size_t)) };
+	DEFINE_KTASK_CTL(logged, log_chunk, &log, 7);
 	struct ktask_stats st;
-	size_t want;
+	size_t want, smallest, n;
 
 	(void)state;
 	SKIP_UNLESS_TWO_CPUS();
 	ktask_ctl_set_max_threads(&ctl, 2);
 	assert_int_equal(ktask_run(c->base, c->size, &ctl), 0);
 	assert_each_done(c, 1);
-	/* About four chunks per thread, rounded down to the minimum chunk. */
+	/*
+	 * At most about four chunks per thread, rounded down to the minimum
+	 * chunk; smaller towards the end, down to the minimum.
+	 */
 	want = (100000 / 2) >> 2;
 	want -= want % 7;
 	ktask_last_stats(&st);
 	assert_int_equal(st.ks_threads, 2);
 	assert_int_equal(st.ks_chunk_size, want);
 	assert_int_equal(c->max_chunk_seen, want);
-	assert_int_equal(c->chunks, (100000 + want - 1) / want);
+	assert_true((size_t)c->chunks > (100000 + want - 1) / want);
 	counted_free(c);
+
+	/* The chunks in order: full-size first, then shrinking to 7. */
+	ktask_ctl_set_max_threads(&logged, 2);
+	assert_int_equal(ktask_run(log.base, 100000, &logged), 0);
+	n = check_chunk_walk(&log, 100000, 7, want, &smallest);
+	assert_int_equal(log.len[0], want);
+	assert_int_equal(smallest, 7);
+	/* Geometric shrinking: a few dozen chunks, not thousands. */
+	assert_true(n < 100);
+	free(log.len);
+	free(log.base);
 
 	/* Never below the minimum chunk. */
 	c = counted_new(10);
@@ -388,6 +445,25 @@ static int uneven_chunk(void *start, void *end, struct uneven *u)
 	return 0;
 }
 
+/*
+ * The chunk count the documented rule gives for one node: chunks of at most
+ * @max, and of a quarter of a thread's share of what is left once that is
+ * smaller, in multiples of @min and never below it.
+ */
+static int rule_chunks(size_t left, size_t min, size_t max, size_t threads)
+{
+	int n = 0;
+
+	while (left) {
+		size_t chunk = left / (4 * threads) / min * min;
+
+		chunk = chunk < min ? min : chunk > max ? max : chunk;
+		left -= chunk < left ? chunk : left;
+		n++;
+	}
+	return n;
+}
+
 static void test_dynamic_balance(void **state)
 {
 	struct uneven u = { 0 };
@@ -396,11 +472,12 @@ static void test_dynamic_balance(void **state)
 	(void)state;
 	SKIP_UNLESS_TWO_CPUS();
 	ktask_ctl_set_max_threads(&ctl, 2);
-	/* 400 units, 2 threads: 8 chunks of 50. */
+	/* 400 units, 2 threads: chunks of 50, then shrinking to 1. */
 	assert_int_equal(ktask_run(NULL, 400, &ctl), 0);
-	assert_int_equal(u.chunks_total, 8);
+	assert_int_equal(u.chunks_total, rule_chunks(400, 1, 50, 2));
+	assert_true(u.chunks_total > 8);
 	assert_int_equal(u.tids.nr, 2);
-	/* The thread stuck in chunk 0 did none of the other seven. */
+	/* The thread stuck in chunk 0 did none of the others. */
 	assert_int_equal(u.chunks_by_slow_thread, 0);
 }
 
@@ -973,6 +1050,40 @@ static void test_idle_workers_sleep_then_exit(void **state)
 	assert_false(m.timed_out);
 }
 
+/*
+ * A periodic caller teaches its helper a rhythm (it then naps until the
+ * next task is due and spins around it).  When the tasks stop, the helper
+ * spins through one window at most and then burns no CPU, and it still
+ * exits after the idle time.
+ */
+static void test_periodic_then_idle(void **state)
+{
+	struct meet m;
+	DEFINE_KTASK_CTL(ctl, meet_chunk, &m, 1);
+	long idle_ms = strtol(getenv("KTASK_IDLE_MS"), NULL, 10);
+	double cpu0, cpu1;
+	int i;
+
+	(void)state;
+	SKIP_UNLESS_TWO_CPUS();
+	for (i = 0; i < 40; i++) {
+		memset(&m, 0, sizeof(m));
+		m.want = 2;
+		assert_int_equal(ktask_run(NULL, 8, &ctl), 0);
+		assert_false(m.timed_out);
+		kt_sleep_ms(2);
+	}
+	cpu0 = kt_cpu_time();
+	kt_sleep_ms(idle_ms / 2);
+	cpu1 = kt_cpu_time();
+	print_message("CPU over %ld ms after a 2 ms rhythm stopped: %.3f ms\n",
+		      idle_ms / 2, (cpu1 - cpu0) * 1e3);
+	/* One window is at most a tenth of the 2 ms period. */
+	assert_true(cpu1 - cpu0 < 0.02 * idle_ms / 2 / 1e3 + 0.002);
+	kt_sleep_ms(idle_ms);
+	assert_int_equal(kt_count_pool_threads(), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const char *group = argc > 1 ? argv[1] : "all";
@@ -1005,6 +1116,7 @@ int main(int argc, char **argv)
 	};
 	const struct CMUnitTest idle[] = {
 		cmocka_unit_test(test_idle_workers_sleep_then_exit),
+		cmocka_unit_test(test_periodic_then_idle),
 	};
 	const struct CMUnitTest nothreads[] = {
 		cmocka_unit_test(test_thread_create_failure_runs_inline),

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include "../ktask_core.h"
@@ -71,12 +72,13 @@ enum {
 #define P_WAITER 0x80000000u
 
 /*
- * Pause loops before sleeping: 0.1-0.2 ms on current x86 CPUs.  Every
+ * Spinning before sleeping: 0.1 ms for a worker, 4096 pauses (0.1-0.2 ms
+ * on current x86 CPUs) for a caller waiting for its helpers.  Every
  * SPIN_YIELD_EVERY pauses a spinner yields its CPU, so that a woken helper
  * that landed on its caller's CPU (the scheduler's habit for a futex wake)
  * does not keep the caller off it while it spins, and the other way round.
  */
-#define WORKER_SPINS 4096
+#define WORKER_SPIN_NS 100000LL
 #define CALLER_SPINS 4096
 #define SPIN_YIELD_EVERY 128
 
@@ -86,6 +88,34 @@ enum {
 struct ktask_slot {
 	struct ktask_work s_work;
 	struct ktask_worker *s_worker;
+};
+
+/*
+ * Periodic callers.  A program that runs a small task every millisecond
+ * (a frame, a control loop, an audio buffer) meets a sleeping helper each
+ * time, and a futex wake-up costs 10-20 us in some virtual machines: more
+ * than the task.  Spinning through the gap, as OpenMP runtimes do, burns a
+ * CPU.  Instead each worker learns the rhythm of its own assignments and,
+ * once the last RHYTHM_REGULAR intervals agreed, sleeps until just before
+ * the next one is due and spins only through a window around it: the
+ * smoothed deviation twice over plus RHYTHM_SLACK_NS, at most a tenth of
+ * the period.  A window that passes without a task stops the predicting
+ * until the rhythm is regular again, so an irregular caller costs at most
+ * one window per miss.  Periods outside [RHYTHM_MIN_NS, RHYTHM_MAX_NS] are
+ * left to the plain spin-then-sleep.  All of it is the worker's own state.
+ */
+#define RHYTHM_MIN_NS 250000LL
+#define RHYTHM_MAX_NS 100000000LL
+#define RHYTHM_SLACK_NS 10000LL
+#define RHYTHM_REGULAR 3
+
+struct ktask_rhythm {
+	int64_t r_last;		/* when the worker last saw an assignment */
+	int64_t r_period;	/* smoothed interval between them, or 0 */
+	int64_t r_dev;		/* smoothed deviation from r_period */
+	int64_t r_late;		/* smoothed lateness of timed wake-ups */
+	unsigned int r_regular;	/* intervals in a row close to r_period */
+	unsigned int r_seen;	/* w_assigns when it last looked */
 };
 
 struct ktask_worker {
@@ -105,6 +135,8 @@ struct ktask_worker {
 					 * also its own thread's, atomic,
 					 * after a task (worker_main()) */
 	cpu_set_t w_mask;		/* the worker's own: its affinity */
+	unsigned int w_assigns;		/* [O] assignments, cancelled too */
+	struct ktask_rhythm w_rhythm;	/* the worker's own */
 };
 
 static struct {
@@ -485,53 +517,210 @@ KTASK_PUBLIC void ktask_last_stats(struct ktask_stats *stats)
 	*stats = tls_stats;
 }
 
-/* Waits for an assignment; false once the worker retired after idling. */
-static bool worker_wait(struct ktask_worker *w)
+static int64_t mono_ns(void)
 {
-	struct timespec timeout = {
-		.tv_sec = pool.idle_ms / 1000,
-		.tv_nsec = (long)(pool.idle_ms % 1000) * 1000000,
-	};
-	uint32_t s;
-	int i;
+	struct timespec ts;
 
-	for (i = 1; i <= WORKER_SPINS; i++) {
-		/* Acquire: pairs with the release in worker_assign(). */
-		if (ktask_load_acquire(&w->w_state) == W_ASSIGNED)
-			return true;
-		spin_pause(i);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t abs64(int64_t v)
+{
+	return v < 0 ? -v : v;
+}
+
+/* Notes that the worker saw an assignment at @now. */
+static void rhythm_arrival(struct ktask_rhythm *r, int64_t now)
+{
+	int64_t gap = now - r->r_last, err;
+
+	r->r_last = now;
+	if (gap <= 0 || gap > RHYTHM_MAX_NS) {
+		r->r_period = 0;
+		r->r_regular = 0;
+		return;
 	}
+	if (!r->r_period) {
+		r->r_period = gap;
+		r->r_dev = gap / 8;
+		r->r_regular = 0;
+		return;
+	}
+	err = abs64(gap - r->r_period);
+	r->r_regular = err <= r->r_period / 8 + RHYTHM_SLACK_NS ?
+		       r->r_regular + 1 : 0;
+	r->r_period += (gap - r->r_period) / 4;
+	r->r_dev += (err - r->r_dev) / 4;
+}
+
+/*
+ * Whether an assignment came that the worker has not noted yet (a
+ * cancelled one counts: it is part of the caller's rhythm).
+ */
+static bool rhythm_pending(const struct ktask_worker *w)
+{
+	return __atomic_load_n(&w->w_assigns, __ATOMIC_RELAXED) !=
+	       w->w_rhythm.r_seen;
+}
+
+/* Notes an assignment the worker has not noted yet, if one came. */
+static void rhythm_note(struct ktask_worker *w)
+{
+	if (!rhythm_pending(w))
+		return;
+	w->w_rhythm.r_seen = __atomic_load_n(&w->w_assigns, __ATOMIC_RELAXED);
+	rhythm_arrival(&w->w_rhythm, mono_ns());
+}
+
+/*
+ * When the next assignment is due, if the rhythm is regular: spin from
+ * *@from to *@until.  *@from is earlier by the usual lateness of a timed
+ * wake-up.
+ */
+static bool rhythm_window(const struct ktask_rhythm *r, int64_t now,
+			  int64_t *from, int64_t *until)
+{
+	int64_t next = r->r_last + r->r_period, window;
+
+	if (r->r_regular < RHYTHM_REGULAR || r->r_period < RHYTHM_MIN_NS)
+		return false;
+	window = 2 * r->r_dev + RHYTHM_SLACK_NS;
+	if (window > r->r_period / 10)
+		window = r->r_period / 10;
+	if (now > next + window)
+		return false;
+	*from = next - window - r->r_late;
+	*until = next + window;
+	return true;
+}
+
+/* Whether the worker has something to look at: an assignment, new or not. */
+static bool worker_called(const struct ktask_worker *w)
+{
+	/* Acquire: pairs with the release in worker_assign(). */
+	return ktask_load_acquire(&w->w_state) == W_ASSIGNED ||
+	       rhythm_pending(w);
+}
+
+/*
+ * Sleeps on w_state until @when (0: for the idle time) unless called
+ * first.  Returns ETIMEDOUT when it slept to the end, else 0.  The worker
+ * comes back with W_SLEEPING cleared, so that an assigner that finds it
+ * spinning afterwards makes no system call.
+ */
+static int worker_nap(struct ktask_worker *w, int64_t when)
+{
+	struct ktask_rhythm *r = &w->w_rhythm;
+	int64_t left, late;
+	struct timespec ts;
+	int err = 0;
+	uint32_t s;
+
 	/* Asleep, a worker takes no signal: they are the program's. */
 	if (!w->w_blocked) {
 		pthread_sigmask(SIG_SETMASK, &pool.all, NULL);
 		w->w_blocked = true;
 	}
 	for (;;) {
+		if (worker_called(w))
+			goto awake;
 		s = ktask_load_acquire(&w->w_state);
-		if (s == W_ASSIGNED)
-			return true;
 		if (!(s & W_SLEEPING) &&
 		    !ktask_cas(&w->w_state, &s, s | W_SLEEPING))
 			continue;
-		if (futex_wait(&w->w_state, s | W_SLEEPING, &timeout) !=
-		    ETIMEDOUT)
-			continue;
-		/* Timed out: retire, unless a task took it meanwhile. */
-		pthread_mutex_lock(&pool.lock);
-		/* Not while an undo still reads its failed work item. */
-		if (w->w_idle && !w->w_held) {
-			struct ktask_worker **pp = &pool.idle;
-
-			while (*pp != w)
-				pp = &(*pp)->w_next;
-			*pp = w->w_next;
-			pool.nr_workers--;
-			pthread_mutex_unlock(&pool.lock);
-			return false;
-		}
-		pthread_mutex_unlock(&pool.lock);
+		left = when ? when - mono_ns() : pool.idle_ms * 1000000LL;
+		if (left <= 0)
+			break;
+		ts.tv_sec = left / 1000000000LL;
+		ts.tv_nsec = left % 1000000000LL;
+		if (futex_wait(&w->w_state, s | W_SLEEPING, &ts) == ETIMEDOUT)
+			break;
+	}
+	err = ETIMEDOUT;
+	if (when) {
+		/* How late timers fire here, to set the next alarm earlier. */
+		late = mono_ns() - when;
+		late = late < 0 ? 0 : late > 100000 ? 100000 : late;
+		r->r_late += (late - r->r_late) / 4;
+	}
+awake:
+	for (;;) {
+		s = ktask_load_acquire(&w->w_state);
+		if (!(s & W_SLEEPING) ||
+		    ktask_cas(&w->w_state, &s, s & ~W_SLEEPING))
+			return err;
 	}
 }
+
+/* Spins until @until unless called first; true if called. */
+static bool worker_spin_until(struct ktask_worker *w, int64_t until)
+{
+	int i;
+
+	for (i = 1;; i++) {
+		if (worker_called(w))
+			return true;
+		if (!(i % 32) && mono_ns() >= until)
+			return false;
+		spin_pause(i);
+	}
+}
+
+/* Takes an idle worker off the pool for good; false if a task took it. */
+static bool worker_retire(struct ktask_worker *w)
+{
+	struct ktask_worker **pp = &pool.idle;
+	bool idle;
+
+	pthread_mutex_lock(&pool.lock);
+	/* Not while an undo still reads its failed work item. */
+	idle = w->w_idle && !w->w_held;
+	if (idle) {
+		while (*pp != w)
+			pp = &(*pp)->w_next;
+		*pp = w->w_next;
+		pool.nr_workers--;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return idle;
+}
+
+/*
+ * Waits for an assignment; false once the worker retired after idling.
+ * A worker whose assignments come in a regular rhythm sleeps until the next
+ * is due and spins through a window around it; otherwise it spins a little
+ * after each task, then sleeps.
+ */
+static bool worker_wait(struct ktask_worker *w)
+{
+	struct ktask_rhythm *r = &w->w_rhythm;
+	int64_t from, until;
+	bool spun = false;
+
+	for (;;) {
+		rhythm_note(w);
+		/* Acquire: pairs with the release in worker_assign(). */
+		if (ktask_load_acquire(&w->w_state) == W_ASSIGNED)
+			return true;
+		if (rhythm_window(r, mono_ns(), &from, &until)) {
+			if (!worker_nap(w, from) || worker_spin_until(w, until))
+				continue;
+			r->r_regular = 0;	/* a miss: plain waiting */
+		} else if (!spun) {
+			spun = true;
+			if (worker_spin_until(w, mono_ns() + WORKER_SPIN_NS))
+				continue;
+		}
+		if (!worker_nap(w, 0) || mono_ns() - r->r_last <
+					 pool.idle_ms * 1000000LL)
+			continue;
+		/* Idle for the whole idle time: retire, unless just taken. */
+		if (worker_retire(w))
+			return false;
+	}
+}
+
 
 /*
  * The last helper to finish wakes the caller if it sleeps.  The caller may
@@ -619,6 +808,11 @@ static void *worker_main(void *arg)
 
 	snprintf(name, sizeof(name), "ktask/%u", w->w_id);
 	pthread_setname_np(pthread_self(), name);
+	/*
+	 * Timed naps before a task is due (worker_nap()) want their timer to
+	 * fire on time, not up to the default 50 us late.
+	 */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 
 	/* Nobody can know a worker's thread id to cancel it; still. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
@@ -653,9 +847,12 @@ static void *worker_main(void *arg)
 /* Hands @w its assignment and wakes it if it sleeps. */
 static void worker_assign(struct ktask_worker *w)
 {
-	/* Release: pairs with the acquire in worker_wait(). */
-	uint32_t old = __atomic_exchange_n(&w->w_state, W_ASSIGNED,
-					   __ATOMIC_ACQ_REL);
+	uint32_t old;
+
+	/* Only the task that owns @w writes it; the worker only reads it. */
+	__atomic_store_n(&w->w_assigns, w->w_assigns + 1, __ATOMIC_RELAXED);
+	/* Release: pairs with the acquire in worker_called(). */
+	old = __atomic_exchange_n(&w->w_state, W_ASSIGNED, __ATOMIC_ACQ_REL);
 
 	if (old & W_SLEEPING)
 		futex_wake(&w->w_state);
@@ -704,6 +901,7 @@ static struct ktask_worker *worker_create(unsigned int id, unsigned int gen,
 	w->w_kw = &w->w_slots[0].s_work;
 	/* It inherits this thread's nice value as it is now, not as cached. */
 	w->w_nice = thread_nice(task->kt_plat.kpt_caller_nice);
+	w->w_assigns = 1;
 	if (pthread_getaffinity_np(pthread_self(), sizeof(w->w_mask),
 				   &w->w_mask))
 		CPU_ZERO(&w->w_mask);

@@ -434,7 +434,15 @@ void ktask_plat_wait_helpers(struct ktask_task *task)
 	wait_for_completion(&pt->kpt_done);
 }
 
+/*
+ * The failed helpers' work items stay on the task's failed list until undo
+ * is over, so the kernel home keeps every helper until ktask_plat_task_done().
+ */
 void ktask_plat_release_helpers(struct ktask_task *task)
+{
+}
+
+void ktask_plat_task_done(struct ktask_task *task)
 {
 	struct ktask_plat_task *pt = &task->kt_plat;
 	struct ktask_helper *h, *next;

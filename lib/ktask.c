@@ -333,8 +333,11 @@ static struct ktask_work *ktask_sort_failed(struct ktask_work *list)
 static void ktask_undo(struct ktask_task *task)
 {
 	const struct ktask_ctl *ctl = task->kt_ctl;
-	struct ktask_work *failed = ktask_sort_failed(task->kt_failed);
+	struct ktask_work *failed;
 	size_t i;
+
+	/* Kept sorted on the task: the home walks it in ktask_plat_task_done(). */
+	failed = task->kt_failed = ktask_sort_failed(task->kt_failed);
 
 	for (i = 0; i < task->kt_nr_nodes; i++) {
 		struct ktask_node *kn = &task->kt_nodes[i];
@@ -459,6 +462,7 @@ static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
 	if (!stats->ks_helpers) {
 		/* None free: the caller alone, with no chunking to pay for. */
 		ktask_plat_release_helpers(&task);
+		ktask_plat_task_done(&task);
 		ktask_lock_destroy(&task.kt_lock);
 		stats->ks_chunk_size = stats->ks_total_size;
 		ktask_plat_note(stats);
@@ -471,15 +475,17 @@ static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
 	ktask_plat_wait_helpers(&task);
 
 	err = ktask_load_acquire(&task.kt_error);
+	/* Helpers first: a task run by the undo function may then use them. */
+	ktask_plat_release_helpers(&task);
 	if (err && ctl->kc_undo_func)
 		ktask_undo(&task);
-	ktask_plat_release_helpers(&task);
+	ktask_plat_task_done(&task);
 	ktask_lock_destroy(&task.kt_lock);
 	return err;
 }
 
-KTASK_PUBLIC int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
-				struct ktask_ctl *ctl)
+static int ktask_run_nodes(struct ktask_node *nodes, size_t nr_nodes,
+			   struct ktask_ctl *ctl)
 {
 	struct ktask_stats stats = { 0 };
 	ktask_iter_func iter;
@@ -514,6 +520,16 @@ KTASK_PUBLIC int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
 					       ctl->kc_min_chunk_size,
 					       stats.ks_threads);
 	return ktask_run_threads(nodes, nr_nodes, ctl, iter, &stats);
+}
+
+KTASK_PUBLIC int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
+				struct ktask_ctl *ctl)
+{
+	int state = ktask_plat_call_begin();
+	int err = ktask_run_nodes(nodes, nr_nodes, ctl);
+
+	ktask_plat_call_end(state);
+	return err;
 }
 KTASK_EXPORT(ktask_run_numa);
 

@@ -86,8 +86,36 @@ void ktask_plat_wait_helpers(struct ktask_task *task);
  */
 void ktask_plat_work_node(struct ktask_work *kw, int nid);
 
-/* Gives @task's helpers back to the home, for other tasks to use. */
+/*
+ * Gives @task's helpers back to the home, for other tasks to use; called
+ * after ktask_plat_wait_helpers() and before undo, so that a task run from
+ * the undo function finds them free.  The work items on kt_failed must stay
+ * readable until ktask_plat_task_done().
+ */
 void ktask_plat_release_helpers(struct ktask_task *task);
+
+/*
+ * The task is over (undo included): the home may reuse the work items of
+ * helpers whose chunk failed.
+ */
+void ktask_plat_task_done(struct ktask_task *task);
+
+/*
+ * Bracket each ktask_run_numa() call on the calling thread; the value
+ * begin returns is handed to end.  A home that needs nothing there leaves
+ * KTASK_PLAT_CALL_HOOKS undefined (userland defers thread cancellation).
+ */
+#ifndef KTASK_PLAT_CALL_HOOKS
+static inline int ktask_plat_call_begin(void)
+{
+	return 0;
+}
+
+static inline void ktask_plat_call_end(int state)
+{
+	(void)state;
+}
+#endif
 
 /*
  * Notes what was decided for a task that passed the argument checks

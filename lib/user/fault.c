@@ -4,7 +4,8 @@
  * (KTASK_FAULT_ALLOC, see fault.h) and, in debug-yield builds, random
  * delays at the core's race windows.
  *
- * The settings are read from the environment once.  Random choices use a
+ * The settings are read from the environment once, with secure_getenv(),
+ * so that a set-user-ID or otherwise privileged program ignores them.  Random choices use a
  * per-thread seed, so that threads do not contend on one.
  */
 #define _GNU_SOURCE
@@ -26,7 +27,8 @@ static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
 
 static void fault_init(void)
 {
-	const char *s = getenv("KTASK_FAULT_ALLOC");
+	/* secure_getenv(): a privileged program cannot be made to fail. */
+	const char *s = secure_getenv("KTASK_FAULT_ALLOC");
 
 	if (s)
 		snprintf(fault_spec, sizeof(fault_spec), "%s", s);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,13 +31,19 @@
 	__atomic_compare_exchange_n((p), (oldp), (new), false,		\
 				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 
+/*
+ * kl_owner names the thread holding the lock, so that a fork handler can
+ * tell a lock the forking thread holds itself from one it must wait for.
+ */
 struct ktask_lock {
 	pthread_mutex_t kl_mutex;
+	pthread_t kl_owner;		/* atomic: holder, 0 when free */
 };
 
 static inline void ktask_lock_init(struct ktask_lock *l)
 {
 	pthread_mutex_init(&l->kl_mutex, NULL);
+	l->kl_owner = 0;
 }
 
 static inline void ktask_lock_destroy(struct ktask_lock *l)
@@ -47,14 +54,51 @@ static inline void ktask_lock_destroy(struct ktask_lock *l)
 static inline void ktask_lock(struct ktask_lock *l)
 {
 	pthread_mutex_lock(&l->kl_mutex);
+	__atomic_store_n(&l->kl_owner, pthread_self(), __ATOMIC_RELAXED);
 }
 
 static inline void ktask_unlock(struct ktask_lock *l)
 {
+	__atomic_store_n(&l->kl_owner, (pthread_t)0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&l->kl_mutex);
 }
 
+/*
+ * A whole ktask_run_numa() call runs with the calling thread's
+ * cancellation disabled: a helper may still be using the task, which lives
+ * on the caller's stack.  A request made meanwhile acts at the caller's
+ * first cancellation point after the call.  (No system call: glibc keeps
+ * the state in the thread's descriptor.)
+ */
+#define KTASK_PLAT_CALL_HOOKS 1
+
+static inline int ktask_plat_call_begin(void)
+{
+	int old = PTHREAD_CANCEL_ENABLE;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	return old;
+}
+
+static inline void ktask_plat_call_end(int old)
+{
+	if (old != PTHREAD_CANCEL_DISABLE)
+		pthread_setcancelstate(old, NULL);
+}
+
 struct ktask_worker;
+struct ktask_task;
+
+/*
+ * One task a thread is working on, caller or helper: the thread's tasks
+ * form a stack in thread-local storage, which the fork handlers walk.
+ */
+struct ktask_inside {
+	struct ktask_task *ki_task;
+	struct ktask_inside *ki_outer;
+	bool ki_caller;
+	bool ki_locked;		/* kt_lock taken by the fork handler */
+};
 
 /*
  * What the pool keeps per task.  kpt_pending counts the helpers that may
@@ -65,7 +109,10 @@ struct ktask_plat_task {
 	uint32_t kpt_pending;			/* atomic, futex word */
 	int kpt_caller_nice;			/* the caller's nice value */
 	int kpt_nice;				/* the helpers' */
+	bool kpt_have_sigmask;			/* kpt_sigmask was read */
+	struct ktask_inside kpt_inside;		/* the caller's entry */
 	cpu_set_t kpt_mask;			/* where the caller may run */
+	sigset_t kpt_sigmask;			/* the caller's signal mask */
 };
 
 #endif /* KTASK_PLAT_USER_H */

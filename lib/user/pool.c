@@ -22,6 +22,18 @@
  * worker spins briefly (back-to-back tasks are then cheap), then sleeps,
  * and after an idle timeout it exits.
  *
+ * A worker has two work items.  One that failed stays on its task's failed
+ * list until undo is over, yet the worker goes back to the pool before
+ * undo (a task run by the undo function may need it) and works on its
+ * other item meanwhile; a worker with both items held is not handed out.
+ *
+ * A chunk runs with its caller's signal mask, so that faults (SIGSEGV,
+ * SIGBUS, SIGFPE, SIGILL) reach the program's handlers on a helper as on
+ * the caller, and a process a thread function starts inherits the caller's
+ * mask.  An idle worker blocks every signal: it keeps the last task's mask
+ * only while it spins after that task, so that back-to-back tasks of one
+ * caller cost no system call for it.
+ *
  * Locking legend: [P] pool.lock, [O] the task that owns the worker,
  * [A] atomics only.
  */
@@ -37,11 +49,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include "../ktask_core.h"
 #include "fault.h"
+#include "testhooks.h"
 #include "topology.h"
 
 enum {
@@ -69,6 +83,12 @@ enum {
 #define SPIN_YIELD_EVERY 128
 
 #define DEFAULT_IDLE_MS 2000
+
+/* A work item of a worker, and the way back from it to the worker. */
+struct ktask_slot {
+	struct ktask_work s_work;
+	struct ktask_worker *s_worker;
+};
 
 /*
  * Periodic callers.  A program that runs a small task every millisecond
@@ -99,14 +119,21 @@ struct ktask_rhythm {
 };
 
 struct ktask_worker {
-	struct ktask_work w_work;	/* [O] the core's record of this share */
+	struct ktask_slot w_slots[2];	/* the core's records of its shares */
+	struct ktask_work *w_kw;	/* [O] the current task's, in w_slots */
+	unsigned int w_held;		/* [P] bit per slot: failed, in undo */
+	struct ktask_inside w_inside;	/* [O] its entry while it works */
+	bool w_blocked;			/* its own: every signal blocked */
+	sigset_t w_sigmask;		/* its own: its mask unless w_blocked */
 	uint32_t w_state;		/* [A] W_*, futex word */
 	bool w_idle;			/* [P] on pool.idle */
 	struct ktask_worker *w_next;	/* [P] pool.idle link while idle,
 					 * [O] task's helper list while busy */
 	unsigned int w_id;
 	unsigned int w_gen;		/* pool.gen when it was started */
-	int w_nice;			/* [P] while idle, [O] while busy */
+	int w_nice;			/* [P] while idle, [O] while busy;
+					 * also its own thread's, atomic,
+					 * after a task (worker_main()) */
 	cpu_set_t w_mask;		/* the worker's own: its affinity */
 	unsigned int w_assigns;		/* [O] assignments, cancelled too */
 	struct ktask_rhythm w_rhythm;	/* the worker's own */
@@ -126,11 +153,17 @@ static struct {
 	size_t env_max_threads;		/* KTASK_MAX_THREADS, 0 if unset */
 	unsigned int idle_ms;		/* KTASK_IDLE_MS */
 	unsigned long fail_create;	/* KTASK_FAULT_THREAD_CREATE */
+	int nice_floor;			/* lowest nice value we may set */
+	sigset_t all;			/* every signal: a worker's mask */
 } pool = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+#ifdef KTASK_TEST_HOOKS
+void (*ktask_test_hook_fn)(enum ktask_hook_point point);
+#endif
 
 /*
  * The calling thread's last decision, and its view of its CPUs and nice
@@ -147,6 +180,7 @@ KTASK_TLS struct ktask_cpus tls_cpus;
 KTASK_TLS int tls_nice;
 KTASK_TLS unsigned int tls_tasks;	/* this thread's tasks in pool.nr_callers */
 KTASK_TLS long tls_view_ms;	/* when tls_cpus and tls_nice were read */
+KTASK_TLS struct ktask_inside *tls_inside;	/* the tasks it works on */
 
 static void cpu_relax(void)
 {
@@ -180,10 +214,14 @@ static void futex_wake(uint32_t *word)
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-/* Reads a decimal number from the environment; 0 if unset or malformed. */
+/*
+ * Reads a decimal number from the environment; 0 if unset or malformed.
+ * Every setting is read with secure_getenv(): a set-user-ID or otherwise
+ * privileged program ignores them all, hooks for tests included.
+ */
 static unsigned long env_number(const char *name)
 {
-	const char *s = getenv(name);
+	const char *s = secure_getenv(name);
 	unsigned long v;
 	char *end;
 
@@ -196,14 +234,60 @@ static unsigned long env_number(const char *name)
 	return v;
 }
 
+/*
+ * Before a fork: wait until no other thread holds the lock of a task the
+ * forking thread works on (a helper inside the iterator), and hold it, so
+ * that the child finds the lock free and the iterator's state whole.  The
+ * forking thread may hold one itself (an iterator that forks): skip that.
+ */
 static void pool_fork_prepare(void)
 {
+	struct ktask_inside *in;
+
+	for (in = tls_inside; in; in = in->ki_outer) {
+		struct ktask_lock *l = &in->ki_task->kt_lock;
+
+		if (!in->ki_task->kt_locked ||
+		    __atomic_load_n(&l->kl_owner, __ATOMIC_RELAXED) ==
+		    pthread_self())
+			continue;
+		ktask_lock(l);
+		in->ki_locked = true;
+	}
 	pthread_mutex_lock(&pool.lock);
 }
 
 static void pool_fork_parent(void)
 {
+	struct ktask_inside *in;
+
 	pthread_mutex_unlock(&pool.lock);
+	for (in = tls_inside; in; in = in->ki_outer) {
+		if (in->ki_locked)
+			ktask_unlock(&in->ki_task->kt_lock);
+		in->ki_locked = false;
+	}
+}
+
+/*
+ * In the child, the forking thread's tasks: their locks start free (they
+ * were taken in the prepare handler, by a thread of another id), and a task
+ * it is the caller of waits for no helper, since every helper stayed in
+ * the parent, whether it was working, or done but not yet counted down.
+ */
+static void fork_child_tasks(void)
+{
+	struct ktask_inside *in;
+
+	for (in = tls_inside; in; in = in->ki_outer) {
+		struct ktask_task *task = in->ki_task;
+
+		if (in->ki_locked)
+			ktask_lock_init(&task->kt_lock);
+		in->ki_locked = false;
+		if (in->ki_caller)
+			task->kt_plat.kpt_pending = 0;
+	}
 }
 
 /*
@@ -212,16 +296,25 @@ static void pool_fork_parent(void)
  * Busy workers belong to tasks; a task of the forking thread itself (a
  * fork from a thread function) finds its helpers of the old generation and
  * neither waits for them nor gives them back (see worker_stale()); those
- * of other threads' tasks are lost with the threads.
+ * of other threads' tasks are lost with the threads.  A fork from a thread
+ * function on a helper leaves a child whose only thread is that worker:
+ * it finishes its share and then ends the child with _exit(0), as a fork
+ * child should (exit() would flush the parent's stdio buffers again).
  */
 static void pool_fork_child(void)
 {
 	struct ktask_worker *w;
 
 	pthread_mutex_init(&pool.lock, NULL);
+	/*
+	 * An idle worker with a held work item is still read by an undo (the
+	 * forking thread's, from its undo function): ktask_plat_task_done()
+	 * frees it once no item is held (never, for another thread's undo).
+	 */
 	while ((w = pool.idle)) {
 		pool.idle = w->w_next;
-		free(w);
+		if (!w->w_held)
+			free(w);
 	}
 	pool.nr_workers = 0;
 	pool.nr_busy = 0;
@@ -229,6 +322,7 @@ static void pool_fork_child(void)
 	/* Only the forking thread's own tasks, if any, run in the child. */
 	pool.nr_callers = tls_tasks;
 	pool.gen++;
+	fork_child_tasks();
 	ktask_topo_fork_child();
 }
 
@@ -238,10 +332,44 @@ static bool worker_stale(const struct ktask_worker *w)
 	return w->w_gen != __atomic_load_n(&pool.gen, __ATOMIC_RELAXED);
 }
 
+/*
+ * The lowest nice value this thread may set: any with CAP_SYS_NICE in its
+ * effective set (being root is not enough: a container's root often lacks
+ * it), else down to the RLIMIT_NICE ceiling, 20 - rlim_cur.
+ */
+int ktask_nice_floor(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+	struct rlimit rl;
+	long floor;
+
+	if (!syscall(SYS_capget, &hdr, data) &&
+	    (data[CAP_SYS_NICE / 32].effective & (1u << CAP_SYS_NICE % 32)))
+		return -20;
+	if (getrlimit(RLIMIT_NICE, &rl) || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > 40)
+		return rl.rlim_cur == RLIM_INFINITY ? -20 : 20;
+	floor = 20 - (long)rl.rlim_cur;
+	return floor < -20 ? -20 : (int)floor;
+}
+
+/* This thread's real nice value (Linux: per thread). */
+static int thread_nice(int fallback)
+{
+	int nice;
+
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, 0);
+	return errno ? fallback : nice;
+}
+
 static void pool_init(void)
 {
 	unsigned long ms = env_number("KTASK_IDLE_MS");
-	const char *fault = getenv("KTASK_FAULT_THREAD_CREATE");
+	const char *fault = secure_getenv("KTASK_FAULT_THREAD_CREATE");
 
 	pool.env_max_threads = env_number("KTASK_MAX_THREADS");
 	/* "always", or N to fail one thread creation in N at random. */
@@ -250,6 +378,8 @@ static void pool_init(void)
 	else
 		pool.fail_create = env_number("KTASK_FAULT_THREAD_CREATE");
 	pool.idle_ms = ms ? (ms > INT_MAX ? INT_MAX : ms) : DEFAULT_IDLE_MS;
+	pool.nice_floor = ktask_nice_floor();
+	sigfillset(&pool.all);
 	/* Between tasks workers may run wherever the process could at start. */
 	if (sched_getaffinity(getpid(), sizeof(pool.mask), &pool.mask))
 		CPU_ZERO(&pool.mask);
@@ -273,10 +403,7 @@ static void refresh_view(void)
 	if (tls_view_ms && now - tls_view_ms < VIEW_REFRESH_MS)
 		return;
 	ktask_topo_cpus(&tls_cpus);
-	errno = 0;
-	tls_nice = getpriority(PRIO_PROCESS, 0);
-	if (errno)
-		tls_nice = 0;
+	tls_nice = thread_nice(0);
 	tls_view_ms = now;
 }
 
@@ -322,6 +449,20 @@ int ktask_plat_current_node(void)
 	return ktask_topo_current_node();
 }
 
+/* Whether a KTASK_DEBUG value means on: anything but the words for off. */
+static bool debug_value_on(const char *s)
+{
+	static const char *const off[] = { "", "0", "false", "no", "off", "n",
+					   "f" };
+
+	if (!s)
+		return false;
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++)
+		if (!strcasecmp(s, off[i]))
+			return false;
+	return true;
+}
+
 /* KTASK_DEBUG=1: tell on stderr what was decided for each task. */
 static bool debug_enabled(void)
 {
@@ -329,9 +470,7 @@ static bool debug_enabled(void)
 	int d = __atomic_load_n(&debug, __ATOMIC_RELAXED);
 
 	if (d < 0) {
-		const char *s = getenv("KTASK_DEBUG");
-
-		d = s && *s && strcmp(s, "0");
+		d = debug_value_on(secure_getenv("KTASK_DEBUG"));
 		__atomic_store_n(&debug, d, __ATOMIC_RELAXED);
 	}
 	return d;
@@ -478,6 +617,11 @@ static int worker_nap(struct ktask_worker *w, int64_t when)
 	int err = 0;
 	uint32_t s;
 
+	/* Asleep, a worker takes no signal: they are the program's. */
+	if (!w->w_blocked) {
+		pthread_sigmask(SIG_SETMASK, &pool.all, NULL);
+		w->w_blocked = true;
+	}
 	for (;;) {
 		if (worker_called(w))
 			goto awake;
@@ -530,7 +674,8 @@ static bool worker_retire(struct ktask_worker *w)
 	bool idle;
 
 	pthread_mutex_lock(&pool.lock);
-	idle = w->w_idle;
+	/* Not while an undo still reads its failed work item. */
+	idle = w->w_idle && !w->w_held;
 	if (idle) {
 		while (*pp != w)
 			pp = &(*pp)->w_next;
@@ -625,10 +770,10 @@ static void worker_place(struct ktask_worker *w, struct ktask_task *task,
 /* The core moves a helper to a part of node @nid: follow it there. */
 void ktask_plat_work_node(struct ktask_work *kw, int nid)
 {
-	struct ktask_worker *w = (struct ktask_worker *)
-		((char *)kw - offsetof(struct ktask_worker, w_work));
+	struct ktask_slot *slot = (struct ktask_slot *)
+		((char *)kw - offsetof(struct ktask_slot, s_work));
 
-	worker_place(w, kw->kw_task, nid);
+	worker_place(slot->s_worker, kw->kw_task, nid);
 }
 
 /*
@@ -639,10 +784,38 @@ void ktask_plat_work_node(struct ktask_work *kw, int nid)
  */
 static void worker_enter(struct ktask_worker *w, struct ktask_task *task)
 {
-	worker_place(w, task, task->kt_nodes[w->w_work.kw_first_node].kn_nid);
+	worker_place(w, task, task->kt_nodes[w->w_kw->kw_first_node].kn_nid);
 	if (w->w_nice != task->kt_plat.kpt_nice &&
 	    !setpriority(PRIO_PROCESS, 0, task->kt_plat.kpt_nice))
 		w->w_nice = task->kt_plat.kpt_nice;
+}
+
+/*
+ * Gives the worker its task's signal mask unless it has it already (the
+ * kernel's mask is the first _NSIG / 8 bytes; glibc leaves the rest alone).
+ */
+static void worker_sigmask(struct ktask_worker *w, const sigset_t *mask)
+{
+	if (!w->w_blocked && !memcmp(&w->w_sigmask, mask, (NSIG - 1) / 8))
+		return;
+	pthread_sigmask(SIG_SETMASK, mask, NULL);
+	w->w_sigmask = *mask;
+	w->w_blocked = false;
+}
+
+/*
+ * Runs the worker's share of @task with the caller's signal mask, as one of
+ * the thread's tasks (for the fork handlers).
+ */
+static void worker_run(struct ktask_worker *w, struct ktask_task *task)
+{
+	w->w_inside.ki_task = task;
+	w->w_inside.ki_caller = false;
+	w->w_inside.ki_outer = tls_inside;
+	tls_inside = &w->w_inside;
+	worker_sigmask(w, &task->kt_plat.kpt_sigmask);
+	ktask_work_run(w->w_kw);
+	tls_inside = w->w_inside.ki_outer;
 }
 
 static void *worker_main(void *arg)
@@ -660,18 +833,31 @@ static void *worker_main(void *arg)
 	 */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 
+	/* Nobody can know a worker's thread id to cancel it; still. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	while (worker_wait(w)) {
 		s = W_ASSIGNED;
 		if (!ktask_cas(&w->w_state, &s, W_RUNNING))
 			continue;	/* cancelled: the caller did it all */
-		task = w->w_work.kw_task;
+		task = w->w_kw->kw_task;
 		worker_enter(w, task);
-		ktask_work_run(&w->w_work);
+		worker_run(w, task);
 		/* Back to the pool's own CPUs, before anyone may reuse w. */
 		worker_bind(w, &pool.mask);
 		/* DONE before helper_done(): the caller may reuse w after it. */
 		ktask_store_release(&w->w_state, W_DONE);
+		ktask_test_hook(KTASK_HOOK_DONE);
 		helper_done(task);
+		/* In a child forked by a thread function on this helper. */
+		if (worker_stale(w))
+			_exit(0);
+		/*
+		 * The nice value it ended with: a thread function may have
+		 * changed it.  Read after the count-down, off the caller's
+		 * wait; its next worker_enter() runs after this store.
+		 */
+		__atomic_store_n(&w->w_nice, thread_nice(w->w_nice),
+				 __ATOMIC_RELAXED);
 	}
 	free(w);
 	return NULL;
@@ -717,7 +903,7 @@ static struct ktask_worker *worker_create(unsigned int id, unsigned int gen,
 {
 	struct ktask_worker *w = ktask_fault_alloc("worker") ? NULL :
 				 calloc(1, sizeof(*w));
-	sigset_t all, old;
+	sigset_t old;
 	pthread_attr_t attr;
 	pthread_t thread;
 	int err;
@@ -729,16 +915,19 @@ static struct ktask_worker *worker_create(unsigned int id, unsigned int gen,
 	w->w_id = id;
 	w->w_gen = gen;
 	w->w_state = W_ASSIGNED;
+	w->w_blocked = true;
+	w->w_slots[0].s_worker = w->w_slots[1].s_worker = w;
+	w->w_kw = &w->w_slots[0].s_work;
+	/* It inherits this thread's nice value as it is now, not as cached. */
+	w->w_nice = thread_nice(task->kt_plat.kpt_caller_nice);
 	w->w_assigns = 1;
-	w->w_nice = task->kt_plat.kpt_caller_nice;
 	if (pthread_getaffinity_np(pthread_self(), sizeof(w->w_mask),
 				   &w->w_mask))
 		CPU_ZERO(&w->w_mask);
-	ktask_work_init(task, &w->w_work, node);
+	ktask_work_init(task, w->w_kw, node);
 
-	/* Workers take no signals: those are for the application's threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* Between tasks workers take no signals: they are the program's. */
+	pthread_sigmask(SIG_SETMASK, &pool.all, &old);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	err = pthread_create(&thread, &attr, worker_main, w);
@@ -761,6 +950,12 @@ void ktask_plat_task_init(struct ktask_task *task)
 	pt->kpt_caller_nice = tls_nice;
 	pt->kpt_nice = task->kt_ctl->kc_flags & KTASK_BACKGROUND ?
 		       19 : pt->kpt_caller_nice;
+	pt->kpt_have_sigmask = false;
+	pt->kpt_inside.ki_task = task;
+	pt->kpt_inside.ki_caller = true;
+	pt->kpt_inside.ki_locked = false;
+	pt->kpt_inside.ki_outer = tls_inside;
+	tls_inside = &pt->kpt_inside;
 	__atomic_fetch_add(&pool.nr_callers, 1, __ATOMIC_RELAXED);
 	tls_tasks++;
 }
@@ -768,27 +963,33 @@ void ktask_plat_task_init(struct ktask_task *task)
 /*
  * Takes an idle worker off pool.idle for a task whose helpers run at
  * @nice: one already at @nice, else the least nice one.  With @strict, only
- * one whose nice value need not be lowered, unless the process may lower
- * it (root): an unprivileged thread can raise its nice value but never
- * lower it again.  Called with pool.lock held.
+ * one whose nice value need not be lowered, unless the thread may lower it
+ * (CAP_SYS_NICE, or RLIMIT_NICE): without, a thread can raise its nice
+ * value but never lower it again.  A worker whose two work items are both
+ * held by undos is skipped.  Called with pool.lock held.
  */
 static struct ktask_worker *take_idle(int nice, bool strict)
 {
 	struct ktask_worker **pp, **best = NULL, *w;
+	int n, best_nice = 0;
 
 	for (pp = &pool.idle; *pp; pp = &(*pp)->w_next) {
-		if ((*pp)->w_nice == nice) {
+		if ((*pp)->w_held == 3)
+			continue;
+		n = __atomic_load_n(&(*pp)->w_nice, __ATOMIC_RELAXED);
+		if (!best || n < best_nice || n == nice) {
 			best = pp;
-			break;
+			best_nice = n;
 		}
-		if (!best || (*pp)->w_nice < (*best)->w_nice)
-			best = pp;
+		if (n == nice)
+			break;
 	}
-	if (!best || (strict && (*best)->w_nice > nice && geteuid() != 0))
+	if (!best || (strict && best_nice > nice && nice < pool.nice_floor))
 		return NULL;
 	w = *best;
 	*best = w->w_next;
 	w->w_idle = false;
+	w->w_kw = &w->w_slots[w->w_held & 1].s_work;
 	return w;
 }
 
@@ -846,6 +1047,11 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 	limit = tls_cpus.kc_usable > callers ? tls_cpus.kc_usable - callers : 0;
 	if (!limit)
 		return 0;
+	/* The mask the helpers' chunks run with; read once per task. */
+	if (!pt->kpt_have_sigmask) {
+		pthread_sigmask(SIG_BLOCK, NULL, &pt->kpt_sigmask);
+		pt->kpt_have_sigmask = true;
+	}
 	pthread_mutex_lock(&pool.lock);
 	nr = reserve_helpers(nr, limit, pt->kpt_nice, &taken, &nr_new,
 			     &first_id, &gen);
@@ -855,7 +1061,7 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 	__atomic_fetch_add(&pt->kpt_pending, nr, __ATOMIC_RELAXED);
 	for (i = 1; (w = taken); i++) {
 		taken = w->w_next;
-		ktask_work_init(task, &w->w_work, node);
+		ktask_work_init(task, w->w_kw, node);
 		w->w_next = mine;
 		mine = w;
 		worker_assign(w);
@@ -892,20 +1098,15 @@ void ktask_plat_wait_helpers(struct ktask_task *task)
 	/*
 	 * Every chunk is claimed by now.  Helpers that have not woken up yet
 	 * need not: cancel them rather than wait for their wake-up.  In a
-	 * fork child, helpers left in the parent never finish: stop counting
-	 * those that had not (chunks they claimed are not done in the child).
+	 * fork child, helpers left in the parent are no longer counted (see
+	 * fork_child_tasks()); chunks they claimed are not done in the child.
 	 */
 	for (w = pt->kpt_helpers; w; w = w->w_next) {
 		uint32_t s = W_ASSIGNED;
 
-		if (worker_stale(w)) {
-			s = ktask_load_acquire(&w->w_state) & W_STATE_MASK;
-			if (s == W_ASSIGNED || s == W_RUNNING) {
-				w->w_state = W_CANCELLED;
-				__atomic_fetch_sub(&pt->kpt_pending, 1,
-						   __ATOMIC_RELAXED);
-			}
-		} else if (ktask_cas(&w->w_state, &s, W_CANCELLED)) {
+		if (worker_stale(w))
+			continue;
+		if (ktask_cas(&w->w_state, &s, W_CANCELLED)) {
 			__atomic_fetch_sub(&pt->kpt_pending, 1,
 					   __ATOMIC_RELAXED);
 		}
@@ -927,6 +1128,23 @@ void ktask_plat_wait_helpers(struct ktask_task *task)
 	}
 }
 
+/* Whether @kw is on @task's failed list (a few items: one per thread). */
+static bool work_failed(const struct ktask_task *task,
+			const struct ktask_work *kw)
+{
+	const struct ktask_work *f;
+
+	for (f = task->kt_failed; f; f = f->kw_next_failed)
+		if (f == kw)
+			return true;
+	return false;
+}
+
+/*
+ * Before undo: the caller stops counting as one, and every helper goes
+ * back to the pool.  A helper whose work item failed keeps that item held
+ * (undo reads it) and works on its other one meanwhile.
+ */
 void ktask_plat_release_helpers(struct ktask_task *task)
 {
 	struct ktask_worker *w, *next;
@@ -934,13 +1152,18 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 
 	__atomic_fetch_sub(&pool.nr_callers, 1, __ATOMIC_RELAXED);
 	tls_tasks--;
+	tls_inside = task->kt_plat.kpt_inside.ki_outer;
 	if (!task->kt_plat.kpt_helpers)
 		return;
 	pthread_mutex_lock(&pool.lock);
 	for (w = task->kt_plat.kpt_helpers; w; w = next) {
 		next = w->w_next;
+		if (work_failed(task, w->w_kw))
+			w->w_held |= 1u << (w->w_kw != &w->w_slots[0].s_work);
 		if (worker_stale(w)) {
-			free(w);	/* its thread stayed in the parent */
+			/* Its thread stayed in the parent. */
+			if (!w->w_held)
+				free(w);
 			continue;
 		}
 		/* Back to IDLE, keeping W_SLEEPING so an assigner wakes it. */
@@ -950,6 +1173,32 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 		pool.idle = w;
 		n++;
 	}
+	task->kt_plat.kpt_helpers = NULL;
 	pool.nr_busy -= n;
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/* After undo: the failed helpers' work items are free again. */
+void ktask_plat_task_done(struct ktask_task *task)
+{
+	struct ktask_work *kw, *next;
+
+	if (!task->kt_failed)
+		return;
+	pthread_mutex_lock(&pool.lock);
+	for (kw = task->kt_failed; kw; kw = next) {
+		struct ktask_slot *slot;
+		struct ktask_worker *w;
+
+		next = kw->kw_next_failed;
+		if (kw == &task->kt_caller_work)
+			continue;
+		slot = (struct ktask_slot *)((char *)kw -
+					     offsetof(struct ktask_slot, s_work));
+		w = slot->s_worker;
+		w->w_held &= ~(1u << (slot - w->w_slots));
+		if (worker_stale(w) && !w->w_held)
+			free(w);
+	}
 	pthread_mutex_unlock(&pool.lock);
 }

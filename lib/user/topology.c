@@ -11,7 +11,12 @@
  *
  * NUMA facts come from libnuma.  For tests, KTASK_TOPOLOGY describes a
  * fake machine ("0:0-3;1:4-7", node:cpulist pairs), and KTASK_CGROUP_FS and
- * KTASK_PROC_CGROUP point the quota reader at a fake cgroup tree.
+ * KTASK_PROC_CGROUP point the quota reader at a fake cgroup tree.  They
+ * are read with secure_getenv(), so a privileged program ignores them.
+ *
+ * The quota reader's path buffers are static, guarded by the quota lock it
+ * runs under: on the stack they were 20 KB of a caller's stack, and a
+ * thread with a small stack could not call ktask_run().
  */
 #include "topology.h"
 
@@ -45,6 +50,15 @@ static struct {
 	long quota_milli;		/* [atomic] 0 = no limit */
 	long quota_stamp_ms;		/* [atomic] CLOCK_MONOTONIC_COARSE */
 	char quota_source[256];		/* [quota_lock] */
+	/* The quota reader's buffers. */
+	struct {
+		char file[4096];	/* /proc/self/cgroup */
+		char mount[PATH_MAX];	/* a controller's mount */
+		char path[PATH_MAX];	/* a cgroup's path in it */
+		char dir[PATH_MAX];	/* walk_up()'s directory */
+		char leaf[PATH_MAX];	/* a file in that directory */
+		char src[256];		/* where a quota came from */
+	} buf;				/* [quota_lock] */
 } topo = {
 	.quota_lock = PTHREAD_MUTEX_INITIALIZER,
 	.quota_stamp_ms = LONG_MIN,
@@ -133,16 +147,16 @@ static void load_libnuma(void)
 
 static void topo_load(void)
 {
-	const char *fake = getenv("KTASK_TOPOLOGY");
+	const char *fake = secure_getenv("KTASK_TOPOLOGY");
 	int with_cpus = 0;
 	long n;
 
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	topo.online = n > 0 ? (size_t)n : 1;
-	topo.cgroup_fs = getenv("KTASK_CGROUP_FS");
+	topo.cgroup_fs = secure_getenv("KTASK_CGROUP_FS");
 	if (!topo.cgroup_fs)
 		topo.cgroup_fs = "/sys/fs/cgroup";
-	topo.proc_cgroup = getenv("KTASK_PROC_CGROUP");
+	topo.proc_cgroup = secure_getenv("KTASK_PROC_CGROUP");
 	if (!topo.proc_cgroup)
 		topo.proc_cgroup = "/proc/self/cgroup";
 
@@ -187,11 +201,11 @@ void ktask_topo_init(void)
 /*
  * Reads a small file into @buf, NUL-terminated; false if it can't.  Plain
  * open() and read(): the quota is re-read on the task path, which must not
- * allocate (fopen() would).
+ * allocate (fopen() would).  Non-blocking, so that a FIFO does not hang it.
  */
 static bool read_small(const char *path, char *buf, size_t size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	size_t len = 0;
 	ssize_t n;
 
@@ -216,10 +230,10 @@ static long to_milli(long long quota, long long period)
 /* cgroup v2: "max 100000" or "50000 100000" in cpu.max. */
 static long read_v2(const char *dir)
 {
-	char path[PATH_MAX], buf[64];
+	char *path = topo.buf.leaf, buf[64];
 	long long quota, period;
 
-	snprintf(path, sizeof(path), "%s/cpu.max", dir);
+	snprintf(path, sizeof(topo.buf.leaf), "%s/cpu.max", dir);
 	if (!read_small(path, buf, sizeof(buf)) ||
 	    sscanf(buf, "%lld %lld", &quota, &period) != 2)
 		return 0;
@@ -229,14 +243,14 @@ static long read_v2(const char *dir)
 /* cgroup v1: cpu.cfs_quota_us (-1 for none) and cpu.cfs_period_us. */
 static long read_v1(const char *dir)
 {
-	char path[PATH_MAX], buf[64];
+	char *path = topo.buf.leaf, buf[64];
 	long long quota, period;
 
-	snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", dir);
+	snprintf(path, sizeof(topo.buf.leaf), "%s/cpu.cfs_quota_us", dir);
 	if (!read_small(path, buf, sizeof(buf)) ||
 	    sscanf(buf, "%lld", &quota) != 1)
 		return 0;
-	snprintf(path, sizeof(path), "%s/cpu.cfs_period_us", dir);
+	snprintf(path, sizeof(topo.buf.leaf), "%s/cpu.cfs_period_us", dir);
 	if (!read_small(path, buf, sizeof(buf)) ||
 	    sscanf(buf, "%lld", &period) != 1)
 		return 0;
@@ -252,13 +266,13 @@ static long walk_up(const char *mount, const char *path,
 		    long (*read_quota)(const char *), char *source,
 		    size_t source_size)
 {
-	char dir[PATH_MAX];
+	char *dir = topo.buf.dir;
 	size_t root_len = strlen(mount);
 	long best = 0, q;
 	char *slash;
 
-	if ((size_t)snprintf(dir, sizeof(dir), "%s%s", mount, path) >=
-	    sizeof(dir))
+	if ((size_t)snprintf(dir, sizeof(topo.buf.dir), "%s%s", mount,
+			     path) >= sizeof(topo.buf.dir))
 		return 0;
 	while (strlen(dir) > root_len && dir[strlen(dir) - 1] == '/')
 		dir[strlen(dir) - 1] = '\0';
@@ -299,10 +313,10 @@ static bool v1_cpu_mount(char *out, size_t size)
 {
 	static const char *const names[] = { "cpu", "cpu,cpuacct",
 					     "cpuacct,cpu" };
-	char path[PATH_MAX];
+	char *path = topo.buf.leaf;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s/cpu.cfs_period_us",
+		snprintf(path, sizeof(topo.buf.leaf), "%s/%s/cpu.cfs_period_us",
 			 topo.cgroup_fs, names[i]);
 		if (!access(path, R_OK)) {
 			snprintf(out, size, "%s/%s", topo.cgroup_fs, names[i]);
@@ -312,17 +326,21 @@ static bool v1_cpu_mount(char *out, size_t size)
 	return false;
 }
 
-/* The caller's cgroup quota in thousandths of a CPU; 0 for none. */
+/*
+ * The caller's cgroup quota in thousandths of a CPU; 0 for none.  Called
+ * with the quota lock held: the buffers are topo.buf.
+ */
 static long read_quota(char *source, size_t source_size)
 {
-	char file[4096], mount[PATH_MAX], path[PATH_MAX], *line, *next;
+	char *file = topo.buf.file, *mount = topo.buf.mount;
+	char *path = topo.buf.path, *src = topo.buf.src, *line, *next;
 	long best = 0, q;
 
 	source[0] = '\0';
-	if (!read_small(topo.proc_cgroup, file, sizeof(file)))
+	if (!read_small(topo.proc_cgroup, file, sizeof(topo.buf.file)))
 		return 0;
 	for (line = file; *line; line = next) {
-		char *c1, *c2, src[256];
+		char *c1, *c2;
 
 		next = line + strcspn(line, "\n");
 		if (*next)
@@ -331,18 +349,19 @@ static long read_quota(char *source, size_t source_size)
 		c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
 			continue;
-		snprintf(path, sizeof(path), "%s", c2 + 1);
+		snprintf(path, sizeof(topo.buf.path), "%s", c2 + 1);
 		if (c2 == c1 + 1 && !strncmp(line, "0:", 2)) {
 			/* cgroup v2, mounted at the fs root (not hybrid). */
-			snprintf(mount, sizeof(mount), "%s/cgroup.controllers",
-				 topo.cgroup_fs);
+			snprintf(mount, sizeof(topo.buf.mount),
+				 "%s/cgroup.controllers", topo.cgroup_fs);
 			if (access(mount, R_OK))
 				continue;
 			q = walk_up(topo.cgroup_fs, path, read_v2, src,
-				    sizeof(src));
+				    sizeof(topo.buf.src));
 		} else if (has_token(c1 + 1, c2 - c1 - 1, "cpu") &&
-			   v1_cpu_mount(mount, sizeof(mount))) {
-			q = walk_up(mount, path, read_v1, src, sizeof(src));
+			   v1_cpu_mount(mount, sizeof(topo.buf.mount))) {
+			q = walk_up(mount, path, read_v1, src,
+				    sizeof(topo.buf.src));
 		} else {
 			continue;
 		}

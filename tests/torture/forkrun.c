@@ -31,7 +31,7 @@ struct tt_child_report {
 static double tt_last_fork;	/* [A] as bits of a double, see below */
 
 /* Claims the right to fork now; false if another caller forked lately. */
-static bool tt_fork_claim(void)
+bool tt_fork_claim(void)
 {
 	double now = tt_now(), last;
 
@@ -42,7 +42,12 @@ static bool tt_fork_claim(void)
 					 __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 
-static void tt_child(struct tt_caller *c, int fd)
+/*
+ * The child: random tasks, then a report through @fd.  A child forked from
+ * a chunk (task.c) comes here once its task returned, unchecked: the
+ * chunks its helpers had claimed stayed in the parent.
+ */
+void tt_child(struct tt_caller *c, int fd)
 {
 	struct tt_child_report rep;
 	struct tt_task t;
@@ -71,7 +76,7 @@ static void tt_child(struct tt_caller *c, int fd)
 }
 
 /* Reads the child's report and its exit; false if it went wrong. */
-static bool tt_reap(struct tt_caller *c, pid_t pid, int fd)
+bool tt_reap(struct tt_caller *c, pid_t pid, int fd)
 {
 	struct tt_child_report rep;
 	ssize_t n;

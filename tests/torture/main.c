@@ -33,6 +33,7 @@ struct tt_options tt_opt = {
 	.stall = 30,
 	.max_units = 4096,
 	.fork = true,
+	.cancel = true,
 	.nested = true,
 	.growth_check = !TT_SANITIZED,
 	.rss_limit_kib = 8192,
@@ -100,7 +101,8 @@ static void *tt_caller_main(void *arg)
 		tt_make_task(c, &t);
 		tt_publish(c, &t);
 		__atomic_store_n(&c->tc_phase, TT_RUNNING, __ATOMIC_RELAXED);
-		why = tt_run_task(c, &t, &ret);
+		why = t.cancel ? tt_run_cancelled(c, &t, &ret) :
+				 tt_run_task(c, &t, &ret);
 		__atomic_store_n(&c->tc_phase, TT_CHECKING, __ATOMIC_RELAXED);
 		c->tc_failed += ret != 0;
 		c->tc_nested += t.nested;
@@ -129,7 +131,8 @@ static void tt_usage(FILE *f)
 "  -s, --stall SECONDS      report a caller without progress this long (30)\n"
 "  -S, --seed N             random seed (from the clock)\n"
 "  -u, --max-units N        largest task, in units (4096, at most 32768)\n"
-"      --no-fork            never fork\n"
+"      --no-fork            never fork (nor fork from a chunk)\n"
+"      --no-cancel          never cancel a caller in the middle of a task\n"
 "      --no-nested          no nested ktask_run() calls\n"
 "      --no-growth-check    report memory and thread growth, do not judge it\n"
 "      --rss-limit KIB      allowed RSS growth after warm-up (8192)\n"
@@ -148,6 +151,7 @@ static const struct option tt_longopts[] = {
 	{ "seed", required_argument, NULL, 'S' },
 	{ "max-units", required_argument, NULL, 'u' },
 	{ "no-fork", no_argument, NULL, 'F' },
+	{ "no-cancel", no_argument, NULL, 'C' },
 	{ "no-nested", no_argument, NULL, 'N' },
 	{ "no-growth-check", no_argument, NULL, 'G' },
 	{ "rss-limit", required_argument, NULL, 'R' },
@@ -178,6 +182,7 @@ static int tt_parse(int argc, char **argv)
 			break;
 		case 'u': tt_opt.max_units = strtoul(optarg, NULL, 0); break;
 		case 'F': tt_opt.fork = false; break;
+		case 'C': tt_opt.cancel = false; break;
 		case 'N': tt_opt.nested = false; break;
 		case 'G': tt_opt.growth_check = false; break;
 		case 'R': tt_opt.rss_limit_kib = atol(optarg); break;
@@ -226,7 +231,8 @@ static unsigned long tt_helpers_verdict(unsigned long helped)
 static unsigned long tt_summary(unsigned long *all)
 {
 	unsigned long tasks = 0, failed = 0, helped = 0, nested = 0;
-	unsigned long lists = 0, forks = 0, bad = 0;
+	unsigned long lists = 0, forks = 0, bad = 0, chunk_forks = 0;
+	unsigned long cancels = 0;
 
 	for (unsigned int i = 0; i < tt_opt.callers; i++) {
 		struct tt_caller *c = &tt_callers[i];
@@ -237,12 +243,15 @@ static unsigned long tt_summary(unsigned long *all)
 		nested += c->tc_nested;
 		lists += c->tc_lists;
 		forks += c->tc_forks;
+		chunk_forks += c->tc_chunk_forks;
+		cancels += c->tc_cancels;
 		bad += c->tc_mismatches;
 	}
 	printf("torture: %lu tasks (%lu with helpers, %lu nested, %lu "
-	       "lists), %lu failed on purpose, %lu forks, %lu mismatches "
-	       "(seed %u, %u callers, %.0f s)\n", tasks, helped, nested,
-	       lists, failed, forks, bad, tt_opt.seed, tt_opt.callers,
+	       "lists), %lu failed on purpose, %lu forks (%lu from a chunk), "
+	       "%lu callers cancelled, %lu mismatches (seed %u, %u callers, "
+	       "%.0f s)\n", tasks, helped, nested, lists, failed, forks,
+	       chunk_forks, cancels, bad, tt_opt.seed, tt_opt.callers,
 	       tt_now() - tt_start);
 	*all = tasks;
 	return bad + tt_helpers_verdict(helped);

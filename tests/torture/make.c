@@ -115,12 +115,17 @@ void tt_make_task(struct tt_caller *c, struct tt_task *t)
 				sizeof(tt_errors) / sizeof(tt_errors[0]))];
 		}
 	}
+	/* A list task's caller forks from a chunk; a task is cancelled. */
+	t->fork_in_chunk = tt_opt.fork && t->list && !t->nested &&
+			   tt_rnd(rng, 8) == 0;
+	t->cancel = tt_opt.cancel && !t->fork_in_chunk && tt_rnd(rng, 32) == 0;
 	/* --hang: the third task of caller 0 never finishes. */
 	if (tt_opt.hang && c->tc_id == 0 && c->tc_tasks == 2) {
 		t->hang = true;
 		t->size = t->size < 64 ? 64 : t->size;
 		t->nr_fails = 0;
 		t->nested = false;
+		t->cancel = false;
 		tt_random_nodes(rng, t);
 	}
 }
@@ -144,6 +149,10 @@ void tt_describe(const struct tt_task *t, char *buf, size_t size)
 	for (size_t k = 0; k < t->nr_fails && n > 0 && (size_t)n < size; k++)
 		n += snprintf(buf + n, size - n, ", unit %zu fails %d",
 			      t->fail_unit[k], t->fail_err[k]);
+	if (t->fork_in_chunk && n > 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - n, ", forks from a chunk");
+	if (t->cancel && n > 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - n, ", caller cancelled");
 	if (t->hang && n > 0 && (size_t)n < size)
 		snprintf(buf + n, size - n, ", hangs on purpose");
 }

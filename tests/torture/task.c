@@ -35,6 +35,9 @@ struct tt_run {
 	unsigned int errors_returned;	/* [A] bit k: fail_err[k] returned */
 	int in_iter;			/* [A] iterators running now */
 	int iter_overlap;		/* [A] times two ran at once */
+	/* A fork from a chunk on the caller (fork_in_chunk). */
+	pid_t child;			/* [O] its pid; -1 in the child */
+	int child_fd;			/* [O] its report pipe */
 	/* Undo checks; undo runs only on the caller. */
 	int undo_calls;
 	size_t undo_node, undo_end;
@@ -129,6 +132,45 @@ static void tt_hang_forever(void)
 		sleep(1);
 }
 
+/*
+ * fork_in_chunk: the caller forks from its first chunk, while a helper may
+ * be inside the (slowed) iterator under the task's lock.  The child goes
+ * on with the task, which must return there too (tt_run_task()).
+ */
+static void tt_chunk_fork(struct tt_run *r)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (r->child || tt_gettid() != r->c->tc_tid || !tt_fork_claim() ||
+	    pipe(fds))
+		return;
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		alarm((unsigned int)tt_opt.stall + 5);
+		r->child = -1;
+		r->child_fd = fds[1];
+		return;
+	}
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return;
+	}
+	r->child = pid;
+	r->child_fd = fds[0];
+}
+
+/* cancel: the victim's chunks reach cancellation points (cancel.c). */
+static void tt_chunk_cancel_point(struct tt_run *r)
+{
+	if (tt_gettid() != r->c->tc_tid)
+		return;
+	__atomic_store_n(&r->c->tc_victim_in_chunk, 1, __ATOMIC_RELEASE);
+	pthread_testcancel();
+}
+
 static int tt_leaf(void *start, void *end, struct tt_run *r)
 {
 	const struct tt_task *t = r->t;
@@ -136,6 +178,10 @@ static int tt_leaf(void *start, void *end, struct tt_run *r)
 	int k;
 
 	__atomic_fetch_add(&r->c->tc_progress, 1, __ATOMIC_RELAXED);
+	if (t->fork_in_chunk)
+		tt_chunk_fork(r);
+	if (t->cancel)
+		tt_chunk_cancel_point(r);
 	if (t->slow && tt_thread_rnd(4) == 0)
 		sched_yield();
 	if (t->hang && lo == 0)
@@ -226,6 +272,9 @@ static struct tt_item *tt_list_iter_checked(struct tt_item *pos, size_t n)
 
 	if (__atomic_fetch_add(&r->in_iter, 1, __ATOMIC_RELAXED))
 		__atomic_fetch_add(&r->iter_overlap, 1, __ATOMIC_RELAXED);
+	/* A fork may come now: hold the task's lock a little longer. */
+	if (r->t->fork_in_chunk && tt_gettid() != r->c->tc_tid)
+		sched_yield();
 	pos = tt_list_iter(pos, n);
 	__atomic_fetch_sub(&r->in_iter, 1, __ATOMIC_RELAXED);
 	return pos;
@@ -349,6 +398,16 @@ const char *tt_run_task(struct tt_caller *c, const struct tt_task *t,
 	ktask_ctl_set_flags(&ctl, t->flags);
 
 	*ret = tt_call(c, t, &ctl);
+	if (r.child < 0)	/* forked from a chunk: the task returned */
+		tt_child(c, r.child_fd);
+	if (t->cancel)		/* the checks below are no cancellation points */
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	if (r.child > 0) {
+		c->tc_chunk_forks++;
+		__atomic_fetch_add(&c->tc_forks, 1, __ATOMIC_RELAXED);
+		if (!tt_reap(c, r.child, r.child_fd))
+			return "a child forked from a chunk went wrong";
+	}
 
 	ktask_last_stats(&st);
 	c->tc_helped += t->size && st.ks_helpers > 0;

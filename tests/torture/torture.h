@@ -30,6 +30,7 @@ struct tt_options {
 	unsigned int seed;
 	size_t max_units;
 	bool fork;
+	bool cancel;		/* cancel callers in the middle of a task */
 	bool nested;
 	bool hang;		/* watchdog self-test: one chunk never returns */
 	bool growth_check;	/* fail on RSS or thread growth */
@@ -59,6 +60,8 @@ struct tt_task {
 	bool with_undo;
 	bool slow;		/* chunks yield now and then */
 	bool hang;		/* one chunk never returns (--hang) */
+	bool fork_in_chunk;	/* the caller forks from a chunk (list task) */
+	bool cancel;		/* run on a thread cancelled mid-task */
 	size_t nr_nodes;
 	size_t node_off[TT_MAX_NODES + 1];	/* node k: [off[k], off[k+1]) */
 	int nid[TT_MAX_NODES];
@@ -101,6 +104,8 @@ struct tt_caller {
 	/* Counts. */
 	unsigned long tc_tasks, tc_failed, tc_helped, tc_nested, tc_lists;
 	unsigned long tc_forks, tc_mismatches;	/* [A] */
+	unsigned long tc_chunk_forks, tc_cancels;
+	int tc_victim_in_chunk;			/* [A] see cancel.c */
 };
 
 /* Globals: the callers, and whether they should stop. */
@@ -123,6 +128,13 @@ void tt_describe(const struct tt_task *t, char *buf, size_t size);
 
 /* forkrun.c */
 bool tt_fork_check(struct tt_caller *c);
+bool tt_fork_claim(void);
+void tt_child(struct tt_caller *c, int fd) __attribute__((noreturn));
+bool tt_reap(struct tt_caller *c, pid_t pid, int fd);
+
+/* cancel.c */
+const char *tt_run_cancelled(struct tt_caller *c, const struct tt_task *t,
+			     int *ret);
 
 /* watchdog.c */
 int tt_watchdog_start(void);

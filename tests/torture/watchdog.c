@@ -248,9 +248,9 @@ void tt_watchdog_stop(void)
 }
 
 /*
- * The threads the process may have: main, watchdog, callers, and the pool,
- * which never exceeds the usable CPUs less one (ThreadSanitizer adds one
- * of its own).
+ * The threads the process may have: main, watchdog, callers, a victim of
+ * each caller's cancellation test (cancel.c), and the pool, which never
+ * exceeds the usable CPUs less one (ThreadSanitizer adds one of its own).
  */
 static long tt_thread_limit(void)
 {
@@ -259,7 +259,8 @@ static long tt_thread_limit(void)
 
 	if (!sched_getaffinity(0, sizeof(set), &set))
 		cpus = CPU_COUNT(&set);
-	return 2 + (long)tt_opt.callers + (cpus - 1) + 1;
+	return 2 + (long)tt_opt.callers * (tt_opt.cancel ? 2 : 1) +
+	       (cpus - 1) + 1;
 }
 
 /* Prints the growth figures; returns 1 if they are beyond the limits. */

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * testhooks.h - internals the white-box tests reach by linking a static
+ * copy of the library, and the pause points of the test-hooks build.
+ *
+ * A build with KTASK_TEST_HOOKS defined (tests/CMakeLists.txt builds one,
+ * never installed) calls ktask_test_hook_fn, when a test set it, at the
+ * points below, so that a test can hold a thread in a narrow window (and,
+ * say, fork there).  Other builds compile the calls away.
+ */
+#ifndef KTASK_TESTHOOKS_H
+#define KTASK_TESTHOOKS_H
+
+enum ktask_hook_point {
+	KTASK_HOOK_DONE,	/* a helper stored W_DONE, not yet counted down */
+};
+
+#ifdef KTASK_TEST_HOOKS
+extern void (*ktask_test_hook_fn)(enum ktask_hook_point point);
+#define ktask_test_hook(point)						\
+	do {								\
+		if (ktask_test_hook_fn)					\
+			ktask_test_hook_fn(point);			\
+	} while (0)
+#else
+#define ktask_test_hook(point) do { } while (0)
+#endif
+
+/* pool.c: the lowest nice value this thread may set (capability, rlimit). */
+int ktask_nice_floor(void);
+
+#endif /* KTASK_TESTHOOKS_H */

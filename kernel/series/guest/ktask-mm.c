@@ -45,7 +45,7 @@
 #define HP2M (2 * MiB)
 #define FALLOC_LEN (512 * MiB)
 #define REPS 3
-#define NTESTS 12
+#define NTESTS 13
 
 /* run.sh mounts these; without them the program mounts its own in /tmp. */
 #define RUN_2M "/dev/hugepages"
@@ -241,30 +241,59 @@ static double falloc_512m(int *good)
 struct timing {
 	double serial;
 	double deflt;
+	double serial_min;
+	double deflt_min;
 	int ok;
 };
 
-/* Runs f REPS times with max_threads=1 and with the default, interleaved. */
+static double min_of(const double *v, int n)
+{
+	double m = v[0];
+	int i;
+
+	for (i = 1; i < n; i++)
+		if (v[i] < m)
+			m = v[i];
+	return m;
+}
+
+/*
+ * Runs f REPS times with max_threads=1 and REPS times with the default,
+ * interleaved, the order alternating, after one untimed run: the first
+ * touch of guest memory costs the host more (QEMU backs guest RAM lazily),
+ * and that must not be counted against whichever setting comes first.
+ */
 static struct timing time_both(double (*f)(int *), const char *name)
 {
-	double s[REPS], d[REPS];
-	struct timing r = { 0, 0, 1 };
-	int i, good;
+	double s[REPS], d[REPS], w;
+	struct timing r = { 0, 0, 0, 0, 1 };
+	int i, j, good;
 
+	w = f(&good);
+	if (w < 0 || !good)
+		r.ok = 0;
+	diag("%s warm-up: %.3f s", name, w);
 	for (i = 0; i < REPS; i++) {
-		if (set_threads(1))
-			r.ok = 0;
-		s[i] = f(&good);
-		if (s[i] < 0 || !good)
-			r.ok = 0;
-		if (set_threads(0))
-			r.ok = 0;
-		d[i] = f(&good);
-		if (d[i] < 0 || !good)
-			r.ok = 0;
+		for (j = 0; j < 2; j++) {
+			int serial = (i + j) % 2 == 0;
+			double t;
+
+			if (set_threads(serial ? 1 : 0))
+				r.ok = 0;
+			t = f(&good);
+			if (t < 0 || !good)
+				r.ok = 0;
+			if (serial)
+				s[i] = t;
+			else
+				d[i] = t;
+		}
 		diag("%s run %d: max_threads=1 %.3f s, default %.3f s",
 		     name, i + 1, s[i], d[i]);
 	}
+	set_threads(0);
+	r.serial_min = min_of(s, REPS);
+	r.deflt_min = min_of(d, REPS);
 	r.serial = median(s, REPS);
 	r.deflt = median(d, REPS);
 	return r;
@@ -276,6 +305,9 @@ static void ratio(struct timing *t, const char *name, double target)
 
 	diag("%s: median max_threads=1 %.3f s, default %.3f s, ratio %.2fx (target %.1fx)",
 	     name, t->serial, t->deflt, x, target);
+	diag("%s: best of %d: max_threads=1 %.3f s, default %.3f s, ratio %.2fx",
+	     name, REPS, t->serial_min, t->deflt_min,
+	     t->deflt_min > 0 ? t->serial_min / t->deflt_min : 0);
 	if (!ktask_kernel) {
 		skip(name, "KTASK=n kernel: no ratio");
 		return;
@@ -577,6 +609,44 @@ static void signal_kill(double falloc_time)
 }
 
 /*
+ * fallocate() of one 1 GiB page: a chunk of the fallocate task clears the
+ * page, with a ktask task of its own (nested in a helper when there is
+ * one).  The page must read zero; it is dirtied, then freed.
+ */
+static void falloc_1g(void)
+{
+	const char *desc = "fallocate of a 1 GiB page clears it";
+	long before = hp_count(1048576, "free_hugepages");
+	char path[96];
+	double t0, t;
+	int fd, ok;
+	char *p;
+
+	if (before < 1) {
+		skip(desc, "no free 1 GiB page");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/ktask-mm-falloc1g", mnt_1g);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	t0 = now();
+	ok = fd >= 0 && !fallocate(fd, 0, 0, GiB);
+	t = now() - t0;
+	ok = ok && hp_count(1048576, "free_hugepages") == before - 1;
+	p = mmap(NULL, GiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		ok = 0;
+	} else {
+		ok = ok && all_bytes(p, GiB, 0);
+		memset(p, 0xc3, GiB);
+		munmap(p, GiB);
+	}
+	close(fd);
+	unlink(path);
+	diag("fallocate of 1 GiB: %.3f s", t);
+	result(ok && hp_count(1048576, "free_hugepages") == before, "%s", desc);
+}
+
+/*
  * Copy-on-write of a 1 GiB private page after fork: the child's write
  * copies it (copy_user_gigantic_page); the copy must equal the parent's
  * page except for the byte written, and the parent's must be unchanged.
@@ -691,6 +761,7 @@ int main(void)
 	with_pages();
 	signal_alarm(ta.deflt > 0 ? ta.deflt : 0.5);
 	signal_kill(ta.deflt > 0 ? ta.deflt : 0.5);
+	falloc_1g();
 	cow_1g();
 
 	result(avail_2m() == free2m_start &&

@@ -13,7 +13,9 @@
  * Speed: each timed operation runs three times with
  * /sys/module/ktask/parameters/max_threads at 1 (serial) and three times
  * at 0 (the default), and the ratio of the medians is checked against the
- * targets of issue 10 (1.6x for the fault, 1.5x for fallocate).
+ * targets of issue 10 (1.6x for the fault, 1.5x for fallocate).  On a
+ * host too busy for that to mean anything, KTASK_MM_RATIOS=info prints
+ * the ratios and skips their checks.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,6 +60,7 @@ static char mnt_2m[64], mnt_1g[64];
 static int mounted_here[2];
 static int test_no;
 static int ktask_kernel;
+static int judge_ratios = 1;
 static char saved_param[32];
 
 static void result(int ok, const char *fmt, ...)
@@ -310,6 +313,13 @@ static void ratio(struct timing *t, const char *name, double target)
 	     t->deflt_min > 0 ? t->serial_min / t->deflt_min : 0);
 	if (!ktask_kernel) {
 		skip(name, "KTASK=n kernel: no ratio");
+		return;
+	}
+	if (!judge_ratios) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "ratio %.2fx not judged (KTASK_MM_RATIOS=info)", x);
+		skip(name, why);
 		return;
 	}
 	result(t->ok && x >= target, "%s ratio %.2fx >= %.1fx", name, x,
@@ -721,6 +731,8 @@ int main(void)
 	FILE *f;
 
 	ktask_kernel = !k || strcmp(k, "n") != 0;
+	k = getenv("KTASK_MM_RATIOS");
+	judge_ratios = !k || strcmp(k, "info") != 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("KTAP version 1\n1..%d\n", NTESTS);
 	diag("ktask-mm: KTASK_KERNEL=%s", ktask_kernel ? "y" : "n");

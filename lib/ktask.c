@@ -525,9 +525,18 @@ static int ktask_run_nodes(struct ktask_node *nodes, size_t nr_nodes,
 KTASK_PUBLIC int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
 				struct ktask_ctl *ctl)
 {
-	int state = ktask_plat_call_begin();
-	int err = ktask_run_nodes(nodes, nr_nodes, ctl);
+	int state, err;
 
+	/*
+	 * A task of one part and at most one minimum chunk is one plain call
+	 * of the thread function, with nothing of ktask's around it that a
+	 * cancellation could leave behind: no need to pay for the hooks.
+	 */
+	if (nr_nodes == 1 && nodes && ctl && ctl->kc_min_chunk_size &&
+	    nodes->kn_task_size <= ctl->kc_min_chunk_size)
+		return ktask_run_nodes(nodes, nr_nodes, ctl);
+	state = ktask_plat_call_begin();
+	err = ktask_run_nodes(nodes, nr_nodes, ctl);
 	ktask_plat_call_end(state);
 	return err;
 }

@@ -47,6 +47,10 @@
 #   KTASK_SERIES_TIMEOUT  seconds for one VM run (default 1800)
 #   KTASK_SERIES_PROG_TIMEOUT  seconds per guest program or test (600)
 #   KTASK_SERIES_APT      0: do not install packages
+#   KTASK_SERIES_RATIOS   info (default): the guest programs print their
+#                         speed ratios without judging them; check: judge
+#                         them against the targets (for a measuring run,
+#                         with KTASK_SERIES_CONFIG=kernel/series/perf.config)
 #   KTASK_SERIES_QEMU_ARGS  more QEMU arguments; KTASK_SERIES_CMDLINE: more
 #                         kernel command line
 # The kernels are kept as $KTASK_SERIES_DIR/kernels/bzImage-ktask-{y,n}
@@ -69,6 +73,8 @@ build=${KTASK_SERIES_BUILD:-1}
 jobs=${KTASK_SERIES_JOBS:-$(nproc)}
 vm_timeout=${KTASK_SERIES_TIMEOUT:-1800}
 prog_timeout=${KTASK_SERIES_PROG_TIMEOUT:-600}
+ratios=${KTASK_SERIES_RATIOS:-info}
+case $ratios in info|check) ;; *) echo "run.sh: KTASK_SERIES_RATIOS must be info or check" >&2; exit 2 ;; esac
 source_tar=/usr/src/linux-source-6.12.tar.xz
 
 say() { echo "series: $*" >&2; }
@@ -125,10 +131,14 @@ for f in ${KTASK_SERIES_CONFIG:-}; do
 	fragments+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")")
 done
 
-# check_config TREE KTASK: every symbol the fragments set, set in .config.
+# check_config TREE KTASK: every symbol the fragments set, set in .config
+# (a later fragment's "# CONFIG_X is not set" or value overrides an earlier
+# one's, as merge_config.sh does).
 check_config() {
 	local tree=$1 want_ktask=$2 line sym
-	cat "${fragments[@]}" | while read -r line; do
+	sed -nE 's/^(CONFIG_[A-Za-z0-9_]+)=.*/\1 &/p; s/^# (CONFIG_[A-Za-z0-9_]+) is not set/\1 &/p' \
+		"${fragments[@]}" | awk '{ last[$1] = $0 } END { for (s in last) print last[s] }' |
+		sed 's/^[^ ]* //' | while read -r line; do
 		case $line in CONFIG_*=*) ;; *) continue ;; esac
 		sym=${line%%=*}
 		[ "$sym" = CONFIG_KTASK ] && [ "$want_ktask" = n ] &&
@@ -318,7 +328,7 @@ for t in /guest/*; do
 	[ -x "\$t" ] || continue
 	name=\${t##*/}
 	echo "ktask-prog: begin \$name"
-	KTASK_KERNEL=\$K timeout $prog_timeout "\$t" >/tmp/out 2>&1
+	KTASK_KERNEL=\$K KTASK_MM_RATIOS=$ratios timeout $prog_timeout "\$t" >/tmp/out 2>&1
 	rc=\$?
 	sed 's/^/prog: /' /tmp/out
 	echo "ktask-prog: end \$name \$rc"
@@ -355,7 +365,7 @@ for k in $kernels; do
 		-numa node,nodeid=0,cpus=0-1,memdev=mem0 \
 		-numa node,nodeid=1,cpus=2-3,memdev=mem1 \
 		-kernel "$dir/kernels/bzImage-$(name "$k")" -initrd "$work/initramfs-$k.gz" \
-		-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 rdinit=/init hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=300 ${KTASK_SERIES_CMDLINE:-}" \
+		-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 rdinit=/init no_timer_check hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=300 ${KTASK_SERIES_CMDLINE:-}" \
 		-nographic -monitor none -serial "file:$log" -nic none -no-reboot \
 		${KTASK_SERIES_QEMU_ARGS:-} </dev/null >"$work/qemu-$k.out" 2>&1
 	qemu_rc=$?

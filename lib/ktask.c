@@ -140,10 +140,12 @@ static int ktask_run_inline(struct ktask_node *nodes, size_t nr_nodes,
 /*
  * The size of the next chunk of a node with @left units unclaimed.  Chunks
  * shrink as the node drains: at most kt_chunk_size (about a quarter of a
- * thread's share of the task), and from the point where fewer than four
- * such chunks per thread are left, a quarter of a thread's share of what
- * is left, so the last chunks are short and no thread is left with a long
- * one at the end while the others idle.  Always a multiple of the minimum
+ * thread's share of the task), and from the point where fewer than two
+ * such chunks per thread are left (about half the task), half a thread's
+ * share of what is left, so the last chunks are short and no thread is
+ * left with a long one at the end while the others idle.  The first half
+ * keeps the series' chunks: streaming work (memset) slows down in small
+ * pieces.  Always a multiple of the minimum
  * chunk and never below it, except the node's last chunk, which takes what
  * is left.
  */
@@ -450,7 +452,7 @@ static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
 	task.kt_iter = iter;
 	task.kt_chunk_size = stats->ks_chunk_size;
 	task.kt_min_chunk = ctl->kc_min_chunk_size;
-	task.kt_guide = 4 * stats->ks_threads;
+	task.kt_guide = 2 * stats->ks_threads;
 	task.kt_locked = iter != ktask_iter_range;
 	task.kt_error = 0;
 	task.kt_failed = NULL;

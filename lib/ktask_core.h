@@ -35,7 +35,7 @@ struct ktask_task {
 	ktask_iter_func kt_iter;		/* [C] never NULL */
 	size_t kt_chunk_size;			/* [C] the largest chunk */
 	size_t kt_min_chunk;			/* [C] kc_min_chunk_size */
-	size_t kt_guide;			/* [C] 4 x threads: see */
+	size_t kt_guide;			/* [C] 2 x threads: see */
 						/*     ktask_next_chunk() */
 	bool kt_locked;				/* [C] claim under kt_lock */
 	int kt_error;				/* [A] first error, 0 if none */

@@ -447,15 +447,15 @@ static int uneven_chunk(void *start, void *end, struct uneven *u)
 
 /*
  * The chunk count the documented rule gives for one node: chunks of at most
- * @max, and of a quarter of a thread's share of what is left once that is
- * smaller, in multiples of @min and never below it.
+ * @max, and of half a thread's share of what is left once that is smaller,
+ * in multiples of @min and never below it.
  */
 static int rule_chunks(size_t left, size_t min, size_t max, size_t threads)
 {
 	int n = 0;
 
 	while (left) {
-		size_t chunk = left / (4 * threads) / min * min;
+		size_t chunk = left / (2 * threads) / min * min;
 
 		chunk = chunk < min ? min : chunk > max ? max : chunk;
 		left -= chunk < left ? chunk : left;

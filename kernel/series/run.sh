@@ -259,9 +259,16 @@ make_initramfs() {
 		for t in "${user_tests[@]}"; do
 			i=$((i + 1))
 			cp "$t" "$root/tests/$(printf %02d $i)-$(basename "$t")"
+			# Its loader and libraries at their paths, and the
+			# libraries once more in /lib/ktask-libs: the guest mounts
+			# a tmpfs on /tmp, which would hide a build tree there
+			# (a RUNPATH of /tmp/...), so the tests run with
+			# LD_LIBRARY_PATH=/lib/ktask-libs.
+			mkdir -p "$root/lib/ktask-libs"
 			for lib in $(ldd "$t" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
 				mkdir -p "$root$(dirname "$lib")"
 				cp -L "$lib" "$root$lib"
+				cp -L "$lib" "$root/lib/ktask-libs/"
 			done
 		done
 	fi
@@ -315,7 +322,7 @@ for t in /tests/*; do
 	[ -x "\$t" ] || continue
 	name=\${t##*/}
 	echo "ktask-guest: running \$name"
-	timeout $prog_timeout "\$t" >/tmp/out 2>&1
+	LD_LIBRARY_PATH=/lib/ktask-libs timeout $prog_timeout "\$t" >/tmp/out 2>&1
 	rc=\$?
 	sed 's/^/user: /' /tmp/out
 	if [ \$rc = 0 ]; then

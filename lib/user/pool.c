@@ -614,6 +614,7 @@ static int worker_nap(struct ktask_worker *w, int64_t when)
 	struct ktask_rhythm *r = &w->w_rhythm;
 	int64_t left, late;
 	struct timespec ts;
+	bool timed_out = false;
 	int err = 0;
 	uint32_t s;
 
@@ -623,22 +624,33 @@ static int worker_nap(struct ktask_worker *w, int64_t when)
 		w->w_blocked = true;
 	}
 	for (;;) {
-		if (worker_called(w))
-			goto awake;
+		/*
+		 * Decide on the value the worker then sleeps on: a check of
+		 * an earlier load would let it set W_SLEEPING on a word that
+		 * was assigned meanwhile (the assigner saw no W_SLEEPING and
+		 * woke no one) and sleep through its own task.
+		 */
 		s = ktask_load_acquire(&w->w_state);
-		if (!(s & W_SLEEPING) &&
-		    !ktask_cas(&w->w_state, &s, s | W_SLEEPING))
-			continue;
+		if (s == W_ASSIGNED || rhythm_pending(w))
+			goto awake;
+		if (!(s & W_SLEEPING)) {
+			/* Fails if the word changed: look again. */
+			if (!ktask_cas(&w->w_state, &s, s | W_SLEEPING))
+				continue;
+			s |= W_SLEEPING;
+		}
 		left = when ? when - mono_ns() : pool.idle_ms * 1000000LL;
 		if (left <= 0)
 			break;
 		ts.tv_sec = left / 1000000000LL;
 		ts.tv_nsec = left % 1000000000LL;
-		if (futex_wait(&w->w_state, s | W_SLEEPING, &ts) == ETIMEDOUT)
+		if (futex_wait(&w->w_state, s, &ts) == ETIMEDOUT) {
+			timed_out = true;
 			break;
+		}
 	}
 	err = ETIMEDOUT;
-	if (when) {
+	if (when && timed_out) {
 		/* How late timers fire here, to set the next alarm earlier. */
 		late = mono_ns() - when;
 		late = late < 0 ? 0 : late > 100000 ? 100000 : late;

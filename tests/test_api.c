@@ -1084,6 +1084,75 @@ static void test_periodic_then_idle(void **state)
 	assert_int_equal(kt_count_pool_threads(), 0);
 }
 
+/*
+ * A periodic caller's helper keeps off the caller's CPU between tasks
+ * (pool.c, "Periodic callers"): both sleep between tasks, and woken on one
+ * CPU, the caller would do the whole task while the helper waited for the
+ * CPU.  Seen from the helper's chunk: its CPUs exclude the one the caller
+ * runs on, in most calls once the rhythm is learnt (the caller may move).
+ */
+struct aside {
+	struct meet m;
+	pid_t caller;
+	int caller_cpu;
+	bool helper_off;	/* a helper's chunk had the caller's CPU off */
+};
+
+static int aside_chunk(void *start, void *end, struct aside *a)
+{
+	cpu_set_t mask;
+
+	if (kt_gettid() == a->caller) {
+		__atomic_store_n(&a->caller_cpu, sched_getcpu(),
+				 __ATOMIC_RELEASE);
+	} else if (!pthread_getaffinity_np(pthread_self(), sizeof(mask),
+					   &mask)) {
+		/* Read after the meet: the caller's CPU is known by then. */
+		int cpu;
+
+		meet_chunk(start, end, &a->m);
+		cpu = __atomic_load_n(&a->caller_cpu, __ATOMIC_ACQUIRE);
+		a->helper_off = cpu >= 0 && !CPU_ISSET(cpu, &mask);
+		return 0;
+	}
+	return meet_chunk(start, end, &a->m);
+}
+
+static void test_periodic_helper_steps_aside(void **state)
+{
+	struct aside a;
+	DEFINE_KTASK_CTL(ctl, aside_chunk, &a, 1);
+	struct timespec next;
+	int i, off = 0, nr = 0;
+
+	(void)state;
+	SKIP_UNLESS_TWO_CPUS();
+	ktask_ctl_set_max_threads(&ctl, 2);
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	/* 5 ms: the rhythm holds with up to 0.6 ms of jitter. */
+	for (i = 0; i < 60; i++) {
+		memset(&a, 0, sizeof(a));
+		a.m.want = 2;
+		a.caller = kt_gettid();
+		a.caller_cpu = -1;
+		assert_int_equal(ktask_run(NULL, 2, &ctl), 0);
+		assert_false(a.m.timed_out);
+		if (i >= 10) {
+			nr++;
+			off += a.helper_off;
+		}
+		next.tv_nsec += 5000000;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_nsec -= 1000000000;
+			next.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+	}
+	print_message("the helper kept off the caller's CPU in %d of %d "
+		      "calls\n", off, nr);
+	assert_true(off >= nr / 3);
+}
+
 int main(int argc, char **argv)
 {
 	const char *group = argc > 1 ? argv[1] : "all";
@@ -1117,6 +1186,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest idle[] = {
 		cmocka_unit_test(test_idle_workers_sleep_then_exit),
 		cmocka_unit_test(test_periodic_then_idle),
+		cmocka_unit_test(test_periodic_helper_steps_aside),
 	};
 	const struct CMUnitTest nothreads[] = {
 		cmocka_unit_test(test_thread_create_failure_runs_inline),

@@ -110,6 +110,7 @@ struct ktask_plat_task {
 	int kpt_caller_nice;			/* the caller's nice value */
 	int kpt_nice;				/* the helpers' */
 	bool kpt_have_sigmask;			/* kpt_sigmask was read */
+	int kpt_cpu;				/* the caller's CPU then, or -1 */
 	struct ktask_inside kpt_inside;		/* the caller's entry */
 	cpu_set_t kpt_mask;			/* where the caller may run */
 	sigset_t kpt_sigmask;			/* the caller's signal mask */

@@ -16,7 +16,9 @@
 # Separate processes keep one peer's idle threads from stealing CPU from
 # the next, and let the same binary run under different environments:
 # libgomp is run as it comes and with OMP_WAIT_POLICY=passive.  LLVM's
-# libomp has its own binary.  Peers are interleaved workload by workload
+# libomp has its own binary.  Workload 8 also runs OpenMP and TBB with 16
+# threads, as sized for a 16-CPU host, under the fakecpus LD_PRELOAD shim
+# that shows them 16 CPUs ("-t16") and without it ("-t16-unshimmed").  Peers are interleaved workload by workload
 # and round by round, so every ratio compares runs made close together, and
 # every process gets the same calibration of the unit of work.
 set -eu

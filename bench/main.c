@@ -56,7 +56,10 @@ static int listed(const char *list, const char *name, size_t nr)
 /*
  * The peer's name in the results: "gomp", or "gomp-passive" and so on, and
  * "gomp-t16" when BENCH_THREADS=16 told a peer that sizes its own team to
- * start 16 threads (bench_threads()).
+ * start 16 threads (bench_threads()).  That plays a program on a 16-CPU
+ * host only if the runtime sees 16 CPUs too (bench/fakecpus.c, loaded by
+ * run.sh); where it sees fewer, it knows it is oversubscribed and behaves
+ * otherwise, and the label says so: "gomp-t16-unshimmed".
  */
 static void peer_label(const struct bench_peer *p, char *buf, size_t len)
 {
@@ -67,7 +70,9 @@ static void peer_label(const struct bench_peer *p, char *buf, size_t len)
 	if (v && *v && n < len)
 		n += snprintf(buf + n, len - n, "-%s", v);
 	if (p->sized && bench_threads() && n < len)
-		snprintf(buf + n, len - n, "-t%u", bench_threads());
+		n += snprintf(buf + n, len - n, "-t%u", bench_threads());
+	if (p->sized && bench_opts.cpus < bench_threads() && n < len)
+		snprintf(buf + n, len - n, "-unshimmed");
 	for (i = 0; buf[i]; i++)
 		buf[i] = isalnum((unsigned char)buf[i]) || buf[i] == '-' ?
 			 tolower((unsigned char)buf[i]) : '_';

@@ -16,7 +16,9 @@
 # Separate processes keep one peer's idle threads from stealing CPU from
 # the next, and let the same binary run under different environments:
 # libgomp is run as it comes and with OMP_WAIT_POLICY=passive.  LLVM's
-# libomp has its own binary.  Peers are interleaved workload by workload
+# libomp has its own binary.  Workload 8 also runs OpenMP and TBB with 16
+# threads, as sized for a 16-CPU host, under the fakecpus LD_PRELOAD shim
+# that shows them 16 CPUs ("-t16") and without it ("-t16-unshimmed").  Peers are interleaved workload by workload
 # and round by round, so every ratio compares runs made close together, and
 # every process gets the same calibration of the unit of work.
 set -eu
@@ -26,6 +28,9 @@ out=${3:-bench-results}
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$build/bench/ktask-bench
 llvm=$build/bench/ktask-bench-llvm-omp
+# The LD_PRELOAD shim that shows workload 8's "-t16" peers 16 CPUs.
+shim=$(cd "$build/bench" && pwd)/libktask-bench-fakecpus.so
+[ -f "$shim" ] || { echo "run.sh: no $shim: the -t16 peers run unshimmed only" >&2; shim=""; }
 
 case $mode in
 quick|tiny) rounds=${ROUNDS:-1} ;;
@@ -39,7 +44,8 @@ rm -f "$out"/parts/*.csv "$out/load.log"
 
 # Settings the peers read are cleared, so that every peer runs as it comes.
 unset OMP_WAIT_POLICY OMP_NUM_THREADS GOMP_SPINCOUNT KMP_BLOCKTIME \
-	KTASK_MAX_THREADS KTASK_IDLE_MS 2>/dev/null || true
+	KTASK_MAX_THREADS KTASK_IDLE_MS KMP_TOPOLOGY_METHOD BENCH_THREADS \
+	BENCH_FAKE_CPUS LD_PRELOAD 2>/dev/null || true
 
 peers=$("$bin" -l 2>&1 | sed -n 's/^peers: //p')
 cal=$("$bin" -C)
@@ -67,17 +73,30 @@ while [ $r -le "$rounds" ]; do
 				-o "$out/parts/$r-$w-llvm-omp.csv"
 		fi
 		# Workload 8 again with the peers sized for a 16-CPU host, as
-		# in a container on a big machine (ktask sizes itself).
+		# in a container on a big machine (ktask sizes itself): 16
+		# threads, and under the fakecpus shim a runtime that sees 16
+		# CPUs ("-t16"), as it would there.  Without the shim the
+		# runtimes see 2 CPUs and throttle their spinning
+		# ("-t16-unshimmed", the earlier emulation, kept to compare).
 		if [ "$w" = 8 ]; then
-			for p in gomp tbb; do
-				case " $peers " in *" $p "*) ;; *) continue ;; esac
-				BENCH_THREADS=16 "$bin" -m "$mode" -c "$cal" -w 8 -p $p \
-					-o "$out/parts/$r-8-$p-t16.csv"
+			for fake in 16 ""; do
+				pre=""
+				if [ -n "$fake" ]; then
+					[ -n "$shim" ] || continue
+					pre="LD_PRELOAD=$shim BENCH_FAKE_CPUS=$fake"
+				fi
+				for p in gomp tbb; do
+					case " $peers " in *" $p "*) ;; *) continue ;; esac
+					env $pre BENCH_THREADS=16 "$bin" -m "$mode" \
+						-c "$cal" -w 8 -p $p \
+						-o "$out/parts/$r-8-$p-t16${fake:+-fake}.csv"
+				done
+				if [ -x "$llvm" ]; then
+					env $pre BENCH_THREADS=16 "$llvm" -m "$mode" \
+						-c "$cal" -w 8 -p llvm-omp \
+						-o "$out/parts/$r-8-llvm-omp-t16${fake:+-fake}.csv"
+				fi
 			done
-			if [ -x "$llvm" ]; then
-				BENCH_THREADS=16 "$llvm" -m "$mode" -c "$cal" -w 8 \
-					-p llvm-omp -o "$out/parts/$r-8-llvm-omp-t16.csv"
-			fi
 		fi
 	done
 	r=$((r + 1))

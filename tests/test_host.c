@@ -717,6 +717,85 @@ static void test_renice_in_chunk_not_leaked(void **state)
 	expect_child_ok(body_renice_in_chunk, 30);
 }
 
+/*
+ * Nor its signal mask, CPUs or scheduling policy: a thread function that
+ * changes them on a helper leaves the next task on that worker as its
+ * own caller asked (found by review: the pool compared against what it
+ * had last set, not what the thread had).
+ */
+static struct kt_meet leak_meet;
+static bool leak_perturb;
+static pid_t leak_helper;		/* the helper that ran a chunk */
+static int leak_bad;			/* what the helper found, bit per kind */
+
+static int leak_chunk(void *start, void *end, void *arg)
+{
+	cpu_set_t one, now;
+	sigset_t set;
+	struct sched_param sp = { 0 };
+
+	(void)start, (void)end, (void)arg;
+	kt_meet(&leak_meet);
+	if (!on_helper())
+		return 0;
+	__atomic_store_n(&leak_helper, kt_gettid(), __ATOMIC_RELAXED);
+	if (leak_perturb) {
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		CPU_ZERO(&one);
+		CPU_SET(sched_getcpu(), &one);
+		sched_setaffinity(0, sizeof(one), &one);
+		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+		return 0;
+	}
+	pthread_sigmask(SIG_BLOCK, NULL, &set);
+	if (sigismember(&set, SIGUSR1))
+		leak_bad |= 1;
+	if (!sched_getaffinity(0, sizeof(now), &now) && CPU_COUNT(&now) < 2)
+		leak_bad |= 2;
+	if (sched_getscheduler(0) != SCHED_OTHER)
+		leak_bad |= 4;
+	return 0;
+}
+
+static pid_t leak_task(bool perturb)
+{
+	DEFINE_KTASK_CTL(ctl, leak_chunk, NULL, 1);
+
+	memset(&leak_meet, 0, sizeof(leak_meet));
+	leak_meet.want = 2;
+	leak_perturb = perturb;
+	leak_helper = 0;
+	ktask_ctl_set_max_threads(&ctl, 2);
+	CHECK(!ktask_run(NULL, 2, &ctl) && !leak_meet.timed_out);
+	return leak_helper;
+}
+
+static void body_thread_state_not_leaked(void)
+{
+	int i, same = 0;
+	pid_t first;
+
+	need_two_cpus();
+	caller_tid = kt_gettid();
+	for (i = 0; i < 50; i++) {
+		leak_bad = 0;
+		first = leak_task(true);
+		/* Back to back: the worker did not sleep in between. */
+		same += leak_task(false) == first;
+		CHECK(!leak_bad);
+	}
+	/* The checks above ran on the worker that was changed. */
+	CHECK(same >= 25);
+}
+
+static void test_thread_state_not_leaked(void **state)
+{
+	(void)state;
+	expect_child_ok(body_thread_state_not_leaked, 30);
+}
+
 /* --- Undo runs after the helpers went back --------------------------------- */
 
 static struct kt_meet undo_meet, inner_meet;
@@ -1091,6 +1170,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_small_stack_caller),
 		cmocka_unit_test(test_new_worker_nice_recorded),
 		cmocka_unit_test(test_renice_in_chunk_not_leaked),
+		cmocka_unit_test(test_thread_state_not_leaked),
 		cmocka_unit_test(test_undo_task_gets_helpers),
 		cmocka_unit_test(test_fork_in_undo),
 		cmocka_unit_test(test_debug_off_spellings),

@@ -147,6 +147,8 @@ struct ktask_worker {
 	cpu_set_t w_base;		/* its own: w_mask before it stepped
 					 * aside, while w_aside */
 	bool w_aside;			/* its own: off a caller's CPU */
+	int w_policy;			/* its own: its scheduling policy */
+	struct sched_param w_param;	/* and priority, from its start */
 	unsigned int w_assigns;		/* [O] assignments, cancelled too */
 	struct ktask_rhythm w_rhythm;	/* the worker's own */
 };
@@ -796,6 +798,7 @@ static void worker_bind(struct ktask_worker *w, const cpu_set_t *mask)
 	if (!pthread_setaffinity_np(pthread_self(), sizeof(*mask), mask)) {
 		w->w_mask = *mask;
 		w->w_aside = false;
+		tls_view_ms = 0;	/* a nested call reads its CPUs anew */
 	}
 }
 
@@ -851,6 +854,8 @@ void ktask_plat_work_node(struct ktask_work *kw, int nid)
  */
 static void worker_enter(struct ktask_worker *w, struct ktask_task *task)
 {
+	/* A nested call reads the CPUs and nice value this task gives. */
+	tls_view_ms = 0;
 	worker_place(w, task, task->kt_nodes[w->w_kw->kw_first_node].kn_nid);
 	if (w->w_nice != task->kt_plat.kpt_nice &&
 	    !setpriority(PRIO_PROCESS, 0, task->kt_plat.kpt_nice))
@@ -885,6 +890,34 @@ static void worker_run(struct ktask_worker *w, struct ktask_task *task)
 	tls_inside = w->w_inside.ki_outer;
 }
 
+/*
+ * After a task: what the thread function may have changed of its thread
+ * and the next task must not inherit.  The nice value is read back for
+ * the next worker_enter(); the signal mask is read back so that
+ * worker_sigmask() sets the next task's for real; CPUs it moved the
+ * thread to go back to the pool's, and a scheduling policy it set goes
+ * back to the worker's own.  Four system calls, after the count down, off
+ * the caller's wait; the next worker_enter() runs after them.  A priority
+ * changed within the same policy is not seen.
+ */
+static void worker_settle(struct ktask_worker *w)
+{
+	cpu_set_t mask;
+	int policy = sched_getscheduler(0);
+
+	__atomic_store_n(&w->w_nice, thread_nice(w->w_nice), __ATOMIC_RELAXED);
+	if (!w->w_blocked)
+		pthread_sigmask(SIG_BLOCK, NULL, &w->w_sigmask);
+	if (!pthread_getaffinity_np(pthread_self(), sizeof(mask), &mask) &&
+	    !CPU_EQUAL(&mask, &w->w_mask)) {
+		w->w_mask = mask;
+		w->w_aside = false;
+		worker_bind(w, &pool.mask);
+	}
+	if (policy >= 0 && policy != w->w_policy)
+		pthread_setschedparam(pthread_self(), w->w_policy, &w->w_param);
+}
+
 static void *worker_main(void *arg)
 {
 	struct ktask_worker *w = arg;
@@ -899,6 +932,9 @@ static void *worker_main(void *arg)
 	 * fire on time, not up to the default 50 us late.
 	 */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	/* As inherited from the thread that started it. */
+	w->w_policy = sched_getscheduler(0);
+	sched_getparam(0, &w->w_param);
 
 	/* Nobody can know a worker's thread id to cancel it; still. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
@@ -923,13 +959,7 @@ static void *worker_main(void *arg)
 		/* In a child forked by a thread function on this helper. */
 		if (worker_stale(w))
 			_exit(0);
-		/*
-		 * The nice value it ended with: a thread function may have
-		 * changed it.  Read after the count-down, off the caller's
-		 * wait; its next worker_enter() runs after this store.
-		 */
-		__atomic_store_n(&w->w_nice, thread_nice(w->w_nice),
-				 __ATOMIC_RELAXED);
+		worker_settle(w);
 	}
 	free(w);
 	return NULL;

@@ -31,9 +31,19 @@ struct ktask_chunk {
 	void *kch_end;
 };
 
+/*
+ * Positions of a range task need not point into one object (an index cast
+ * to a pointer is one), so they are added as integers: pointer arithmetic
+ * past an object is undefined, and UBSan says so for huge offsets.
+ */
+static void *ktask_pos_add(void *position, size_t size)
+{
+	return (void *)((uintptr_t)position + size);
+}
+
 KTASK_PUBLIC void *ktask_iter_range(void *position, size_t size)
 {
-	return (char *)position + size;
+	return ktask_pos_add(position, size);
 }
 KTASK_EXPORT(ktask_iter_range);
 
@@ -182,8 +192,8 @@ static bool ktask_claim_range(struct ktask_task *task, size_t node,
 			    claimed + ch->kch_size));
 
 	ch->kch_offset = claimed;
-	ch->kch_start = (char *)kn->kn_start + claimed;
-	ch->kch_end = (char *)ch->kch_start + ch->kch_size;
+	ch->kch_start = ktask_pos_add(kn->kn_start, claimed);
+	ch->kch_end = ktask_pos_add(ch->kch_start, ch->kch_size);
 	return true;
 }
 

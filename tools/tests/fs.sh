@@ -69,6 +69,12 @@ ext4_populate() {
 	head -c 16777216 /dev/urandom >"$d/data"
 	sync
 	mtime=$(stat -c %Y.%y "$d/data")
+	# Out of the cache first, so that the count below is populate's doing.
+	"$KTASK" evict "$d/data" >/dev/null || fail "ext4: evict of the data file failed"
+	if command -v fincore >/dev/null; then
+		pages=$(fincore -n -o PAGES "$d/data")
+		[ "$pages" -lt 64 ] || fail "ext4: evict left $pages of 4096 pages cached"
+	fi
 	writes=$(awk '{ print $7 }' "/sys/block/$LOOPDEV/stat")
 	"$KTASK" --json populate --file "$d/sparse" >"$LIB_TMP/json" ||
 		fail "ext4 populate of a sparse file failed"
@@ -85,8 +91,11 @@ ext4_populate() {
 	[ "$(awk '{ print $7 }' "/sys/block/$LOOPDEV/stat")" -eq "$writes" ] ||
 		fail "ext4 populate: the device was written to"
 	if command -v fincore >/dev/null; then
+		# A few may go again at once: a test beside this one that
+		# reserves huge pages makes the kernel reclaim clean cache
+		# (seen: 4090 of 4096 under ctest -j2).
 		pages=$(fincore -n -o PAGES "$d/data")
-		[ "$pages" -eq 4096 ] || fail "ext4 populate: $pages of 4096 pages cached"
+		[ "$pages" -ge 4032 ] || fail "ext4 populate: $pages of 4096 pages cached"
 	fi
 	ok "ext4 populate: holes stay holes, data cached, nothing written"
 	# --write does what it says: every hole gets blocks.

@@ -1153,6 +1153,31 @@ static void test_periodic_helper_steps_aside(void **state)
 	assert_true(off >= nr / 3);
 }
 
+/*
+ * KTASK_IDLE_MS=0: a worker exits as soon as its short spin after a task
+ * ends (it used to mean the default, 2 s), and the pool still starts again
+ * on demand.
+ */
+static void test_idle_zero_exits_at_once(void **state)
+{
+	struct meet m;
+	DEFINE_KTASK_CTL(ctl, meet_chunk, &m, 1);
+	int round, ms;
+
+	(void)state;
+	SKIP_UNLESS_TWO_CPUS();
+	for (round = 0; round < 2; round++) {
+		memset(&m, 0, sizeof(m));
+		m.want = 2;
+		assert_int_equal(ktask_run(NULL, 8, &ctl), 0);
+		assert_false(m.timed_out);
+		for (ms = 0; ms < 1000 && kt_count_pool_threads(); ms += 10)
+			kt_sleep_ms(10);
+		print_message("the pool was empty %d ms after the task\n", ms);
+		assert_true(ms < 1000);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *group = argc > 1 ? argv[1] : "all";
@@ -1188,6 +1213,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_periodic_then_idle),
 		cmocka_unit_test(test_periodic_helper_steps_aside),
 	};
+	const struct CMUnitTest idle0[] = {
+		cmocka_unit_test(test_idle_zero_exits_at_once),
+	};
 	const struct CMUnitTest nothreads[] = {
 		cmocka_unit_test(test_thread_create_failure_runs_inline),
 	};
@@ -1197,6 +1225,8 @@ int main(int argc, char **argv)
 	if (!strcmp(group, "nothreads"))
 		return cmocka_run_group_tests_name("nothreads", nothreads, NULL,
 						   NULL);
+	if (!strcmp(group, "idle0"))
+		return cmocka_run_group_tests_name("idle0", idle0, NULL, NULL);
 	if (!strcmp(group, "idle"))
 		return cmocka_run_group_tests_name("idle", idle, NULL, NULL);
 	return cmocka_run_group_tests_name("api", all, NULL, NULL);

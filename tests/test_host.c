@@ -727,33 +727,51 @@ static struct kt_meet leak_meet;
 static bool leak_perturb;
 static pid_t leak_helper;		/* the helper that ran a chunk */
 static int leak_bad;			/* what the helper found, bit per kind */
+static int leak_caller_cpu;		/* [A] the caller's CPU in its chunk */
+static int leak_pinned;			/* the CPU the helper pinned itself to */
+static int leak_cpu_checks;		/* tasks whose CPUs could be judged */
 
+/*
+ * The helper pins itself to its caller's CPU.  A worker that stepped aside
+ * from a periodic caller (pool.c) runs on the caller's CPUs less that one,
+ * never on that one alone, so a mask of just the caller's CPU in the next
+ * task is the pin left over, when the caller is still on that CPU.
+ */
 static int leak_chunk(void *start, void *end, void *arg)
 {
+	struct sched_param sp = { 0 };
 	cpu_set_t one, now;
 	sigset_t set;
-	struct sched_param sp = { 0 };
+	int cpu;
 
 	(void)start, (void)end, (void)arg;
+	if (!on_helper())
+		__atomic_store_n(&leak_caller_cpu, sched_getcpu(),
+				 __ATOMIC_RELEASE);
 	kt_meet(&leak_meet);
 	if (!on_helper())
 		return 0;
 	__atomic_store_n(&leak_helper, kt_gettid(), __ATOMIC_RELAXED);
+	cpu = __atomic_load_n(&leak_caller_cpu, __ATOMIC_ACQUIRE);
 	if (leak_perturb) {
 		sigemptyset(&set);
 		sigaddset(&set, SIGUSR1);
 		pthread_sigmask(SIG_BLOCK, &set, NULL);
 		CPU_ZERO(&one);
-		CPU_SET(sched_getcpu(), &one);
-		sched_setaffinity(0, sizeof(one), &one);
+		CPU_SET(cpu, &one);
+		leak_pinned = sched_setaffinity(0, sizeof(one), &one) ? -1 : cpu;
 		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 		return 0;
 	}
 	pthread_sigmask(SIG_BLOCK, NULL, &set);
 	if (sigismember(&set, SIGUSR1))
 		leak_bad |= 1;
-	if (!sched_getaffinity(0, sizeof(now), &now) && CPU_COUNT(&now) < 2)
-		leak_bad |= 2;
+	if (leak_pinned >= 0 && cpu == leak_pinned &&
+	    !sched_getaffinity(0, sizeof(now), &now)) {
+		leak_cpu_checks++;
+		if (CPU_COUNT(&now) == 1 && CPU_ISSET(cpu, &now))
+			leak_bad |= 2;
+	}
 	if (sched_getscheduler(0) != SCHED_OTHER)
 		leak_bad |= 4;
 	return 0;
@@ -767,6 +785,7 @@ static pid_t leak_task(bool perturb)
 	leak_meet.want = 2;
 	leak_perturb = perturb;
 	leak_helper = 0;
+	leak_caller_cpu = -1;
 	ktask_ctl_set_max_threads(&ctl, 2);
 	CHECK(!ktask_run(NULL, 2, &ctl) && !leak_meet.timed_out);
 	return leak_helper;
@@ -781,13 +800,20 @@ static void body_thread_state_not_leaked(void)
 	caller_tid = kt_gettid();
 	for (i = 0; i < 50; i++) {
 		leak_bad = 0;
+		leak_pinned = -1;
 		first = leak_task(true);
 		/* Back to back: the worker did not sleep in between. */
 		same += leak_task(false) == first;
+		if (leak_bad)
+			fprintf(stderr, "leaked into the next task: %s%s%s\n",
+				leak_bad & 1 ? "signal mask " : "",
+				leak_bad & 2 ? "CPUs " : "",
+				leak_bad & 4 ? "policy" : "");
 		CHECK(!leak_bad);
 	}
 	/* The checks above ran on the worker that was changed. */
 	CHECK(same >= 25);
+	CHECK(leak_cpu_checks >= 10);
 }
 
 static void test_thread_state_not_leaked(void **state)

@@ -193,7 +193,7 @@ KTASK_TLS struct ktask_stats tls_stats;
 KTASK_TLS struct ktask_cpus tls_cpus;
 KTASK_TLS int tls_nice;
 KTASK_TLS unsigned int tls_tasks;	/* this thread's tasks in pool.nr_callers */
-KTASK_TLS long tls_view_ms;	/* when tls_cpus and tls_nice were read */
+KTASK_TLS int64_t tls_view_ms;	/* when tls_cpus and tls_nice were read */
 KTASK_TLS struct ktask_inside *tls_inside;	/* the tasks it works on */
 
 static void cpu_relax(void)
@@ -229,22 +229,23 @@ static void futex_wake(uint32_t *word)
 }
 
 /*
- * Reads a decimal number from the environment; 0 if unset or malformed.
+ * Reads a decimal number from the environment; @unset if unset or
+ * malformed.
  * Every setting is read with secure_getenv(): a set-user-ID or otherwise
  * privileged program ignores them all, hooks for tests included.
  */
-static unsigned long env_number(const char *name)
+static unsigned long env_number(const char *name, unsigned long unset)
 {
 	const char *s = secure_getenv(name);
 	unsigned long v;
 	char *end;
 
 	if (!s || *s < '0' || *s > '9')
-		return 0;
+		return unset;
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno || *end)
-		return 0;
+		return unset;
 	return v;
 }
 
@@ -382,16 +383,17 @@ static int thread_nice(int fallback)
 
 static void pool_init(void)
 {
-	unsigned long ms = env_number("KTASK_IDLE_MS");
+	/* 0: a worker exits as soon as its spin after a task ends. */
+	unsigned long ms = env_number("KTASK_IDLE_MS", DEFAULT_IDLE_MS);
 	const char *fault = secure_getenv("KTASK_FAULT_THREAD_CREATE");
 
-	pool.env_max_threads = env_number("KTASK_MAX_THREADS");
+	pool.env_max_threads = env_number("KTASK_MAX_THREADS", 0);
 	/* "always", or N to fail one thread creation in N at random. */
 	if (fault && !strcmp(fault, "always"))
 		pool.fail_create = 1;
 	else
-		pool.fail_create = env_number("KTASK_FAULT_THREAD_CREATE");
-	pool.idle_ms = ms ? (ms > INT_MAX ? INT_MAX : ms) : DEFAULT_IDLE_MS;
+		pool.fail_create = env_number("KTASK_FAULT_THREAD_CREATE", 0);
+	pool.idle_ms = ms > INT_MAX ? INT_MAX : ms;
 	pool.nice_floor = ktask_nice_floor();
 	sigfillset(&pool.all);
 	/* Between tasks workers may run wherever the process could at start. */
@@ -401,18 +403,19 @@ static void pool_init(void)
 	pthread_atfork(pool_fork_prepare, pool_fork_parent, pool_fork_child);
 }
 
-static long coarse_ms(void)
+/* Never 0; 64 bits, so that a 32-bit build does not wrap after 25 days. */
+static int64_t coarse_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L + 1;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
 }
 
 /* Reads the caller's CPUs and nice value if its view is stale. */
 static void refresh_view(void)
 {
-	long now = coarse_ms();
+	int64_t now = coarse_ms();
 
 	if (tls_view_ms && now - tls_view_ms < VIEW_REFRESH_MS)
 		return;

@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <signal.h>
+#include <ktask.h>
 #include <sys/wait.h>
 
 /* In a child: a failed check ends it with status 1, and says where. */
@@ -78,6 +79,23 @@ static inline void kt_meet(struct kt_meet *m)
 		}
 		sched_yield();
 	}
+}
+
+/* A thread function whose chunks all meet at the &struct kt_meet @arg. */
+static inline int kt_meet_chunk(void *start, void *end, void *arg)
+{
+	(void)start, (void)end;
+	kt_meet(arg);
+	return 0;
+}
+
+/* Whether a task gets a helper that really runs chunks. */
+static inline bool kt_pool_works(void)
+{
+	struct kt_meet m = { .want = 2 };
+	DEFINE_KTASK_CTL(ctl, kt_meet_chunk, &m, 1);
+
+	return !ktask_run(NULL, 8, &ctl) && !m.timed_out && m.tids.nr == 2;
 }
 
 /* Waits up to @ms for *@flag to become nonzero. */

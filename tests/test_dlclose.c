@@ -17,20 +17,14 @@
 
 static struct kt_meet meet;
 
-static int meet_chunk(void *start, void *end, void *arg)
-{
-	(void)start, (void)end, (void)arg;
-	kt_meet(&meet);
-	return 0;
-}
-
 static void body_dlclose(void)
 {
 	int (*run)(void *, size_t, struct ktask_ctl *);
 	void (*last_stats)(struct ktask_stats *);
 	/* Not DEFINE_KTASK_CTL(): it names ktask_iter_range, from the library. */
 	struct ktask_ctl ctl = {
-		.kc_thread_func = meet_chunk,
+		.kc_thread_func = kt_meet_chunk,
+		.kc_func_arg = &meet,
 		.kc_min_chunk_size = 1,
 		.kc_max_threads = 2,
 	};

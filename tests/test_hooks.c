@@ -68,25 +68,6 @@ static int window_chunk(void *start, void *end, void *arg)
 	return 0;
 }
 
-static struct kt_meet works_meet;
-
-static int works_chunk(void *start, void *end, void *arg)
-{
-	(void)start, (void)end, (void)arg;
-	kt_meet(&works_meet);
-	return 0;
-}
-
-static bool pool_works(void)
-{
-	DEFINE_KTASK_CTL(ctl, works_chunk, NULL, 1);
-
-	memset(&works_meet, 0, sizeof(works_meet));
-	works_meet.want = 2;
-	return !ktask_run(NULL, 8, &ctl) && !works_meet.timed_out &&
-	       works_meet.tids.nr == 2;
-}
-
 static void body_fork_in_done_window(void)
 {
 	DEFINE_KTASK_CTL(ctl, window_chunk, NULL, 1);
@@ -101,7 +82,7 @@ static void body_fork_in_done_window(void)
 	ktask_ctl_set_max_threads(&ctl, 2);
 	CHECK(ktask_run(NULL, 2, &ctl) == 0);
 	if (done_child < 0)	/* the child: its task returned */
-		_exit(pool_works() && pool_works() ? 0 : 2);
+		_exit(kt_pool_works() && kt_pool_works() ? 0 : 2);
 	CHECK(!meet.timed_out);
 	CHECK(at_window);
 	CHECK(done_child > 0);

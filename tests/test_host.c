@@ -277,26 +277,6 @@ static void test_chunk_runs_with_caller_mask(void **state)
 
 /* --- fork() at every window --------------------------------------------- */
 
-/* Whether a task gets a helper that really runs chunks. */
-static struct kt_meet works_meet;
-
-static int works_chunk(void *start, void *end, void *arg)
-{
-	(void)start, (void)end, (void)arg;
-	kt_meet(&works_meet);
-	return 0;
-}
-
-static bool pool_works(void)
-{
-	DEFINE_KTASK_CTL(ctl, works_chunk, NULL, 1);
-
-	memset(&works_meet, 0, sizeof(works_meet));
-	works_meet.want = 2;
-	return !ktask_run(NULL, 8, &ctl) && !works_meet.timed_out &&
-	       works_meet.tids.nr == 2;
-}
-
 struct item {
 	struct item *next;
 	int done;
@@ -362,7 +342,7 @@ static void body_fork_while_helper_in_iterator(void)
 	ktask_ctl_set_max_threads(&ctl, 2);
 	CHECK(ktask_run(items, NITEMS, &ctl) == 0);
 	if (iter_child < 0)	/* the child, after its task returned */
-		_exit(pool_works() && pool_works() ? 0 : 2);
+		_exit(kt_pool_works() && kt_pool_works() ? 0 : 2);
 	CHECK(helper_in_iter);
 	CHECK(iter_child > 0);
 	for (int i = 0; i < NITEMS; i++)
@@ -430,7 +410,7 @@ static void body_fork_on_helper(void)
 		fprintf(stderr, "child killed by signal %d\n",
 			WTERMSIG(status));
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	CHECK(pool_works());
+	CHECK(kt_pool_works());
 }
 
 static void test_fork_in_thread_function_on_helper(void **state)
@@ -509,7 +489,7 @@ static void body_cancel_caller(void)
 	CHECK(!cancel_meet.timed_out);
 	for (int i = 0; i < 32; i++)
 		CHECK(cancel_done[i] == 1);
-	CHECK(pool_works());
+	CHECK(kt_pool_works());
 }
 
 static void test_cancel_deferred_until_return(void **state)
@@ -887,8 +867,8 @@ static void undo_gets_helpers(bool on_the_helper)
 	for (int i = 0; i < 64; i++)
 		CHECK(undo_done[i] == undo_undone[i] && undo_done[i] <= 1);
 	/* Helpers are still handed out, and the held work item came back. */
-	CHECK(pool_works());
-	CHECK(pool_works());
+	CHECK(kt_pool_works());
+	CHECK(kt_pool_works());
 }
 
 static void body_undo_fail_on_helper(void)
@@ -953,9 +933,9 @@ static void body_fork_in_undo(void)
 	CHECK(undo_forked > 0);
 	for (int i = 0; i < 64; i++)
 		CHECK(undo_fork_done[i] == undo_fork_undone[i]);
-	CHECK(pool_works());
+	CHECK(kt_pool_works());
 	if (undo_child < 0)
-		_exit(pool_works() ? 0 : 2);
+		_exit(kt_pool_works() ? 0 : 2);
 	CHECK(waitpid(undo_child, &status, 0) == undo_child);
 	if (WIFSIGNALED(status))
 		fprintf(stderr, "child killed by signal %d\n",
@@ -1158,13 +1138,13 @@ static void test_env_ignored_when_setuid(void **state)
 static void body_fifo_as_proc_cgroup(void)
 {
 	char dir[] = "/tmp/ktask-fifo-XXXXXX", fifo[64];
-	DEFINE_KTASK_CTL(ctl, works_chunk, NULL, 1);
+	struct kt_meet m = { .want = 1 };
+	DEFINE_KTASK_CTL(ctl, kt_meet_chunk, &m, 1);
 
 	CHECK(mkdtemp(dir));
 	snprintf(fifo, sizeof(fifo), "%s/cgroup", dir);
 	CHECK(!mkfifo(fifo, 0600));
 	setenv("KTASK_PROC_CGROUP", fifo, 1);
-	works_meet.want = 1;
 	CHECK(ktask_run(NULL, 8, &ctl) == 0);
 	unlink(fifo);
 	rmdir(dir);
@@ -1178,9 +1158,9 @@ static void test_fifo_in_quota_path(void **state)
 
 static int debug_probe(void)
 {
-	DEFINE_KTASK_CTL(ctl, works_chunk, NULL, 1);
+	struct kt_meet m = { .want = 1 };
+	DEFINE_KTASK_CTL(ctl, kt_meet_chunk, &m, 1);
 
-	works_meet.want = 1;
 	return ktask_run(NULL, 8, &ctl) ? 1 : 0;
 }
 

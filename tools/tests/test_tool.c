@@ -160,35 +160,32 @@ static void test_kernel_ktask(void **state)
 	unsetenv("KTASK_TEST_SYSFS");
 }
 
+/* Writes @text to the file at @path, made new. */
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
 /* A fake v2 cgroup with 64 MiB left wins over MemAvailable, and says so. */
 static void test_mem_headroom(void **state)
 {
 	char dir[4200], path[4300], why[700];
-	FILE *f;
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/cg", test_dir);
 	assert_int_equal(mkdir(dir, 0755), 0);
 	snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("cpu memory\n", f);
-	fclose(f);
+	write_file(path, "cpu memory\n");
 	snprintf(path, sizeof(path), "%s/memory.max", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("134217728\n", f);
-	fclose(f);
+	write_file(path, "134217728\n");
 	snprintf(path, sizeof(path), "%s/memory.current", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("67108864\n", f);
-	fclose(f);
+	write_file(path, "67108864\n");
 	snprintf(path, sizeof(path), "%s/self", test_dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("0::/\n", f);
-	fclose(f);
+	write_file(path, "0::/\n");
 	setenv("KTASK_CGROUP_FS", dir, 1);
 	setenv("KTASK_PROC_CGROUP", path, 1);
 	assert_int_equal(tool_mem_headroom(why, sizeof(why)), 64 * MiB);
@@ -256,6 +253,21 @@ static size_t resident_pages(void *buf, size_t len)
 	return count;
 }
 
+/*
+ * A fresh private mapping without THP: mincore would count a huge page as
+ * resident anyway.
+ */
+static unsigned char *fresh_map(size_t len)
+{
+	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				-1, 0);
+
+	assert_ptr_not_equal(p, MAP_FAILED);
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
 static void populate_check(bool touch, bool read, bool lock)
 {
 	struct tool_opts o = test_opts();
@@ -266,11 +278,7 @@ static void populate_check(bool touch, bool read, bool lock)
 	o.touch = touch;
 	o.read = read;
 	o.mlock = lock;
-	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	assert_ptr_not_equal(buf, MAP_FAILED);
-	/* No THP here: mincore would count a huge page as resident anyway. */
-	madvise(buf, len, MADV_NOHUGEPAGE);
+	buf = fresh_map(len);
 	assert_int_equal(resident_pages(buf, len), 0);
 	assert_int_equal(populate_buffer(&o, buf, len, &r), 0);
 	assert_int_equal(resident_pages(buf, len), len / tool_page_size());
@@ -291,17 +299,6 @@ static long minor_faults(void)
 
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_minflt;
-}
-
-static unsigned char *fresh_map(size_t len)
-{
-	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-				-1, 0);
-
-	assert_ptr_not_equal(p, MAP_FAILED);
-	madvise(p, len, MADV_NOHUGEPAGE);
-	return p;
 }
 
 /*

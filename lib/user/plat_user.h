@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "caller.h"
+
 /* Marks the library's exported definitions; everything else is hidden. */
 #define KTASK_PUBLIC __attribute__((visibility("default")))
 #define KTASK_EXPORT(sym) _Static_assert(1, #sym)
@@ -111,6 +113,10 @@ struct ktask_plat_task {
 	int kpt_nice;				/* the helpers' */
 	bool kpt_have_sigmask;			/* kpt_sigmask was read */
 	int kpt_cpu;				/* the caller's CPU then, or -1 */
+	int kpt_floor;				/* lowest nice it may set */
+	bool kpt_grant;				/* its policy may be given on */
+	struct ktask_sched kpt_sched;		/* the caller's policy */
+	struct ktask_creds kpt_creds;		/* and security state */
 	struct ktask_inside kpt_inside;		/* the caller's entry */
 	cpu_set_t kpt_mask;			/* where the caller may run */
 	sigset_t kpt_sigmask;			/* the caller's signal mask */

@@ -54,6 +54,7 @@
 #include <sys/resource.h>
 
 #include "../ktask_core.h"
+#include "caller.h"
 #include "fault.h"
 #include "testhooks.h"
 #include "topology.h"
@@ -147,8 +148,17 @@ struct ktask_worker {
 	cpu_set_t w_base;		/* its own: w_mask before it stepped
 					 * aside, while w_aside */
 	bool w_aside;			/* its own: off a caller's CPU */
-	int w_policy;			/* its own: its scheduling policy */
-	struct sched_param w_param;	/* and priority, from its start */
+	struct ktask_sched w_sched;	/* its own: its policy, as it knows */
+	int w_policy;			/* [A] w_sched's policy and */
+	int w_prio;			/* priority, for other threads */
+	bool w_given;			/* [A] a caller set its policy */
+	pid_t w_tid;			/* [A] its thread id, 0 at first */
+	struct ktask_creds w_creds;	/* [O] while busy, [P] while idle:
+					 * its security state (caller.h) */
+	int64_t w_creds_ms;		/* its own: when it read w_creds */
+	bool w_dismissed;		/* [A] replaced: the thread exits */
+	cpu_set_t w_pool_mask;		/* its own: its copy of pool.mask */
+	unsigned int w_pool_gen;	/* pool.mask_gen of that copy */
 	unsigned int w_assigns;		/* [O] assignments, cancelled too */
 	struct ktask_rhythm w_rhythm;	/* the worker's own */
 };
@@ -162,12 +172,18 @@ static struct {
 	unsigned int gen;		/* [P] bumped in a fork child */
 	unsigned int nr_callers;	/* [A] threads running a task that
 					 * may have helpers */
+	/*
+	 * Workers' affinity between tasks, [P]: the CPUs of the main thread
+	 * at the first call and of every caller since.
+	 */
+	cpu_set_t mask;
 	/* Settings, read once from the environment. */
-	cpu_set_t mask;			/* workers' affinity between tasks */
 	size_t env_max_threads;		/* KTASK_MAX_THREADS, 0 if unset */
 	unsigned int idle_ms;		/* KTASK_IDLE_MS */
 	unsigned long fail_create;	/* KTASK_FAULT_THREAD_CREATE */
-	int nice_floor;			/* lowest nice value we may set */
+	clockid_t view_clock;		/* the clock of callers' views */
+	int64_t view_refresh_ms;	/* and their age that is stale */
+	unsigned int mask_gen;		/* [A] bumped when mask grows */
 	sigset_t all;			/* every signal: a worker's mask */
 } pool = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -177,14 +193,16 @@ static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
 #ifdef KTASK_TEST_HOOKS
 void (*ktask_test_hook_fn)(enum ktask_hook_point point);
+unsigned long ktask_test_affinity_calls;
 #endif
 
 /*
- * The calling thread's last decision, and its view of its CPUs and nice
- * value.  System calls cost microseconds in some virtual machines, more
- * than a small task's whole fork and join, so the view is read again only
- * when it is VIEW_REFRESH_MS old: a changed affinity mask or nice value
- * is followed within that time.
+ * The calling thread's last decision, and its view of its CPUs, nice
+ * value, scheduling policy and security state.  System calls cost
+ * microseconds in some virtual machines, more than a small task's whole
+ * fork and join, so the view is read again only when it may be
+ * VIEW_REFRESH_MS old: a change is followed within that time, measured on
+ * a clock whose resolution is accounted for (pool_view_clock()).
  */
 #define VIEW_REFRESH_MS 10
 
@@ -194,6 +212,11 @@ KTASK_TLS struct ktask_cpus tls_cpus;
 KTASK_TLS int tls_nice;
 KTASK_TLS unsigned int tls_tasks;	/* this thread's tasks in pool.nr_callers */
 KTASK_TLS int64_t tls_view_ms;	/* when tls_cpus and tls_nice were read */
+KTASK_TLS struct ktask_sched tls_sched;	/* and its policy */
+KTASK_TLS struct ktask_creds tls_creds;	/* and security state */
+KTASK_TLS int tls_floor;		/* and the nice floor, for those */
+KTASK_TLS bool tls_grant;		/* its policy may be given on */
+KTASK_TLS bool tls_have_creds;		/* tls_creds were read once */
 KTASK_TLS struct ktask_inside *tls_inside;	/* the tasks it works on */
 
 static void cpu_relax(void)
@@ -381,6 +404,42 @@ static int thread_nice(int fallback)
 	return errno ? fallback : nice;
 }
 
+/*
+ * The clock of the callers' views.  CLOCK_MONOTONIC_COARSE costs no system
+ * call and lags real time by up to its resolution (a scheduler tick, 1-10
+ * ms); two reads of it in whole milliseconds differ by more than the real
+ * time between them minus that resolution minus one.  So a view is stale
+ * once the coarse clock moved VIEW_REFRESH_MS minus the resolution, which
+ * keeps "within VIEW_REFRESH_MS" true; with a tick coarser than half of
+ * that, the precise clock instead (vDSO, no system call either on most
+ * machines).
+ */
+static void pool_view_clock(void)
+{
+	struct timespec res;
+	int64_t res_ms = VIEW_REFRESH_MS;
+
+	if (!clock_getres(CLOCK_MONOTONIC_COARSE, &res))
+		res_ms = ((int64_t)res.tv_sec * 1000000000LL + res.tv_nsec +
+			  999999) / 1000000;
+	if (res_ms <= VIEW_REFRESH_MS / 2) {
+		pool.view_clock = CLOCK_MONOTONIC_COARSE;
+		pool.view_refresh_ms = VIEW_REFRESH_MS - res_ms;
+	} else {
+		pool.view_clock = CLOCK_MONOTONIC;
+		pool.view_refresh_ms = VIEW_REFRESH_MS;
+	}
+}
+
+/* Never 0; 64 bits, so that a 32-bit build does not wrap after 25 days. */
+static int64_t view_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(pool.view_clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
 static void pool_init(void)
 {
 	/* 0: a worker exits as soon as its spin after a task ends. */
@@ -394,33 +453,39 @@ static void pool_init(void)
 	else
 		pool.fail_create = env_number("KTASK_FAULT_THREAD_CREATE", 0);
 	pool.idle_ms = ms > INT_MAX ? INT_MAX : ms;
-	pool.nice_floor = ktask_nice_floor();
+	pool_view_clock();
 	sigfillset(&pool.all);
-	/* Between tasks workers may run wherever the process could at start. */
-	if (sched_getaffinity(getpid(), sizeof(pool.mask), &pool.mask))
-		CPU_ZERO(&pool.mask);
+	/* Between tasks workers run on their callers' CPUs (pool_mask_add()). */
+	CPU_ZERO(&pool.mask);
 	ktask_topo_init();
 	pthread_atfork(pool_fork_prepare, pool_fork_parent, pool_fork_child);
 }
 
-/* Never 0; 64 bits, so that a 32-bit build does not wrap after 25 days. */
-static int64_t coarse_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
-}
-
-/* Reads the caller's CPUs and nice value if its view is stale. */
+/*
+ * Reads the caller's CPUs, nice value, policy and security state if its
+ * view is stale.  The nice floor is read again when its capabilities or
+ * ids changed (a daemon that dropped its privileges).
+ */
 static void refresh_view(void)
 {
-	int64_t now = coarse_ms();
+	int64_t now = view_ms();
+	struct ktask_creds creds;
 
-	if (tls_view_ms && now - tls_view_ms < VIEW_REFRESH_MS)
+	if (tls_view_ms && now - tls_view_ms < pool.view_refresh_ms)
 		return;
 	ktask_topo_cpus(&tls_cpus);
-	tls_nice = thread_nice(0);
+	if (!ktask_sched_read(&tls_sched)) {
+		tls_sched.kss_policy = SCHED_OTHER;
+		tls_sched.kss_prio = 0;
+		tls_sched.kss_nice = thread_nice(0);
+	}
+	tls_nice = tls_sched.kss_nice;
+	ktask_creds_read(&creds);
+	if (!tls_have_creds || ktask_creds_rights_changed(&creds, &tls_creds))
+		tls_floor = ktask_nice_floor();
+	tls_creds = creds;
+	tls_have_creds = true;
+	tls_grant = ktask_sched_grantable(&tls_sched, &creds);
 	tls_view_ms = now;
 }
 
@@ -734,6 +799,7 @@ static void worker_step_aside(struct ktask_worker *w)
 	if (CPU_EQUAL(&mask, &w->w_mask))
 		return;
 	if (!pthread_setaffinity_np(pthread_self(), sizeof(mask), &mask)) {
+		ktask_test_count_affinity();
 		w->w_base = *base;
 		w->w_mask = mask;
 		w->w_aside = true;
@@ -799,6 +865,7 @@ static void worker_bind(struct ktask_worker *w, const cpu_set_t *mask)
 	if (!CPU_COUNT(mask) || (!w->w_aside && CPU_EQUAL(mask, &w->w_mask)))
 		return;
 	if (!pthread_setaffinity_np(pthread_self(), sizeof(*mask), mask)) {
+		ktask_test_count_affinity();
 		w->w_mask = *mask;
 		w->w_aside = false;
 		tls_view_ms = 0;	/* a nested call reads its CPUs anew */
@@ -850,19 +917,84 @@ void ktask_plat_work_node(struct ktask_work *kw, int nid)
 }
 
 /*
- * Before working on @task: run only where the caller may, on the node's
- * CPUs for node-placed work, at the task's priority.  An unprivileged
- * thread cannot lower its nice value; then the helper stays nicer than
- * asked, which costs speed, never correctness.
+ * Whether the worker's security state is the caller's, as the caller saw
+ * it.  A worker taken for a caller of another state was at the limit of
+ * the pool (take_unfit() replaces such ones), or its own state is stale:
+ * then it reads its own again, which is cheap beside the task it refuses.
  */
-static void worker_enter(struct ktask_worker *w, struct ktask_task *task)
+static bool worker_creds_match(struct ktask_worker *w,
+			       const struct ktask_creds *caller)
 {
+	if (ktask_creds_equal(&w->w_creds, caller))
+		return true;
+	ktask_creds_read(&w->w_creds);
+	w->w_creds_ms = view_ms();
+	return ktask_creds_equal(&w->w_creds, caller);
+}
+
+/* Notes the worker's policy and priority, for itself and for others. */
+static void worker_sched_note(struct ktask_worker *w,
+			      const struct ktask_sched *s)
+{
+	w->w_sched.kss_policy = s->kss_policy;
+	w->w_sched.kss_prio = s->kss_prio;
+	__atomic_store_n(&w->w_policy, s->kss_policy, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->w_prio, s->kss_prio, __ATOMIC_RELAXED);
+}
+
+/*
+ * Gives the worker the policy and priority of @want unless it has them
+ * (a real-time caller set them before waking it); false if it may not.
+ */
+static bool worker_sched(struct ktask_worker *w, const struct ktask_sched *want)
+{
+	/* Ordered by the acquire that took the assignment. */
+	if (__atomic_exchange_n(&w->w_given, false, __ATOMIC_RELAXED))
+		worker_sched_note(w, want);
+	if (ktask_sched_same(&w->w_sched, want))
+		return true;
+	if (ktask_sched_apply(0, want))
+		return false;
+	worker_sched_note(w, want);
+	return true;
+}
+
+/*
+ * After a task at a real-time policy, before the caller may reuse the
+ * worker: back to SCHED_OTHER, so that no worker spins or waits at a
+ * real-time priority (one system call, for real-time callers only).  Other
+ * policies stay until a task wants another one.
+ */
+static void worker_idle_policy(struct ktask_worker *w)
+{
+	static const struct ktask_sched other = { .kss_policy = SCHED_OTHER };
+
+	if (ktask_sched_rt(w->w_sched.kss_policy))
+		worker_sched(w, &other);
+}
+
+/*
+ * Before working on @task: refuse it unless the worker has its caller's
+ * security state and can take its policy (the caller then runs the
+ * chunks); run only where the caller may, on the node's CPUs for
+ * node-placed work, at the task's policy and priority.  A nice value the
+ * thread may not lower was ruled out by take_idle(), unless this worker
+ * was created by the caller with it.
+ */
+static bool worker_enter(struct ktask_worker *w, struct ktask_task *task)
+{
+	struct ktask_plat_task *pt = &task->kt_plat;
+
+	if (!worker_creds_match(w, &pt->kpt_creds) ||
+	    !worker_sched(w, &pt->kpt_sched))
+		return false;
 	/* A nested call reads the CPUs and nice value this task gives. */
 	tls_view_ms = 0;
 	worker_place(w, task, task->kt_nodes[w->w_kw->kw_first_node].kn_nid);
 	if (w->w_nice != task->kt_plat.kpt_nice &&
 	    !setpriority(PRIO_PROCESS, 0, task->kt_plat.kpt_nice))
 		w->w_nice = task->kt_plat.kpt_nice;
+	return true;
 }
 
 /*
@@ -893,32 +1025,74 @@ static void worker_run(struct ktask_worker *w, struct ktask_task *task)
 	tls_inside = w->w_inside.ki_outer;
 }
 
+/* The worker's copy of pool.mask, copied again when the pool's grew. */
+static const cpu_set_t *worker_pool_mask(struct ktask_worker *w)
+{
+	/* Acquire: pairs with the release in pool_mask_add(). */
+	if (__atomic_load_n(&pool.mask_gen, __ATOMIC_ACQUIRE) != w->w_pool_gen) {
+		pthread_mutex_lock(&pool.lock);
+		w->w_pool_mask = pool.mask;
+		w->w_pool_gen = pool.mask_gen;
+		pthread_mutex_unlock(&pool.lock);
+	}
+	return &w->w_pool_mask;
+}
+
+/*
+ * A security state that a thread function gave the worker's thread
+ * becomes the worker's own, for take_idle() too (rare: a thread function
+ * that sandboxes its own thread).
+ */
+static void worker_adopt_creds(struct ktask_worker *w,
+			       const struct ktask_creds *creds)
+{
+	pthread_mutex_lock(&pool.lock);
+	w->w_creds = *creds;
+	pthread_mutex_unlock(&pool.lock);
+}
+
 /*
  * After a task: what the thread function may have changed of its thread
- * and the next task must not inherit.  The nice value is read back for
- * the next worker_enter(); the signal mask is read back so that
- * worker_sigmask() sets the next task's for real; CPUs it moved the
- * thread to go back to the pool's, and a scheduling policy it set goes
- * back to the worker's own.  Four system calls, after the count down, off
- * the caller's wait; the next worker_enter() runs after them.  A priority
- * changed within the same policy is not seen.
+ * and the next task must not inherit.  The nice value, policy and
+ * priority are read back (one sched_getattr()) for the next
+ * worker_enter(); the signal mask is read back so that worker_sigmask()
+ * sets the next task's for real; CPUs it moved the thread to go back to
+ * the pool's.  The security state is read again when it is as old as a
+ * caller's view may be.  Three system calls, after the count down, off the
+ * caller's wait; the next worker_enter() runs after them.
  */
 static void worker_settle(struct ktask_worker *w)
 {
 	cpu_set_t mask;
-	int policy = sched_getscheduler(0);
+	struct ktask_sched now;
+	struct ktask_creds creds;
+	bool read = ktask_sched_read(&now);
+	int64_t ms;
 
-	__atomic_store_n(&w->w_nice, thread_nice(w->w_nice), __ATOMIC_RELAXED);
+	__atomic_store_n(&w->w_nice, read ? now.kss_nice :
+			 thread_nice(w->w_nice), __ATOMIC_RELAXED);
 	if (!w->w_blocked)
 		pthread_sigmask(SIG_BLOCK, NULL, &w->w_sigmask);
 	if (!pthread_getaffinity_np(pthread_self(), sizeof(mask), &mask) &&
 	    !CPU_EQUAL(&mask, &w->w_mask)) {
 		w->w_mask = mask;
 		w->w_aside = false;
-		worker_bind(w, &pool.mask);
+		worker_bind(w, worker_pool_mask(w));
 	}
-	if (policy >= 0 && policy != w->w_policy)
-		pthread_setschedparam(pthread_self(), w->w_policy, &w->w_param);
+	/*
+	 * A policy a thread function set stays until the next task wants
+	 * another (a real-time one too: rare, and a caller may be setting
+	 * this worker's policy for its task right now).
+	 */
+	if (read && !ktask_sched_same(&now, &w->w_sched))
+		worker_sched_note(w, &now);
+	ms = view_ms();
+	if (ms - w->w_creds_ms >= pool.view_refresh_ms) {
+		w->w_creds_ms = ms;
+		ktask_creds_read(&creds);
+		if (!ktask_creds_equal(&creds, &w->w_creds))
+			worker_adopt_creds(w, &creds);
+	}
 }
 
 static void *worker_main(void *arg)
@@ -935,9 +1109,9 @@ static void *worker_main(void *arg)
 	 * fire on time, not up to the default 50 us late.
 	 */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-	/* As inherited from the thread that started it. */
-	w->w_policy = sched_getscheduler(0);
-	sched_getparam(0, &w->w_param);
+	/* For a real-time caller that sets its policy before waking it. */
+	__atomic_store_n(&w->w_tid, (pid_t)syscall(SYS_gettid),
+			 __ATOMIC_RELAXED);
 
 	/* Nobody can know a worker's thread id to cancel it; still. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
@@ -945,16 +1119,23 @@ static void *worker_main(void *arg)
 		s = W_ASSIGNED;
 		if (!ktask_cas(&w->w_state, &s, W_RUNNING))
 			continue;	/* cancelled: the caller did it all */
+		/* Ordered by the compare-and-swap's acquire. */
+		if (__atomic_load_n(&w->w_dismissed, __ATOMIC_RELAXED))
+			break;		/* replaced by a fresh worker */
 		task = w->w_kw->kw_task;
 		w->w_rhythm.r_cpu = task->kt_plat.kpt_cpu;
-		worker_enter(w, task);
-		worker_run(w, task);
+		if (worker_enter(w, task))
+			worker_run(w, task);
+		worker_idle_policy(w);
 		/*
 		 * Back to the pool's own CPUs, before anyone may reuse w; or
-		 * still aside from them, off the caller's CPU.
+		 * still aside from them, off the caller's CPU.  A worker that
+		 * waits for a periodic caller stays among that caller's CPUs
+		 * and steps aside within them (worker_step_aside()).
 		 */
-		if (!worker_placed(w, &pool.mask, -1))
-			worker_bind(w, &pool.mask);
+		if (w->w_rhythm.r_regular < RHYTHM_REGULAR &&
+		    !worker_placed(w, worker_pool_mask(w), -1))
+			worker_bind(w, worker_pool_mask(w));
 		/* DONE before helper_done(): the caller may reuse w after it. */
 		ktask_store_release(&w->w_state, W_DONE);
 		ktask_test_hook(KTASK_HOOK_DONE);
@@ -1000,7 +1181,8 @@ static bool fault_create(void)
 
 /*
  * Starts a new worker thread, already assigned; NULL if that failed.  It
- * inherits the caller's CPUs and nice value.
+ * inherits the caller's CPUs, nice value, policy and security state, read
+ * here as they are now, not as cached.
  */
 static struct ktask_worker *worker_create(unsigned int id, unsigned int gen,
 					  struct ktask_task *task,
@@ -1008,6 +1190,7 @@ static struct ktask_worker *worker_create(unsigned int id, unsigned int gen,
 {
 	struct ktask_worker *w = ktask_fault_alloc("worker") ? NULL :
 				 calloc(1, sizeof(*w));
+	struct ktask_sched now;
 	sigset_t old;
 	pthread_attr_t attr;
 	pthread_t thread;
@@ -1023,8 +1206,16 @@ static struct ktask_worker *worker_create(unsigned int id, unsigned int gen,
 	w->w_blocked = true;
 	w->w_slots[0].s_worker = w->w_slots[1].s_worker = w;
 	w->w_kw = &w->w_slots[0].s_work;
-	/* It inherits this thread's nice value as it is now, not as cached. */
-	w->w_nice = thread_nice(task->kt_plat.kpt_caller_nice);
+	if (ktask_sched_read(&now)) {
+		w->w_nice = now.kss_nice;
+	} else {
+		w->w_nice = thread_nice(task->kt_plat.kpt_caller_nice);
+		now.kss_policy = -1;	/* unknown: worker_enter() sets it */
+	}
+	worker_sched_note(w, &now);
+	ktask_creds_read(&w->w_creds);
+	w->w_creds_ms = view_ms();
+	w->w_pool_gen = ~0u;
 	w->w_assigns = 1;
 	w->w_rhythm.r_cpu = -1;
 	if (pthread_getaffinity_np(pthread_self(), sizeof(w->w_mask),
@@ -1058,6 +1249,10 @@ void ktask_plat_task_init(struct ktask_task *task)
 		       19 : pt->kpt_caller_nice;
 	pt->kpt_have_sigmask = false;
 	pt->kpt_cpu = -1;
+	pt->kpt_sched = tls_sched;
+	pt->kpt_creds = tls_creds;
+	pt->kpt_floor = tls_floor;
+	pt->kpt_grant = tls_grant;
 	pt->kpt_inside.ki_task = task;
 	pt->kpt_inside.ki_caller = true;
 	pt->kpt_inside.ki_locked = false;
@@ -1068,20 +1263,48 @@ void ktask_plat_task_init(struct ktask_task *task)
 }
 
 /*
- * Takes an idle worker off pool.idle for a task whose helpers run at
- * @nice: one already at @nice, else the least nice one.  With @strict, only
- * one whose nice value need not be lowered, unless the thread may lower it
- * (CAP_SYS_NICE, or RLIMIT_NICE): without, a thread can raise its nice
- * value but never lower it again.  A worker whose two work items are both
- * held by undos is skipped.  Called with pool.lock held.
+ * Whether idle worker @w can run a task of @pt as its caller would: it has
+ * the caller's security state, and can reach the task's nice value and
+ * policy.  A thread without CAP_SYS_NICE (or room in RLIMIT_NICE) can
+ * raise its nice value but never lower it again, and cannot leave
+ * SCHED_IDLE either.  Called with pool.lock held.
  */
-static struct ktask_worker *take_idle(int nice, bool strict)
+static bool worker_fits(const struct ktask_worker *w,
+			const struct ktask_plat_task *pt)
+{
+	int n = __atomic_load_n(&w->w_nice, __ATOMIC_RELAXED);
+
+	if (!ktask_creds_equal(&w->w_creds, &pt->kpt_creds))
+		return false;
+	if (n > pt->kpt_nice && pt->kpt_nice < pt->kpt_floor)
+		return false;
+	return __atomic_load_n(&w->w_policy, __ATOMIC_RELAXED) != SCHED_IDLE ||
+	       pt->kpt_sched.kss_policy == SCHED_IDLE || n >= pt->kpt_floor;
+}
+
+/* Takes @pp's worker off pool.idle.  Called with pool.lock held. */
+static struct ktask_worker *take_off(struct ktask_worker **pp)
+{
+	struct ktask_worker *w = *pp;
+
+	*pp = w->w_next;
+	w->w_idle = false;
+	return w;
+}
+
+/*
+ * Takes an idle worker that fits a task of @pt off pool.idle: one already
+ * at the task's nice value, else the least nice one.  A worker whose two
+ * work items are both held by undos is skipped.  Called with pool.lock
+ * held.
+ */
+static struct ktask_worker *take_idle(const struct ktask_plat_task *pt)
 {
 	struct ktask_worker **pp, **best = NULL, *w;
-	int n, best_nice = 0;
+	int n, best_nice = 0, nice = pt->kpt_nice;
 
 	for (pp = &pool.idle; *pp; pp = &(*pp)->w_next) {
-		if ((*pp)->w_held == 3)
+		if ((*pp)->w_held == 3 || !worker_fits(*pp, pt))
 			continue;
 		n = __atomic_load_n(&(*pp)->w_nice, __ATOMIC_RELAXED);
 		if (!best || n < best_nice || n == nice) {
@@ -1091,23 +1314,92 @@ static struct ktask_worker *take_idle(int nice, bool strict)
 		if (n == nice)
 			break;
 	}
-	if (!best || (strict && best_nice > nice && nice < pool.nice_floor))
+	if (!best)
 		return NULL;
-	w = *best;
-	*best = w->w_next;
-	w->w_idle = false;
+	w = take_off(best);
 	w->w_kw = &w->w_slots[w->w_held & 1].s_work;
 	return w;
 }
 
 /*
- * Reserves up to @nr helpers under pool.lock: idle workers at a fitting
- * nice value first, then new threads while there are fewer workers than
- * the limit, then any idle worker.  The new threads are counted in
- * pool.nr_workers now and started by the caller; returns how many.
+ * Takes an idle worker that no undo reads off pool.idle, to make room for
+ * a fresh one (which inherits everything from its creator) when the pool
+ * is at its limit and no idle worker fits the task.  Called with pool.lock
+ * held, after take_idle() found none.
  */
-static size_t reserve_helpers(size_t nr, size_t limit, int nice,
-			      struct ktask_worker **taken, size_t *nr_new,
+static struct ktask_worker *take_unfit(void)
+{
+	struct ktask_worker **pp;
+
+	for (pp = &pool.idle; *pp; pp = &(*pp)->w_next)
+		if (!(*pp)->w_held)
+			return take_off(pp);
+	return NULL;
+}
+
+/* Tells a worker taken by take_unfit() to end its thread. */
+static void worker_dismiss(struct ktask_worker *w)
+{
+	/* Ordered before the wake-up by worker_assign()'s release. */
+	__atomic_store_n(&w->w_dismissed, true, __ATOMIC_RELAXED);
+	worker_assign(w);
+}
+
+/*
+ * Adds a caller's CPUs to pool.mask, where workers wait between tasks, so
+ * that a worker returning there after a task makes no system call for the
+ * next task of the same caller.  Called with pool.lock held.
+ */
+static void pool_mask_add(const cpu_set_t *mask)
+{
+	cpu_set_t both;
+
+	CPU_OR(&both, &pool.mask, mask);
+	if (CPU_EQUAL(&both, &pool.mask))
+		return;
+	pool.mask = both;
+	/* Release: pairs with the acquire in worker_pool_mask(). */
+	__atomic_store_n(&pool.mask_gen, pool.mask_gen + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Before waking @w, the task's policy if the worker has another: the
+ * scheduler then wakes it as what it will be, a real-time helper on a CPU
+ * where it runs at once rather than behind its real-time caller, a normal
+ * one not as a SCHED_IDLE thread that a busy machine never runs.  One
+ * system call when the policy changes.  If it fails, worker_enter() tries
+ * again and refuses the task.
+ */
+static void worker_give_policy(struct ktask_worker *w,
+			       const struct ktask_sched *want)
+{
+	struct ktask_sched have = {
+		.kss_policy = __atomic_load_n(&w->w_policy, __ATOMIC_RELAXED),
+		.kss_prio = __atomic_load_n(&w->w_prio, __ATOMIC_RELAXED),
+	};
+	pid_t tid = __atomic_load_n(&w->w_tid, __ATOMIC_RELAXED);
+
+	if (!tid || ktask_sched_same(&have, want) ||
+	    ktask_sched_apply(tid, want))
+		return;
+	__atomic_store_n(&w->w_policy, want->kss_policy, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->w_prio, want->kss_prio, __ATOMIC_RELAXED);
+	/* Ordered before the assignment by worker_assign()'s release. */
+	__atomic_store_n(&w->w_given, true, __ATOMIC_RELAXED);
+}
+
+/*
+ * Reserves up to @nr helpers for a task of @pt under pool.lock: idle
+ * workers that fit it first, then new threads while there are fewer
+ * workers than the limit; at the limit, idle workers that do not fit go
+ * (*@unfit, to dismiss) to make room for new ones.  The new threads are
+ * counted in pool.nr_workers now and started by the caller; returns how
+ * many.
+ */
+static size_t reserve_helpers(size_t nr, size_t limit,
+			      const struct ktask_plat_task *pt,
+			      struct ktask_worker **taken,
+			      struct ktask_worker **unfit, size_t *nr_new,
 			      unsigned int *first_id, unsigned int *gen)
 {
 	size_t got = 0, room;
@@ -1115,18 +1407,19 @@ static size_t reserve_helpers(size_t nr, size_t limit, int nice,
 
 	nr = pool.nr_busy < limit ? (nr < limit - pool.nr_busy ?
 				     nr : limit - pool.nr_busy) : 0;
-	while (got < nr && (w = take_idle(nice, true))) {
+	while (got < nr && (w = take_idle(pt))) {
 		w->w_next = *taken;
 		*taken = w;
 		got++;
 	}
 	room = pool.nr_workers < limit ? limit - pool.nr_workers : 0;
-	*nr_new = nr - got < room ? nr - got : room;
-	while (got + *nr_new < nr && (w = take_idle(nice, false))) {
-		w->w_next = *taken;
-		*taken = w;
-		got++;
+	while (got + room < nr && (w = take_unfit())) {
+		w->w_next = *unfit;
+		*unfit = w;
+		pool.nr_workers--;
+		room++;
 	}
+	*nr_new = nr - got < room ? nr - got : room;
 	nr = got + *nr_new;
 	pool.nr_busy += nr;
 	pool.nr_workers += *nr_new;
@@ -1143,7 +1436,8 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 	unsigned int callers = __atomic_load_n(&pool.nr_callers,
 					       __ATOMIC_RELAXED);
 	size_t limit, i, nr_new;
-	struct ktask_worker *w, *taken = NULL, *mine = pt->kpt_helpers;
+	struct ktask_worker *w, *taken = NULL, *unfit = NULL;
+	struct ktask_worker *mine = pt->kpt_helpers;
 	unsigned int first_id, gen;
 
 	/*
@@ -1152,7 +1446,13 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 	 * no helper, which would only take CPU time from another caller.
 	 */
 	limit = tls_cpus.kc_usable > callers ? tls_cpus.kc_usable - callers : 0;
-	if (!limit)
+	/*
+	 * A SCHED_DEADLINE caller, or a real-time one whose policy the
+	 * process may not give another thread, runs its chunks alone: a
+	 * helper at a lower priority would hold up the caller that waits
+	 * for it.
+	 */
+	if (!limit || !pt->kpt_grant)
 		return 0;
 	/*
 	 * The mask the helpers' chunks run with, and the CPU the helpers
@@ -1164,9 +1464,14 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		pt->kpt_cpu = sched_getcpu();
 	}
 	pthread_mutex_lock(&pool.lock);
-	nr = reserve_helpers(nr, limit, pt->kpt_nice, &taken, &nr_new,
+	pool_mask_add(&pt->kpt_mask);
+	nr = reserve_helpers(nr, limit, pt, &taken, &unfit, &nr_new,
 			     &first_id, &gen);
 	pthread_mutex_unlock(&pool.lock);
+	while ((w = unfit)) {
+		unfit = w->w_next;
+		worker_dismiss(w);
+	}
 
 	/* Count them all before any may finish and count down. */
 	__atomic_fetch_add(&pt->kpt_pending, nr, __ATOMIC_RELAXED);
@@ -1175,6 +1480,7 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		ktask_work_init(task, w->w_kw, node);
 		w->w_next = mine;
 		mine = w;
+		worker_give_policy(w, &pt->kpt_sched);
 		worker_assign(w);
 	}
 	for (; i <= nr; i++) {

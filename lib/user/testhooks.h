@@ -22,8 +22,13 @@ extern void (*ktask_test_hook_fn)(enum ktask_hook_point point);
 		if (ktask_test_hook_fn)					\
 			ktask_test_hook_fn(point);			\
 	} while (0)
+/* Successful affinity changes of workers, for tests that count them. */
+extern unsigned long ktask_test_affinity_calls;
+#define ktask_test_count_affinity()					\
+	__atomic_fetch_add(&ktask_test_affinity_calls, 1, __ATOMIC_RELAXED)
 #else
 #define ktask_test_hook(point) do { } while (0)
+#define ktask_test_count_affinity() do { } while (0)
 #endif
 
 /* pool.c: the lowest nice value this thread may set (capability, rlimit). */

@@ -130,7 +130,8 @@ void ktask_creds_read(struct ktask_creds *cr)
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
-	struct __user_cap_data_struct data[2];
+	/* Cleared: Valgrind counts capget() as writing one element only. */
+	struct __user_cap_data_struct data[2] = { { 0 } };
 
 	memset(cr, 0, sizeof(*cr));
 	cr->kcr_seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);

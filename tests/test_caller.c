@@ -8,6 +8,7 @@
  */
 #include "hostutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -110,6 +111,34 @@ static void policy_tasks(int tasks, unsigned int flags)
 	}
 }
 
+/* Pool threads ("ktask/N") whose policy is not SCHED_OTHER. */
+static int pool_threads_not_other(void)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *de;
+	char path[300], comm[32];
+	int n = 0;
+
+	CHECK(dir);
+	while ((de = readdir(dir))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "ktask/", 6) &&
+		    sched_getscheduler(atoi(de->d_name)) != SCHED_OTHER)
+			n++;
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
 /* Sets this thread's policy; false if not allowed here. */
 static bool set_policy(int policy, int prio)
 {
@@ -199,7 +228,8 @@ static void test_fifo_creator(void **state)
  * A SCHED_FIFO caller's helpers run SCHED_FIFO at its priority, and run
  * chunks: over 20 tasks, at least 10 had a helper chunk (the helper is
  * set real-time before it is woken, so it does not wait behind the caller
- * on the caller's CPU).  Then a normal caller's helpers are normal again.
+ * on the caller's CPU), and no worker waits at SCHED_FIFO afterwards.
+ * Then a normal caller's helpers are normal again.
  */
 static void *fifo_caller(void *arg)
 {
@@ -234,6 +264,9 @@ static void body_fifo_caller(void)
 		with_helper);
 	CHECK(seen_bad == 0);
 	CHECK(with_helper >= 10);
+	/* No worker waits at a real-time priority. */
+	kt_sleep_ms(20);
+	CHECK(pool_threads_not_other() == 0);
 	seen_helper_chunks = 0;
 	want_policy = SCHED_OTHER;
 	want_prio = 0;

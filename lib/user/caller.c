@@ -25,13 +25,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef SCHED_IDLE
-#define SCHED_IDLE 5
-#endif
-#ifndef SCHED_DEADLINE
-#define SCHED_DEADLINE 6
-#endif
-
 /* The first version of the kernel's struct sched_attr (48 bytes). */
 struct kt_sched_attr {
 	uint32_t size;
@@ -51,6 +44,7 @@ bool ktask_sched_read(struct ktask_sched *s)
 	s->kss_policy = (int)attr.sched_policy;
 	s->kss_prio = (int)attr.sched_priority;
 	s->kss_nice = attr.sched_nice;
+	s->kss_reset = attr.sched_flags & 1;	/* SCHED_FLAG_RESET_ON_FORK */
 	return true;
 }
 

@@ -10,15 +10,24 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#ifndef SCHED_IDLE
+#define SCHED_IDLE 5
+#endif
+#ifndef SCHED_DEADLINE
+#define SCHED_DEADLINE 6
+#endif
 
 /* A thread's scheduling terms, as sched_getattr(2) reports them. */
 struct ktask_sched {
 	int kss_policy;		/* SCHED_*, without SCHED_RESET_ON_FORK */
 	int kss_prio;		/* sched_priority: 1-99 for RT policies */
 	int kss_nice;		/* nice value: SCHED_OTHER and SCHED_BATCH */
+	bool kss_reset;		/* SCHED_RESET_ON_FORK: not inherited */
 };
 
 /*

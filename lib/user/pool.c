@@ -148,10 +148,10 @@ struct ktask_worker {
 	cpu_set_t w_base;		/* its own: w_mask before it stepped
 					 * aside, while w_aside */
 	bool w_aside;			/* its own: off a caller's CPU */
-	struct ktask_sched w_sched;	/* its own: its policy, as it knows */
-	int w_policy;			/* [A] w_sched's policy and */
-	int w_prio;			/* priority, for other threads */
-	bool w_given;			/* [A] a caller set its policy */
+	pthread_mutex_t w_sched_lock;	/* [S] below; see worker_sched() */
+	struct ktask_sched w_sched;	/* [S] its policy and priority */
+	int w_policy;			/* [A] copies of those, for a look */
+	int w_prio;			/* without the lock */
 	pid_t w_tid;			/* [A] its thread id, 0 at first */
 	struct ktask_creds w_creds;	/* [O] while busy, [P] while idle:
 					 * its security state (caller.h) */
@@ -806,6 +806,34 @@ static void worker_step_aside(struct ktask_worker *w)
 	}
 }
 
+/* Notes the worker's policy and priority, for itself and for others. */
+static void worker_sched_note(struct ktask_worker *w,
+			      const struct ktask_sched *s)
+{
+	w->w_sched.kss_policy = s->kss_policy;
+	w->w_sched.kss_prio = s->kss_prio;
+	__atomic_store_n(&w->w_policy, s->kss_policy, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->w_prio, s->kss_prio, __ATOMIC_RELAXED);
+}
+
+/*
+ * Before a worker sleeps for its idle time: one that a real-time caller
+ * set up and then did not need (it did every chunk itself) goes back to
+ * SCHED_OTHER too.  Idle, under [S]: a caller may be setting it up again.
+ */
+static void worker_leave_rt(struct ktask_worker *w)
+{
+	static const struct ktask_sched other = { .kss_policy = SCHED_OTHER };
+
+	if (!ktask_sched_rt(__atomic_load_n(&w->w_policy, __ATOMIC_RELAXED)))
+		return;
+	pthread_mutex_lock(&w->w_sched_lock);
+	if (ktask_sched_rt(w->w_sched.kss_policy) &&
+	    !ktask_sched_apply(0, &other))
+		worker_sched_note(w, &other);
+	pthread_mutex_unlock(&w->w_sched_lock);
+}
+
 /*
  * Waits for an assignment; false once the worker retired after idling.
  * A worker whose assignments come in a regular rhythm sleeps until the next
@@ -833,6 +861,7 @@ static bool worker_wait(struct ktask_worker *w)
 			if (worker_spin_until(w, mono_ns() + WORKER_SPIN_NS))
 				continue;
 		}
+		worker_leave_rt(w);
 		if (!worker_nap(w, 0) || mono_ns() - r->r_last <
 					 pool.idle_ms * 1000000LL)
 			continue;
@@ -932,25 +961,21 @@ static bool worker_creds_match(struct ktask_worker *w,
 	return ktask_creds_equal(&w->w_creds, caller);
 }
 
-/* Notes the worker's policy and priority, for itself and for others. */
-static void worker_sched_note(struct ktask_worker *w,
-			      const struct ktask_sched *s)
-{
-	w->w_sched.kss_policy = s->kss_policy;
-	w->w_sched.kss_prio = s->kss_prio;
-	__atomic_store_n(&w->w_policy, s->kss_policy, __ATOMIC_RELAXED);
-	__atomic_store_n(&w->w_prio, s->kss_prio, __ATOMIC_RELAXED);
-}
-
 /*
  * Gives the worker the policy and priority of @want unless it has them
- * (a real-time caller set them before waking it); false if it may not.
+ * (its caller may have set them before waking it); false if it may not.
+ *
+ * A worker's policy is changed by the worker itself while it works on a
+ * task, and by the caller that takes it, before waking it
+ * (worker_give_policy()); and read back by the worker after the count
+ * down (worker_settle()), when the next caller may already be setting
+ * it.  [S], w_sched_lock, orders those last two; while the worker works on
+ * a task nobody else changes it, and the caller's change before the
+ * wake-up is ordered by the assignment's release and acquire, so the
+ * worker needs no lock here.
  */
 static bool worker_sched(struct ktask_worker *w, const struct ktask_sched *want)
 {
-	/* Ordered by the acquire that took the assignment. */
-	if (__atomic_exchange_n(&w->w_given, false, __ATOMIC_RELAXED))
-		worker_sched_note(w, want);
 	if (ktask_sched_same(&w->w_sched, want))
 		return true;
 	if (ktask_sched_apply(0, want))
@@ -972,6 +997,7 @@ static void worker_idle_policy(struct ktask_worker *w)
 	if (ktask_sched_rt(w->w_sched.kss_policy))
 		worker_sched(w, &other);
 }
+
 
 /*
  * Before working on @task: refuse it unless the worker has its caller's
@@ -1066,9 +1092,19 @@ static void worker_settle(struct ktask_worker *w)
 	cpu_set_t mask;
 	struct ktask_sched now;
 	struct ktask_creds creds;
-	bool read = ktask_sched_read(&now);
+	bool read;
 	int64_t ms;
 
+	/*
+	 * A policy a thread function set stays until the next task wants
+	 * another (a real-time one too: rare, and a caller may be setting
+	 * this worker's policy for its task right now).
+	 */
+	pthread_mutex_lock(&w->w_sched_lock);
+	read = ktask_sched_read(&now);
+	if (read && !ktask_sched_same(&now, &w->w_sched))
+		worker_sched_note(w, &now);
+	pthread_mutex_unlock(&w->w_sched_lock);
 	__atomic_store_n(&w->w_nice, read ? now.kss_nice :
 			 thread_nice(w->w_nice), __ATOMIC_RELAXED);
 	if (!w->w_blocked)
@@ -1079,13 +1115,6 @@ static void worker_settle(struct ktask_worker *w)
 		w->w_aside = false;
 		worker_bind(w, worker_pool_mask(w));
 	}
-	/*
-	 * A policy a thread function set stays until the next task wants
-	 * another (a real-time one too: rare, and a caller may be setting
-	 * this worker's policy for its task right now).
-	 */
-	if (read && !ktask_sched_same(&now, &w->w_sched))
-		worker_sched_note(w, &now);
 	ms = view_ms();
 	if (ms - w->w_creds_ms >= pool.view_refresh_ms) {
 		w->w_creds_ms = ms;
@@ -1211,7 +1240,19 @@ static struct ktask_worker *worker_create(unsigned int id, unsigned int gen,
 	} else {
 		w->w_nice = thread_nice(task->kt_plat.kpt_caller_nice);
 		now.kss_policy = -1;	/* unknown: worker_enter() sets it */
+		now.kss_prio = 0;
+		now.kss_reset = false;
 	}
+	if (now.kss_reset) {	/* SCHED_RESET_ON_FORK: what it gets */
+		if (ktask_sched_rt(now.kss_policy) ||
+		    now.kss_policy == SCHED_DEADLINE) {
+			now.kss_policy = SCHED_OTHER;
+			now.kss_prio = 0;
+		}
+		if (w->w_nice < 0)
+			w->w_nice = 0;
+	}
+	pthread_mutex_init(&w->w_sched_lock, NULL);
 	worker_sched_note(w, &now);
 	ktask_creds_read(&w->w_creds);
 	w->w_creds_ms = view_ms();
@@ -1379,13 +1420,14 @@ static void worker_give_policy(struct ktask_worker *w,
 	};
 	pid_t tid = __atomic_load_n(&w->w_tid, __ATOMIC_RELAXED);
 
-	if (!tid || ktask_sched_same(&have, want) ||
-	    ktask_sched_apply(tid, want))
+	if (!tid || ktask_sched_same(&have, want))
 		return;
-	__atomic_store_n(&w->w_policy, want->kss_policy, __ATOMIC_RELAXED);
-	__atomic_store_n(&w->w_prio, want->kss_prio, __ATOMIC_RELAXED);
-	/* Ordered before the assignment by worker_assign()'s release. */
-	__atomic_store_n(&w->w_given, true, __ATOMIC_RELAXED);
+	/* Seen by the worker after the assignment's release and acquire. */
+	pthread_mutex_lock(&w->w_sched_lock);
+	if (!ktask_sched_same(&w->w_sched, want) &&
+	    !ktask_sched_apply(tid, want))
+		worker_sched_note(w, want);
+	pthread_mutex_unlock(&w->w_sched_lock);
 }
 
 /*

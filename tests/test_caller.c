@@ -671,6 +671,81 @@ static void test_callers_mask(void **state)
 	expect_child_ok(body_callers_mask, 120);
 }
 
+/*
+ * A periodic caller on two CPUs, in a process whose other caller may use
+ * them all: between its tasks its helper waits among its two CPUs (off
+ * the one the caller ran on), not elsewhere.  Needs three CPUs.
+ */
+static pid_t aside_helper;		/* [A] */
+
+static int aside_chunk(void *start, void *end, void *arg)
+{
+	(void)start, (void)end;
+	kt_meet(arg);
+	if (kt_gettid() != caller_tid)
+		__atomic_store_n(&aside_helper, kt_gettid(), __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void *periodic_caller(void *arg)
+{
+	cpu_set_t *two = arg, now;
+	struct timespec next;
+	int outside = 0, looked = 0;
+
+	CHECK(!sched_setaffinity(0, sizeof(*two), two));
+	caller_tid = kt_gettid();
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (int i = 0; i < 60; i++) {
+		struct kt_meet m = { .want = 2 };
+		DEFINE_KTASK_CTL(ctl, aside_chunk, &m, 1);
+		pid_t helper;
+
+		CHECK(!ktask_run(NULL, 2, &ctl) && !m.timed_out);
+		add_ns(&next, 2000000L);
+		kt_sleep_ms(1);
+		helper = __atomic_load_n(&aside_helper, __ATOMIC_RELAXED);
+		if (i >= 20 && helper &&
+		    !sched_getaffinity(helper, sizeof(now), &now)) {
+			cpu_set_t and;
+
+			looked++;
+			CPU_AND(&and, &now, two);
+			outside += !CPU_EQUAL(&and, &now);
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
+				       NULL) == EINTR)
+			;
+	}
+	fprintf(stderr, "periodic caller: helper outside its CPUs in %d of "
+		"%d gaps\n", outside, looked);
+	CHECK(looked > 0 && outside == 0);
+	return NULL;
+}
+
+static void body_aside_within(void)
+{
+	cpu_set_t all, two;
+	int n = 0;
+
+	CHILD_SKIP_IF(kt_usable_cpus() < 3, "needs 3 usable CPUs");
+	CHECK(kt_pool_works());		/* the pool's mask: every CPU */
+	CHECK(!sched_getaffinity(0, sizeof(all), &all));
+	CPU_ZERO(&two);
+	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+		if (CPU_ISSET(c, &all)) {
+			CPU_SET(c, &two);
+			n++;
+		}
+	in_thread(periodic_caller, &two);
+}
+
+static void test_aside_within(void **state)
+{
+	(void)state;
+	expect_child_ok(body_aside_within, 60);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_filtered_creator),
 		cmocka_unit_test(test_view_age),
 		cmocka_unit_test(test_callers_mask),
+		cmocka_unit_test(test_aside_within),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

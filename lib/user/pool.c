@@ -217,6 +217,7 @@ KTASK_TLS struct ktask_creds tls_creds;	/* and security state */
 KTASK_TLS int tls_floor;		/* and the nice floor, for those */
 KTASK_TLS bool tls_grant;		/* its policy may be given on */
 KTASK_TLS bool tls_have_creds;		/* tls_creds were read once */
+KTASK_TLS bool tls_mask_added;		/* tls_cpus' mask is in pool.mask */
 KTASK_TLS struct ktask_inside *tls_inside;	/* the tasks it works on */
 
 static void cpu_relax(void)
@@ -474,6 +475,7 @@ static void refresh_view(void)
 	if (tls_view_ms && now - tls_view_ms < pool.view_refresh_ms)
 		return;
 	ktask_topo_cpus(&tls_cpus);
+	tls_mask_added = false;
 	if (!ktask_sched_read(&tls_sched)) {
 		tls_sched.kss_policy = SCHED_OTHER;
 		tls_sched.kss_prio = 0;
@@ -1506,7 +1508,11 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		pt->kpt_cpu = sched_getcpu();
 	}
 	pthread_mutex_lock(&pool.lock);
-	pool_mask_add(&pt->kpt_mask);
+	/* pool.mask only grows: a caller adds its mask once per reading. */
+	if (!tls_mask_added) {
+		pool_mask_add(&pt->kpt_mask);
+		tls_mask_added = true;
+	}
 	nr = reserve_helpers(nr, limit, pt, &taken, &unfit, &nr_new,
 			     &first_id, &gen);
 	pthread_mutex_unlock(&pool.lock);

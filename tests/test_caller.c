@@ -402,13 +402,15 @@ static bool install_filter(void)
 static int sandboxed_chunks, free_chunks;	/* [A] units */
 static int helper_chunks;			/* [A] */
 
-/* Counts units (16 a task) by whether getppid() was refused. */
+/*
+ * Counts units (16 a task) by whether getppid() was refused.  The caller
+ * waits for a helper at the &struct kt_meet @arg.
+ */
 static int ppid_chunk(void *start, void *end, void *arg)
 {
 	int units = (int)((char *)end - (char *)start);
 
-	(void)arg;
-	spin_us(200);
+	kt_meet(arg);
 	if (kt_gettid() != caller_tid)
 		__atomic_fetch_add(&helper_chunks, 1, __ATOMIC_RELAXED);
 	if (syscall(SYS_getppid) < 0 && errno == EPERM)
@@ -420,12 +422,14 @@ static int ppid_chunk(void *start, void *end, void *arg)
 
 static void ppid_tasks(int tasks)
 {
-	DEFINE_KTASK_CTL(ctl, ppid_chunk, NULL, 1);
-
 	caller_tid = kt_gettid();
 	sandboxed_chunks = free_chunks = helper_chunks = 0;
-	for (int i = 0; i < tasks; i++)
-		CHECK(!ktask_run(NULL, 16, &ctl));
+	for (int i = 0; i < tasks; i++) {
+		struct kt_meet m = { .want = 2 };
+		DEFINE_KTASK_CTL(ctl, ppid_chunk, &m, 1);
+
+		CHECK(!ktask_run(NULL, 16, &ctl) && !m.timed_out);
+	}
 }
 
 enum sandbox { BY_FILTER, BY_NNP };
@@ -450,8 +454,8 @@ static bool nnp_on_helpers;			/* [A] */
 
 static int nnp_chunk(void *start, void *end, void *arg)
 {
-	(void)start, (void)end, (void)arg;
-	spin_us(200);
+	(void)start, (void)end;
+	kt_meet(arg);
 	if (kt_gettid() != caller_tid) {
 		__atomic_fetch_add(&helper_chunks, 1, __ATOMIC_RELAXED);
 		if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
@@ -491,8 +495,6 @@ static void test_filtered_caller(void **state)
 /* The same with no_new_privs, which Landlock requires of most callers. */
 static void *nnp_caller(void *arg)
 {
-	DEFINE_KTASK_CTL(ctl, nnp_chunk, NULL, 1);
-
 	(void)arg;
 	ppid_tasks(1);
 	CHECK(!prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
@@ -500,8 +502,12 @@ static void *nnp_caller(void *arg)
 	caller_tid = kt_gettid();
 	helper_chunks = 0;
 	nnp_on_helpers = true;
-	for (int i = 0; i < 10; i++)
-		CHECK(!ktask_run(NULL, 16, &ctl));
+	for (int i = 0; i < 10; i++) {
+		struct kt_meet m = { .want = 2 };
+		DEFINE_KTASK_CTL(ctl, nnp_chunk, &m, 1);
+
+		CHECK(!ktask_run(NULL, 16, &ctl) && !m.timed_out);
+	}
 	return NULL;
 }
 

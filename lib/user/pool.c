@@ -34,8 +34,11 @@
  * only while it spins after that task, so that back-to-back tasks of one
  * caller cost no system call for it.
  *
+ * A helper also runs under its caller's scheduling policy and only for a
+ * caller of its own security state (caller.c, worker_enter()).
+ *
  * Locking legend: [P] pool.lock, [O] the task that owns the worker,
- * [A] atomics only.
+ * [S] the worker's w_sched_lock (see worker_sched()), [A] atomics only.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -173,8 +176,8 @@ static struct {
 	unsigned int nr_callers;	/* [A] threads running a task that
 					 * may have helpers */
 	/*
-	 * Workers' affinity between tasks, [P]: the CPUs of the main thread
-	 * at the first call and of every caller since.
+	 * Workers' affinity between tasks, [P]: the CPUs of every caller that
+	 * asked for helpers (pool_mask_add()).
 	 */
 	cpu_set_t mask;
 	/* Settings, read once from the environment. */

@@ -27,7 +27,8 @@
  * undo (a task run by the undo function may need it) and works on its
  * other item meanwhile; a worker with both items held is not handed out.
  *
- * A chunk runs with its caller's signal mask, so that faults (SIGSEGV,
+ * A chunk runs with its caller's signal mask (as of the caller's view, see
+ * refresh_view()), so that faults (SIGSEGV,
  * SIGBUS, SIGFPE, SIGILL) reach the program's handlers on a helper as on
  * the caller, and a process a thread function starts inherits the caller's
  * mask.  An idle worker blocks every signal: it keeps the last task's mask
@@ -174,17 +175,19 @@ static struct {
 };
 
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static bool pool_ready;		/* [A] pool_init() has run */
 
 #ifdef KTASK_TEST_HOOKS
 void (*ktask_test_hook_fn)(enum ktask_hook_point point);
 #endif
 
 /*
- * The calling thread's last decision, and its view of its CPUs and nice
- * value.  System calls cost microseconds in some virtual machines, more
- * than a small task's whole fork and join, so the view is read again only
- * when it is VIEW_REFRESH_MS old: a changed affinity mask or nice value
- * is followed within that time.
+ * The calling thread's last decision, and its view of its CPUs, nice
+ * value and signal mask.  System calls cost microseconds in some virtual
+ * machines, more than a small task's whole fork and join (reading the
+ * signal mask for each task made back-to-back tasks 4x slower), so the
+ * view is read again only when it is VIEW_REFRESH_MS old: a changed
+ * affinity mask, nice value or signal mask is followed within that time.
  */
 #define VIEW_REFRESH_MS 10
 
@@ -192,9 +195,46 @@ void (*ktask_test_hook_fn)(enum ktask_hook_point point);
 KTASK_TLS struct ktask_stats tls_stats;
 KTASK_TLS struct ktask_cpus tls_cpus;
 KTASK_TLS int tls_nice;
+KTASK_TLS sigset_t tls_sigmask;	/* the thread's signal mask */
 KTASK_TLS unsigned int tls_tasks;	/* this thread's tasks in pool.nr_callers */
 KTASK_TLS int64_t tls_view_ms;	/* when tls_cpus and tls_nice were read */
 KTASK_TLS struct ktask_inside *tls_inside;	/* the tasks it works on */
+
+/*
+ * Regions of the pool that a signal handler's ktask_run() must not enter
+ * on the thread it interrupted: with pool.lock held, inside pool_once or
+ * a fork handler, reading the view (the quota cache's lock).  A call made
+ * by a handler that interrupted one of them finds tls_busy set and runs
+ * inline, in the handler, touching no lock (ktask_plat_max_threads()).
+ * The compiler fences keep the count's updates around the region's code;
+ * only this thread and its signal handlers read it.
+ */
+KTASK_TLS unsigned int tls_busy;
+
+static void busy_enter(void)
+{
+	tls_busy++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static void busy_exit(void)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	tls_busy--;
+}
+
+static void pool_lock(void)
+{
+	busy_enter();
+	pthread_mutex_lock(&pool.lock);
+	ktask_test_hook(KTASK_HOOK_POOL_LOCKED);
+}
+
+static void pool_unlock(void)
+{
+	pthread_mutex_unlock(&pool.lock);
+	busy_exit();
+}
 
 static void cpu_relax(void)
 {
@@ -269,14 +309,14 @@ static void pool_fork_prepare(void)
 		ktask_lock(l);
 		in->ki_locked = true;
 	}
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 }
 
 static void pool_fork_parent(void)
 {
 	struct ktask_inside *in;
 
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 	for (in = tls_inside; in; in = in->ki_outer) {
 		if (in->ki_locked)
 			ktask_unlock(&in->ki_task->kt_lock);
@@ -339,6 +379,7 @@ static void pool_fork_child(void)
 	pool.gen++;
 	fork_child_tasks();
 	ktask_topo_fork_child();
+	busy_exit();	/* pool_fork_prepare()'s pool_lock() */
 }
 
 /* Whether @w's thread was left behind in the parent by a fork. */
@@ -400,7 +441,19 @@ static void pool_init(void)
 	if (sched_getaffinity(getpid(), sizeof(pool.mask), &pool.mask))
 		CPU_ZERO(&pool.mask);
 	ktask_topo_init();
+	ktask_test_hook(KTASK_HOOK_POOL_INIT);
 	pthread_atfork(pool_fork_prepare, pool_fork_parent, pool_fork_child);
+	__atomic_store_n(&pool_ready, true, __ATOMIC_RELEASE);
+}
+
+/* Initializes the pool once, as a region a signal handler's call avoids. */
+static void pool_start(void)
+{
+	if (__atomic_load_n(&pool_ready, __ATOMIC_ACQUIRE))
+		return;
+	busy_enter();
+	pthread_once(&pool_once, pool_init);
+	busy_exit();
 }
 
 /* Never 0; 64 bits, so that a 32-bit build does not wrap after 25 days. */
@@ -421,6 +474,8 @@ static void refresh_view(void)
 		return;
 	ktask_topo_cpus(&tls_cpus);
 	tls_nice = thread_nice(0);
+	pthread_sigmask(SIG_BLOCK, NULL, &tls_sigmask);
+	ktask_test_hook(KTASK_HOOK_SIGMASK_READ);
 	tls_view_ms = now;
 }
 
@@ -434,8 +489,16 @@ size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 	size_t n = 0, i;
 	cpu_set_t on_nodes;
 
-	pthread_once(&pool_once, pool_init);
+	/*
+	 * A signal handler's call on a thread the signal caught inside the
+	 * pool: one thread, inline, with no lock (not even pool_once's).
+	 */
+	if (tls_busy)
+		return 1;
+	pool_start();
+	busy_enter();
 	refresh_view();
+	busy_exit();
 	CPU_ZERO(&on_nodes);
 	for (i = 0; i < nr_nodes; i++) {
 		if (!nodes[i].kn_task_size)
@@ -456,13 +519,24 @@ size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 	return n;
 }
 
+/*
+ * Node checks need the topology, which pool_init() loads.  A signal
+ * handler that interrupted pool_init() itself cannot have it: a named node
+ * is then refused.
+ */
 bool ktask_plat_node_valid(int nid)
 {
+	if (tls_busy && !__atomic_load_n(&pool_ready, __ATOMIC_ACQUIRE))
+		return false;
+	pool_start();
 	return ktask_topo_node_valid(nid);
 }
 
 int ktask_plat_current_node(void)
 {
+	if (tls_busy && !__atomic_load_n(&pool_ready, __ATOMIC_ACQUIRE))
+		return NUMA_NO_NODE;
+	pool_start();
 	return ktask_topo_current_node();
 }
 
@@ -524,7 +598,12 @@ static void debug_note(const struct ktask_stats *stats)
 
 void ktask_plat_note(const struct ktask_stats *stats)
 {
+	/* The interrupted call's record stays whole: it may be writing it. */
+	if (tls_busy)
+		return;
+	busy_enter();
 	tls_stats = *stats;
+	busy_exit();
 	if (ktask_unlikely(debug_enabled()))
 		debug_note(stats);
 }
@@ -702,7 +781,7 @@ static bool worker_retire(struct ktask_worker *w)
 	struct ktask_worker **pp = &pool.idle;
 	bool idle;
 
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 	/* Not while an undo still reads its failed work item. */
 	idle = w->w_idle && !w->w_held;
 	if (idle) {
@@ -711,7 +790,7 @@ static bool worker_retire(struct ktask_worker *w)
 		*pp = w->w_next;
 		pool.nr_workers--;
 	}
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 	return idle;
 }
 
@@ -1159,14 +1238,14 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 	 * should keep off between periodic tasks; read once per task.
 	 */
 	if (!pt->kpt_have_sigmask) {
-		pthread_sigmask(SIG_BLOCK, NULL, &pt->kpt_sigmask);
+		pt->kpt_sigmask = tls_sigmask;
 		pt->kpt_have_sigmask = true;
 		pt->kpt_cpu = sched_getcpu();
 	}
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 	nr = reserve_helpers(nr, limit, pt->kpt_nice, &taken, &nr_new,
 			     &first_id, &gen);
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 
 	/* Count them all before any may finish and count down. */
 	__atomic_fetch_add(&pt->kpt_pending, nr, __ATOMIC_RELAXED);
@@ -1190,10 +1269,10 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		size_t missing = nr - i + 1;
 
 		__atomic_fetch_sub(&pt->kpt_pending, missing, __ATOMIC_ACQ_REL);
-		pthread_mutex_lock(&pool.lock);
+		pool_lock();
 		pool.nr_busy -= missing;
 		pool.nr_workers -= missing;
-		pthread_mutex_unlock(&pool.lock);
+		pool_unlock();
 		nr -= missing;
 	}
 	return nr;
@@ -1266,7 +1345,7 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 	tls_inside = task->kt_plat.kpt_inside.ki_outer;
 	if (!task->kt_plat.kpt_helpers)
 		return;
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 	for (w = task->kt_plat.kpt_helpers; w; w = next) {
 		next = w->w_next;
 		if (work_failed(task, w->w_kw))
@@ -1286,7 +1365,7 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 	}
 	task->kt_plat.kpt_helpers = NULL;
 	pool.nr_busy -= n;
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 }
 
 /* After undo: the failed helpers' work items are free again. */
@@ -1296,7 +1375,7 @@ void ktask_plat_task_done(struct ktask_task *task)
 
 	if (!task->kt_failed)
 		return;
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 	for (kw = task->kt_failed; kw; kw = next) {
 		struct ktask_slot *slot;
 		struct ktask_worker *w;
@@ -1311,5 +1390,5 @@ void ktask_plat_task_done(struct ktask_task *task)
 		if (worker_stale(w) && !w->w_held)
 			free(w);
 	}
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 }

@@ -872,6 +872,137 @@ static void helper_done(struct ktask_task *task)
 		futex_wake(&task->kt_plat.kpt_pending);
 }
 
+/*
+ * Leaving a call abruptly.  A thread function that leaves by siglongjmp()
+ * out of a signal handler, or by a C++ exception, leaves ktask_run() with
+ * it, while helpers still work on the task on the caller's stack.  The
+ * caller's frames are still whole when glibc runs the cleanup buffer that
+ * the longjmp passes (or the unwinder runs the cleanup attribute), and
+ * there the task is abandoned: no chunk is handed out any more, helpers
+ * finish the chunk they run and are waited for, the pool takes them back,
+ * and the thread's records (its tasks, the caller count, cancellation)
+ * are restored.  Nothing is undone: the caller left without an error to
+ * undo for.  A helper cannot leave that way: a handler on a helper has no
+ * place to jump to on that thread but inside the thread function (a jump
+ * to another thread's buffer is undefined), and an exception finds no
+ * handler there (std::terminate()).
+ */
+#ifdef __GLIBC__
+/* glibc's cleanup buffers, the ones longjmp() and pthread_exit() run. */
+extern void _pthread_cleanup_push(struct _pthread_cleanup_buffer *buffer,
+				  void (*routine)(void *), void *arg);
+extern void _pthread_cleanup_pop(struct _pthread_cleanup_buffer *buffer,
+				 int execute);
+#endif
+
+static void die(const char *msg)
+{
+	ssize_t ret = write(STDERR_FILENO, msg, strlen(msg));
+
+	(void)ret;
+	abort();
+}
+
+/* A longjmp or pthread_exit() past a helper's chunk: refused, loudly. */
+static void helper_left(void *arg)
+{
+	(void)arg;
+	die("ktask: a thread function on a helper left its chunk by longjmp "
+	    "or pthread_exit(); a helper's chunk must return\n");
+}
+
+/* The caller leaves @task, its innermost one, abruptly. */
+static void task_abandon(struct ktask_task *task)
+{
+	struct ktask_inside *in = &task->kt_plat.kpt_inside;
+	struct ktask_lock *l = &task->kt_lock;
+	int none = 0;
+
+	if (!in->ki_released) {
+		/* Left from inside the iterator, under the task's lock. */
+		if (task->kt_locked &&
+		    __atomic_load_n(&l->kl_owner, __ATOMIC_RELAXED) ==
+		    pthread_self())
+			ktask_unlock(l);
+		/* No chunk is handed out any more (ktask_claim()). */
+		ktask_cas(&task->kt_error, &none, -ECANCELED);
+		ktask_plat_wait_helpers(task);
+		ktask_plat_release_helpers(task);
+	}
+	ktask_plat_task_done(task);
+	ktask_lock_destroy(l);
+}
+
+static void call_abandon(struct ktask_plat_call *call)
+{
+	struct ktask_inside *in;
+
+	if (call->kpc_done)
+		return;
+	call->kpc_done = true;
+	if (tls_busy)
+		die("ktask: a signal handler left ktask_run() by longjmp from "
+		    "inside the pool's locked code; the pool cannot be "
+		    "restored\n");
+	while ((in = tls_inside) != call->kpc_outer) {
+		if (!in || !in->ki_caller)
+			die("ktask: a call's task records are lost\n");
+		task_abandon(in->ki_task);
+	}
+	if (call->kpc_cancel != PTHREAD_CANCEL_DISABLE)
+		pthread_setcancelstate(call->kpc_cancel, NULL);
+}
+
+#ifdef __GLIBC__
+static void call_longjmp(void *arg)
+{
+	call_abandon(arg);
+}
+#endif
+
+void ktask_plat_call_begin(struct ktask_plat_call *call)
+{
+	call->kpc_cancel = PTHREAD_CANCEL_ENABLE;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &call->kpc_cancel);
+	call->kpc_outer = tls_inside;
+	call->kpc_done = false;
+#ifdef __GLIBC__
+	_pthread_cleanup_push(&call->kpc_cleanup, call_longjmp, call);
+#endif
+}
+
+void ktask_plat_call_end(struct ktask_plat_call *call)
+{
+#ifdef __GLIBC__
+	_pthread_cleanup_pop(&call->kpc_cleanup, 0);
+#endif
+	call->kpc_done = true;
+	if (call->kpc_cancel != PTHREAD_CANCEL_DISABLE)
+		pthread_setcancelstate(call->kpc_cancel, NULL);
+}
+
+/* While an exception unwinds the frame that holds @task: abandon it. */
+void ktask_plat_task_unwind(struct ktask_task *task)
+{
+	if (!task->kt_plat.kpt_over)
+		task_abandon(task);
+}
+
+/*
+ * The cleanup attribute's: after ktask_plat_call_end() nothing; while an
+ * exception unwinds the call, the state of the call (its tasks were
+ * abandoned in their own frames).
+ */
+void ktask_plat_call_unwind(struct ktask_plat_call *call)
+{
+	if (call->kpc_done)
+		return;
+#ifdef __GLIBC__
+	_pthread_cleanup_pop(&call->kpc_cleanup, 0);
+#endif
+	call_abandon(call);
+}
+
 /* Sets the worker's CPUs to @mask unless they already are. */
 static void worker_bind(struct ktask_worker *w, const cpu_set_t *mask)
 {
@@ -963,6 +1094,11 @@ static void worker_sigmask(struct ktask_worker *w, const sigset_t *mask)
  */
 static void worker_run(struct ktask_worker *w, struct ktask_task *task)
 {
+#ifdef __GLIBC__
+	struct _pthread_cleanup_buffer guard;
+
+	_pthread_cleanup_push(&guard, helper_left, NULL);
+#endif
 	w->w_inside.ki_task = task;
 	w->w_inside.ki_caller = false;
 	w->w_inside.ki_outer = tls_inside;
@@ -970,6 +1106,9 @@ static void worker_run(struct ktask_worker *w, struct ktask_task *task)
 	worker_sigmask(w, &task->kt_plat.kpt_sigmask);
 	ktask_work_run(w->w_kw);
 	tls_inside = w->w_inside.ki_outer;
+#ifdef __GLIBC__
+	_pthread_cleanup_pop(&guard, 0);
+#endif
 }
 
 /*
@@ -1136,10 +1275,12 @@ void ktask_plat_task_init(struct ktask_task *task)
 	pt->kpt_nice = task->kt_ctl->kc_flags & KTASK_BACKGROUND ?
 		       19 : pt->kpt_caller_nice;
 	pt->kpt_have_sigmask = false;
+	pt->kpt_over = false;
 	pt->kpt_cpu = -1;
 	pt->kpt_inside.ki_task = task;
 	pt->kpt_inside.ki_caller = true;
 	pt->kpt_inside.ki_locked = false;
+	pt->kpt_inside.ki_released = false;
 	pt->kpt_inside.ki_outer = tls_inside;
 	tls_inside = &pt->kpt_inside;
 	__atomic_fetch_add(&pool.nr_callers, 1, __ATOMIC_RELAXED);
@@ -1342,7 +1483,8 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 
 	__atomic_fetch_sub(&pool.nr_callers, 1, __ATOMIC_RELAXED);
 	tls_tasks--;
-	tls_inside = task->kt_plat.kpt_inside.ki_outer;
+	/* Off the thread's tasks in ktask_plat_task_done(), after undo. */
+	task->kt_plat.kpt_inside.ki_released = true;
 	if (!task->kt_plat.kpt_helpers)
 		return;
 	pool_lock();
@@ -1373,6 +1515,8 @@ void ktask_plat_task_done(struct ktask_task *task)
 {
 	struct ktask_work *kw, *next;
 
+	tls_inside = task->kt_plat.kpt_inside.ki_outer;
+	task->kt_plat.kpt_over = true;
 	if (!task->kt_failed)
 		return;
 	pool_lock();

@@ -300,8 +300,8 @@ void ktask_work_run(struct ktask_work *kw)
 			nid = part_nid;
 			ktask_plat_work_node(kw, nid);
 		}
-		err = ctl->kc_thread_func(ch.kch_start, ch.kch_end,
-					  ctl->kc_func_arg);
+		err = ktask_plat_call_chunk(kw, helper, ctl, ch.kch_start,
+					    ch.kch_end);
 		ktask_plat_debug_delay(KTASK_DELAY_CHUNK_DONE);
 		if (err != KTASK_RETURN_SUCCESS) {
 			ktask_fail(kw, &ch, err);

@@ -127,6 +127,16 @@ static inline void ktask_plat_call_end(struct ktask_plat_call *call)
 #endif
 
 /*
+ * ktask_plat_call_chunk(): how the core calls @ctl's thread function on a
+ * chunk of @kw's task; @helper says whether a helper or the caller runs it.
+ * Userland runs a helper's chunk under a C++ catch-all when it can.
+ */
+#ifndef ktask_plat_call_chunk
+#define ktask_plat_call_chunk(kw, helper, ctl, start, end)		\
+	((ctl)->kc_thread_func((start), (end), (ctl)->kc_func_arg))
+#endif
+
+/*
  * Attributes of the task record on the caller's stack: userland's cleanup
  * abandons a task that a C++ exception unwinds, in the frame that holds
  * it, before that frame is gone.

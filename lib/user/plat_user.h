@@ -108,6 +108,17 @@ void ktask_plat_task_unwind(struct ktask_task *task);
 
 #define KTASK_PLAT_TASK_ATTR __attribute__((cleanup(ktask_plat_task_unwind)))
 
+/*
+ * A helper's chunk runs under a C++ catch-all where the library has one
+ * (pool.c); the caller's runs plainly, an exception unwinding the call.
+ */
+struct ktask_work;
+int ktask_plat_helper_chunk(struct ktask_work *kw, void *start, void *end);
+
+#define ktask_plat_call_chunk(kw, helper, ctl, start, end)		\
+	((helper) ? ktask_plat_helper_chunk((kw), (start), (end)) :	\
+	 (ctl)->kc_thread_func((start), (end), (ctl)->kc_func_arg))
+
 struct ktask_worker;
 struct ktask_task;
 
@@ -134,6 +145,8 @@ struct ktask_plat_task {
 	int kpt_nice;				/* the helpers' */
 	bool kpt_have_sigmask;			/* kpt_sigmask was read */
 	bool kpt_over;				/* ktask_plat_task_done() ran */
+	void *kpt_exc;				/* atomic: a helper's exception
+						 * (std::exception_ptr *) */
 	int kpt_cpu;				/* the caller's CPU then, or -1 */
 	struct ktask_inside kpt_inside;		/* the caller's entry */
 	cpu_set_t kpt_mask;			/* where the caller may run */

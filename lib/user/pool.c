@@ -911,6 +911,41 @@ static void helper_left(void *arg)
 	    "or pthread_exit(); a helper's chunk must return\n");
 }
 
+#ifdef KTASK_CXX
+/* chunk_cxx.cc */
+int ktask_cxx_call(int (*func)(void *, void *, void *), void *start,
+		   void *end, void *arg, void **slot);
+void ktask_cxx_drop(void *exc);
+void ktask_cxx_rethrow(void *exc) __attribute__((noreturn));
+#endif
+
+/*
+ * A helper's chunk: under a C++ catch-all that keeps an exception for the
+ * caller to rethrow (ktask_plat_release_helpers()), where the library was
+ * built with C++.
+ */
+int ktask_plat_helper_chunk(struct ktask_work *kw, void *start, void *end)
+{
+	const struct ktask_ctl *ctl = kw->kw_task->kt_ctl;
+
+#ifdef KTASK_CXX
+	return ktask_cxx_call(ctl->kc_thread_func, start, end,
+			      ctl->kc_func_arg, &kw->kw_task->kt_plat.kpt_exc);
+#else
+	return ctl->kc_thread_func(start, end, ctl->kc_func_arg);
+#endif
+}
+
+#ifdef KTASK_CXX
+/* Takes a helper's exception off @task, if one was kept. */
+static void *task_exception(struct ktask_task *task)
+{
+	/* Acquire: pairs with the compare-and-swap in ktask_cxx_call(). */
+	return __atomic_exchange_n(&task->kt_plat.kpt_exc, NULL,
+				   __ATOMIC_ACQUIRE);
+}
+#endif
+
 /* The caller leaves @task, its innermost one, abruptly. */
 static void task_abandon(struct ktask_task *task)
 {
@@ -927,6 +962,13 @@ static void task_abandon(struct ktask_task *task)
 		/* No chunk is handed out any more (ktask_claim()). */
 		ktask_cas(&task->kt_error, &none, -ECANCELED);
 		ktask_plat_wait_helpers(task);
+#ifdef KTASK_CXX
+		/* The caller's own exit wins over a helper's exception. */
+		void *exc = task_exception(task);
+
+		if (exc)
+			ktask_cxx_drop(exc);
+#endif
 		ktask_plat_release_helpers(task);
 	}
 	ktask_plat_task_done(task);
@@ -1276,6 +1318,7 @@ void ktask_plat_task_init(struct ktask_task *task)
 		       19 : pt->kpt_caller_nice;
 	pt->kpt_have_sigmask = false;
 	pt->kpt_over = false;
+	pt->kpt_exc = NULL;
 	pt->kpt_cpu = -1;
 	pt->kpt_inside.ki_task = task;
 	pt->kpt_inside.ki_caller = true;
@@ -1508,6 +1551,17 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 	task->kt_plat.kpt_helpers = NULL;
 	pool.nr_busy -= n;
 	pool_unlock();
+#ifdef KTASK_CXX
+	/*
+	 * Every helper stopped and went back: a helper's exception goes on
+	 * in the caller, which abandons the task (ktask_plat_task_unwind();
+	 * nothing is undone, as for an exception of the caller's own).
+	 */
+	void *exc = task_exception(task);
+
+	if (exc)
+		ktask_cxx_rethrow(exc);
+#endif
 }
 
 /* After undo: the failed helpers' work items are free again. */

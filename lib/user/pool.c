@@ -28,9 +28,9 @@
  * other item meanwhile; a worker with both items held is not handed out.
  *
  * A chunk runs with its caller's signal mask (as of the caller's view, see
- * refresh_view()), so that faults (SIGSEGV,
- * SIGBUS, SIGFPE, SIGILL) reach the program's handlers on a helper as on
- * the caller, and a process a thread function starts inherits the caller's
+ * refresh_view()), so that faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL) reach
+ * the program's handlers on a helper as on the caller, and a process a
+ * thread function starts inherits the caller's
  * mask.  An idle worker blocks every signal: it keeps the last task's mask
  * only while it spins after that task, so that back-to-back tasks of one
  * caller cost no system call for it.

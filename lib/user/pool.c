@@ -27,9 +27,10 @@
  * undo (a task run by the undo function may need it) and works on its
  * other item meanwhile; a worker with both items held is not handed out.
  *
- * A chunk runs with its caller's signal mask, so that faults (SIGSEGV,
- * SIGBUS, SIGFPE, SIGILL) reach the program's handlers on a helper as on
- * the caller, and a process a thread function starts inherits the caller's
+ * A chunk runs with its caller's signal mask (as of the caller's view, see
+ * refresh_view()), so that faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL) reach
+ * the program's handlers on a helper as on the caller, and a process a
+ * thread function starts inherits the caller's
  * mask.  An idle worker blocks every signal: it keeps the last task's mask
  * only while it spins after that task, so that back-to-back tasks of one
  * caller cost no system call for it.
@@ -193,6 +194,7 @@ static struct {
 };
 
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static bool pool_ready;		/* [A] pool_init() has run */
 
 #ifdef KTASK_TEST_HOOKS
 void (*ktask_test_hook_fn)(enum ktask_hook_point point);
@@ -201,11 +203,12 @@ unsigned long ktask_test_affinity_calls;
 
 /*
  * The calling thread's last decision, and its view of its CPUs, nice
- * value, scheduling policy and security state.  System calls cost
- * microseconds in some virtual machines, more than a small task's whole
- * fork and join, so the view is read again only when it may be
- * VIEW_REFRESH_MS old: a change is followed within that time, measured on
- * a clock whose resolution is accounted for (pool_view_clock()).
+ * value, scheduling policy, security state and signal mask.  System calls
+ * cost microseconds in some virtual machines, more than a small task's
+ * whole fork and join (reading the signal mask for each task made
+ * back-to-back tasks 4x slower), so the view is read again only when it
+ * may be VIEW_REFRESH_MS old: a change is followed within that time,
+ * measured on a clock whose resolution is accounted for (pool_view_clock()).
  */
 #define VIEW_REFRESH_MS 10
 
@@ -213,6 +216,7 @@ unsigned long ktask_test_affinity_calls;
 KTASK_TLS struct ktask_stats tls_stats;
 KTASK_TLS struct ktask_cpus tls_cpus;
 KTASK_TLS int tls_nice;
+KTASK_TLS sigset_t tls_sigmask;	/* the thread's signal mask */
 KTASK_TLS unsigned int tls_tasks;	/* this thread's tasks in pool.nr_callers */
 KTASK_TLS int64_t tls_view_ms;	/* when tls_cpus and tls_nice were read */
 KTASK_TLS struct ktask_sched tls_sched;	/* and its policy */
@@ -222,6 +226,42 @@ KTASK_TLS bool tls_grant;		/* its policy may be given on */
 KTASK_TLS bool tls_have_creds;		/* tls_creds were read once */
 KTASK_TLS bool tls_mask_added;		/* tls_cpus' mask is in pool.mask */
 KTASK_TLS struct ktask_inside *tls_inside;	/* the tasks it works on */
+
+/*
+ * Regions of the pool that a signal handler's ktask_run() must not enter
+ * on the thread it interrupted: with pool.lock held, inside pool_once or
+ * a fork handler, reading the view (the quota cache's lock).  A call made
+ * by a handler that interrupted one of them finds tls_busy set and runs
+ * inline, in the handler, touching no lock (ktask_plat_max_threads()).
+ * The compiler fences keep the count's updates around the region's code;
+ * only this thread and its signal handlers read it.
+ */
+KTASK_TLS unsigned int tls_busy;
+
+static void busy_enter(void)
+{
+	tls_busy++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static void busy_exit(void)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	tls_busy--;
+}
+
+static void pool_lock(void)
+{
+	busy_enter();
+	pthread_mutex_lock(&pool.lock);
+	ktask_test_hook(KTASK_HOOK_POOL_LOCKED);
+}
+
+static void pool_unlock(void)
+{
+	pthread_mutex_unlock(&pool.lock);
+	busy_exit();
+}
 
 static void cpu_relax(void)
 {
@@ -296,14 +336,14 @@ static void pool_fork_prepare(void)
 		ktask_lock(l);
 		in->ki_locked = true;
 	}
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 }
 
 static void pool_fork_parent(void)
 {
 	struct ktask_inside *in;
 
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 	for (in = tls_inside; in; in = in->ki_outer) {
 		if (in->ki_locked)
 			ktask_unlock(&in->ki_task->kt_lock);
@@ -366,6 +406,7 @@ static void pool_fork_child(void)
 	pool.gen++;
 	fork_child_tasks();
 	ktask_topo_fork_child();
+	busy_exit();	/* pool_fork_prepare()'s pool_lock() */
 }
 
 /* Whether @w's thread was left behind in the parent by a fork. */
@@ -462,7 +503,19 @@ static void pool_init(void)
 	/* Between tasks workers run on their callers' CPUs (pool_mask_add()). */
 	CPU_ZERO(&pool.mask);
 	ktask_topo_init();
+	ktask_test_hook(KTASK_HOOK_POOL_INIT);
 	pthread_atfork(pool_fork_prepare, pool_fork_parent, pool_fork_child);
+	__atomic_store_n(&pool_ready, true, __ATOMIC_RELEASE);
+}
+
+/* Initializes the pool once, as a region a signal handler's call avoids. */
+static void pool_start(void)
+{
+	if (__atomic_load_n(&pool_ready, __ATOMIC_ACQUIRE))
+		return;
+	busy_enter();
+	pthread_once(&pool_once, pool_init);
+	busy_exit();
 }
 
 /*
@@ -491,6 +544,8 @@ static void refresh_view(void)
 	tls_creds = creds;
 	tls_have_creds = true;
 	tls_grant = ktask_sched_grantable(&tls_sched, &creds);
+	pthread_sigmask(SIG_BLOCK, NULL, &tls_sigmask);
+	ktask_test_hook(KTASK_HOOK_SIGMASK_READ);
 	tls_view_ms = now;
 }
 
@@ -504,8 +559,16 @@ size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 	size_t n = 0, i;
 	cpu_set_t on_nodes;
 
-	pthread_once(&pool_once, pool_init);
+	/*
+	 * A signal handler's call on a thread the signal caught inside the
+	 * pool: one thread, inline, with no lock (not even pool_once's).
+	 */
+	if (tls_busy)
+		return 1;
+	pool_start();
+	busy_enter();
 	refresh_view();
+	busy_exit();
 	CPU_ZERO(&on_nodes);
 	for (i = 0; i < nr_nodes; i++) {
 		if (!nodes[i].kn_task_size)
@@ -526,13 +589,24 @@ size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 	return n;
 }
 
+/*
+ * Node checks need the topology, which pool_init() loads.  A signal
+ * handler that interrupted pool_init() itself cannot have it: a named node
+ * is then refused.
+ */
 bool ktask_plat_node_valid(int nid)
 {
+	if (tls_busy && !__atomic_load_n(&pool_ready, __ATOMIC_ACQUIRE))
+		return false;
+	pool_start();
 	return ktask_topo_node_valid(nid);
 }
 
 int ktask_plat_current_node(void)
 {
+	if (tls_busy && !__atomic_load_n(&pool_ready, __ATOMIC_ACQUIRE))
+		return NUMA_NO_NODE;
+	pool_start();
 	return ktask_topo_current_node();
 }
 
@@ -594,7 +668,12 @@ static void debug_note(const struct ktask_stats *stats)
 
 void ktask_plat_note(const struct ktask_stats *stats)
 {
+	/* The interrupted call's record stays whole: it may be writing it. */
+	if (tls_busy)
+		return;
+	busy_enter();
 	tls_stats = *stats;
+	busy_exit();
 	if (ktask_unlikely(debug_enabled()))
 		debug_note(stats);
 }
@@ -772,7 +851,7 @@ static bool worker_retire(struct ktask_worker *w)
 	struct ktask_worker **pp = &pool.idle;
 	bool idle;
 
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 	/* Not while an undo still reads its failed work item. */
 	idle = w->w_idle && !w->w_held;
 	if (idle) {
@@ -781,7 +860,7 @@ static bool worker_retire(struct ktask_worker *w)
 		*pp = w->w_next;
 		pool.nr_workers--;
 	}
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 	return idle;
 }
 
@@ -891,6 +970,179 @@ static void helper_done(struct ktask_task *task)
 
 	if (old == (P_WAITER | 1))
 		futex_wake(&task->kt_plat.kpt_pending);
+}
+
+/*
+ * Leaving a call abruptly.  A thread function that leaves by siglongjmp()
+ * out of a signal handler, or by a C++ exception, leaves ktask_run() with
+ * it, while helpers still work on the task on the caller's stack.  The
+ * caller's frames are still whole when glibc runs the cleanup buffer that
+ * the longjmp passes (or the unwinder runs the cleanup attribute), and
+ * there the task is abandoned: no chunk is handed out any more, helpers
+ * finish the chunk they run and are waited for, the pool takes them back,
+ * and the thread's records (its tasks, the caller count, cancellation)
+ * are restored.  Nothing is undone: the caller left without an error to
+ * undo for.  A helper cannot leave that way: a handler on a helper has no
+ * place to jump to on that thread but inside the thread function (a jump
+ * to another thread's buffer is undefined), and an exception finds no
+ * handler there (std::terminate()).
+ */
+#ifdef __GLIBC__
+/* glibc's cleanup buffers, the ones longjmp() and pthread_exit() run. */
+extern void _pthread_cleanup_push(struct _pthread_cleanup_buffer *buffer,
+				  void (*routine)(void *), void *arg);
+extern void _pthread_cleanup_pop(struct _pthread_cleanup_buffer *buffer,
+				 int execute);
+#endif
+
+static void die(const char *msg)
+{
+	ssize_t ret = write(STDERR_FILENO, msg, strlen(msg));
+
+	(void)ret;
+	abort();
+}
+
+/* A longjmp or pthread_exit() past a helper's chunk: refused, loudly. */
+static void helper_left(void *arg)
+{
+	(void)arg;
+	die("ktask: a thread function on a helper left its chunk by longjmp "
+	    "or pthread_exit(); a helper's chunk must return\n");
+}
+
+#ifdef KTASK_CXX
+/* chunk_cxx.cc */
+int ktask_cxx_call(int (*func)(void *, void *, void *), void *start,
+		   void *end, void *arg, void **slot);
+void ktask_cxx_drop(void *exc);
+void ktask_cxx_rethrow(void *exc) __attribute__((noreturn));
+#endif
+
+/*
+ * A helper's chunk: under a C++ catch-all that keeps an exception for the
+ * caller to rethrow (ktask_plat_release_helpers()), where the library was
+ * built with C++.
+ */
+int ktask_plat_helper_chunk(struct ktask_work *kw, void *start, void *end)
+{
+	const struct ktask_ctl *ctl = kw->kw_task->kt_ctl;
+
+#ifdef KTASK_CXX
+	return ktask_cxx_call(ctl->kc_thread_func, start, end,
+			      ctl->kc_func_arg, &kw->kw_task->kt_plat.kpt_exc);
+#else
+	return ctl->kc_thread_func(start, end, ctl->kc_func_arg);
+#endif
+}
+
+#ifdef KTASK_CXX
+/* Takes a helper's exception off @task, if one was kept. */
+static void *task_exception(struct ktask_task *task)
+{
+	/* Acquire: pairs with the compare-and-swap in ktask_cxx_call(). */
+	return __atomic_exchange_n(&task->kt_plat.kpt_exc, NULL,
+				   __ATOMIC_ACQUIRE);
+}
+#endif
+
+/* The caller leaves @task, its innermost one, abruptly. */
+static void task_abandon(struct ktask_task *task)
+{
+	struct ktask_inside *in = &task->kt_plat.kpt_inside;
+	struct ktask_lock *l = &task->kt_lock;
+	int none = 0;
+
+	if (!in->ki_released) {
+		/* Left from inside the iterator, under the task's lock. */
+		if (task->kt_locked &&
+		    __atomic_load_n(&l->kl_owner, __ATOMIC_RELAXED) ==
+		    pthread_self())
+			ktask_unlock(l);
+		/* No chunk is handed out any more (ktask_claim()). */
+		ktask_cas(&task->kt_error, &none, -ECANCELED);
+		ktask_plat_wait_helpers(task);
+#ifdef KTASK_CXX
+		/* The caller's own exit wins over a helper's exception. */
+		void *exc = task_exception(task);
+
+		if (exc)
+			ktask_cxx_drop(exc);
+#endif
+		ktask_plat_release_helpers(task);
+	}
+	ktask_plat_task_done(task);
+	ktask_lock_destroy(l);
+}
+
+static void call_abandon(struct ktask_plat_call *call)
+{
+	struct ktask_inside *in;
+
+	if (call->kpc_done)
+		return;
+	call->kpc_done = true;
+	if (tls_busy)
+		die("ktask: a signal handler left ktask_run() by longjmp from "
+		    "inside the pool's locked code; the pool cannot be "
+		    "restored\n");
+	while ((in = tls_inside) != call->kpc_outer) {
+		if (!in || !in->ki_caller)
+			die("ktask: a call's task records are lost\n");
+		task_abandon(in->ki_task);
+	}
+	if (call->kpc_cancel != PTHREAD_CANCEL_DISABLE)
+		pthread_setcancelstate(call->kpc_cancel, NULL);
+}
+
+#ifdef __GLIBC__
+static void call_longjmp(void *arg)
+{
+	call_abandon(arg);
+}
+#endif
+
+void ktask_plat_call_begin(struct ktask_plat_call *call)
+{
+	call->kpc_cancel = PTHREAD_CANCEL_ENABLE;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &call->kpc_cancel);
+	call->kpc_outer = tls_inside;
+	call->kpc_done = false;
+#ifdef __GLIBC__
+	_pthread_cleanup_push(&call->kpc_cleanup, call_longjmp, call);
+#endif
+}
+
+void ktask_plat_call_end(struct ktask_plat_call *call)
+{
+#ifdef __GLIBC__
+	_pthread_cleanup_pop(&call->kpc_cleanup, 0);
+#endif
+	call->kpc_done = true;
+	if (call->kpc_cancel != PTHREAD_CANCEL_DISABLE)
+		pthread_setcancelstate(call->kpc_cancel, NULL);
+}
+
+/* While an exception unwinds the frame that holds @task: abandon it. */
+void ktask_plat_task_unwind(struct ktask_task *task)
+{
+	if (!task->kt_plat.kpt_over)
+		task_abandon(task);
+}
+
+/*
+ * The cleanup attribute's: after ktask_plat_call_end() nothing; while an
+ * exception unwinds the call, the state of the call (its tasks were
+ * abandoned in their own frames).
+ */
+void ktask_plat_call_unwind(struct ktask_plat_call *call)
+{
+	if (call->kpc_done)
+		return;
+#ifdef __GLIBC__
+	_pthread_cleanup_pop(&call->kpc_cleanup, 0);
+#endif
+	call_abandon(call);
 }
 
 /* Sets the worker's CPUs to @mask unless they already are. */
@@ -1047,6 +1299,11 @@ static void worker_sigmask(struct ktask_worker *w, const sigset_t *mask)
  */
 static void worker_run(struct ktask_worker *w, struct ktask_task *task)
 {
+#ifdef __GLIBC__
+	struct _pthread_cleanup_buffer guard;
+
+	_pthread_cleanup_push(&guard, helper_left, NULL);
+#endif
 	w->w_inside.ki_task = task;
 	w->w_inside.ki_caller = false;
 	w->w_inside.ki_outer = tls_inside;
@@ -1054,6 +1311,9 @@ static void worker_run(struct ktask_worker *w, struct ktask_task *task)
 	worker_sigmask(w, &task->kt_plat.kpt_sigmask);
 	ktask_work_run(w->w_kw);
 	tls_inside = w->w_inside.ki_outer;
+#ifdef __GLIBC__
+	_pthread_cleanup_pop(&guard, 0);
+#endif
 }
 
 /* The worker's copy of pool.mask, copied again when the pool's grew. */
@@ -1061,10 +1321,10 @@ static const cpu_set_t *worker_pool_mask(struct ktask_worker *w)
 {
 	/* Acquire: pairs with the release in pool_mask_add(). */
 	if (__atomic_load_n(&pool.mask_gen, __ATOMIC_ACQUIRE) != w->w_pool_gen) {
-		pthread_mutex_lock(&pool.lock);
+		pool_lock();
 		w->w_pool_mask = pool.mask;
 		w->w_pool_gen = pool.mask_gen;
-		pthread_mutex_unlock(&pool.lock);
+		pool_unlock();
 	}
 	return &w->w_pool_mask;
 }
@@ -1077,9 +1337,9 @@ static const cpu_set_t *worker_pool_mask(struct ktask_worker *w)
 static void worker_adopt_creds(struct ktask_worker *w,
 			       const struct ktask_creds *creds)
 {
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 	w->w_creds = *creds;
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 }
 
 /*
@@ -1294,6 +1554,8 @@ void ktask_plat_task_init(struct ktask_task *task)
 	pt->kpt_nice = task->kt_ctl->kc_flags & KTASK_BACKGROUND ?
 		       19 : pt->kpt_caller_nice;
 	pt->kpt_have_sigmask = false;
+	pt->kpt_over = false;
+	pt->kpt_exc = NULL;
 	pt->kpt_cpu = -1;
 	pt->kpt_sched = tls_sched;
 	pt->kpt_creds = tls_creds;
@@ -1302,6 +1564,7 @@ void ktask_plat_task_init(struct ktask_task *task)
 	pt->kpt_inside.ki_task = task;
 	pt->kpt_inside.ki_caller = true;
 	pt->kpt_inside.ki_locked = false;
+	pt->kpt_inside.ki_released = false;
 	pt->kpt_inside.ki_outer = tls_inside;
 	tls_inside = &pt->kpt_inside;
 	__atomic_fetch_add(&pool.nr_callers, 1, __ATOMIC_RELAXED);
@@ -1506,11 +1769,11 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 	 * should keep off between periodic tasks; read once per task.
 	 */
 	if (!pt->kpt_have_sigmask) {
-		pthread_sigmask(SIG_BLOCK, NULL, &pt->kpt_sigmask);
+		pt->kpt_sigmask = tls_sigmask;
 		pt->kpt_have_sigmask = true;
 		pt->kpt_cpu = sched_getcpu();
 	}
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 	/* pool.mask only grows: a caller adds its mask once per reading. */
 	if (!tls_mask_added) {
 		pool_mask_add(&pt->kpt_mask);
@@ -1518,7 +1781,7 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 	}
 	nr = reserve_helpers(nr, limit, pt, &taken, &unfit, &nr_new,
 			     &first_id, &gen);
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 	while ((w = unfit)) {
 		unfit = w->w_next;
 		worker_dismiss(w);
@@ -1547,10 +1810,10 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		size_t missing = nr - i + 1;
 
 		__atomic_fetch_sub(&pt->kpt_pending, missing, __ATOMIC_ACQ_REL);
-		pthread_mutex_lock(&pool.lock);
+		pool_lock();
 		pool.nr_busy -= missing;
 		pool.nr_workers -= missing;
-		pthread_mutex_unlock(&pool.lock);
+		pool_unlock();
 		nr -= missing;
 	}
 	return nr;
@@ -1620,10 +1883,11 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 
 	__atomic_fetch_sub(&pool.nr_callers, 1, __ATOMIC_RELAXED);
 	tls_tasks--;
-	tls_inside = task->kt_plat.kpt_inside.ki_outer;
+	/* Off the thread's tasks in ktask_plat_task_done(), after undo. */
+	task->kt_plat.kpt_inside.ki_released = true;
 	if (!task->kt_plat.kpt_helpers)
 		return;
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 	for (w = task->kt_plat.kpt_helpers; w; w = next) {
 		next = w->w_next;
 		if (work_failed(task, w->w_kw))
@@ -1643,7 +1907,18 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 	}
 	task->kt_plat.kpt_helpers = NULL;
 	pool.nr_busy -= n;
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
+#ifdef KTASK_CXX
+	/*
+	 * Every helper stopped and went back: a helper's exception goes on
+	 * in the caller, which abandons the task (ktask_plat_task_unwind();
+	 * nothing is undone, as for an exception of the caller's own).
+	 */
+	void *exc = task_exception(task);
+
+	if (exc)
+		ktask_cxx_rethrow(exc);
+#endif
 }
 
 /* After undo: the failed helpers' work items are free again. */
@@ -1651,9 +1926,11 @@ void ktask_plat_task_done(struct ktask_task *task)
 {
 	struct ktask_work *kw, *next;
 
+	tls_inside = task->kt_plat.kpt_inside.ki_outer;
+	task->kt_plat.kpt_over = true;
 	if (!task->kt_failed)
 		return;
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 	for (kw = task->kt_failed; kw; kw = next) {
 		struct ktask_slot *slot;
 		struct ktask_worker *w;
@@ -1668,5 +1945,5 @@ void ktask_plat_task_done(struct ktask_task *task)
 		if (worker_stale(w) && !w->w_held)
 			free(w);
 	}
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 }

@@ -13,6 +13,9 @@
 
 enum ktask_hook_point {
 	KTASK_HOOK_DONE,	/* a helper stored W_DONE, not yet counted down */
+	KTASK_HOOK_POOL_LOCKED,	/* a thread just took pool.lock */
+	KTASK_HOOK_POOL_INIT,	/* inside pool_init(), under pool_once */
+	KTASK_HOOK_SIGMASK_READ, /* a caller read its signal mask */
 };
 
 #ifdef KTASK_TEST_HOOKS

@@ -432,7 +432,7 @@ static void ppid_tasks(int tasks)
 	}
 }
 
-enum sandbox { BY_FILTER, BY_NNP };
+enum sandbox { BY_FILTER, BY_NNP, BY_FILTER_TOLD };
 
 /* A thread that sandboxes itself after a task, then runs tasks. */
 static void *sandboxed_caller(void *arg)
@@ -441,11 +441,14 @@ static void *sandboxed_caller(void *arg)
 
 	/* A task before: its view must be read again after the change. */
 	ppid_tasks(1);
-	if (how == BY_FILTER)
-		CHECK(install_filter());
-	else
+	if (how == BY_NNP)
 		CHECK(!prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
-	kt_sleep_ms(12);
+	else
+		CHECK(install_filter());
+	if (how == BY_FILTER_TOLD)
+		ktask_thread_changed();	/* instead of waiting out the view */
+	else
+		kt_sleep_ms(12);
 	ppid_tasks(10);
 	return NULL;
 }
@@ -490,6 +493,28 @@ static void test_filtered_caller(void **state)
 {
 	(void)state;
 	expect_child_ok(body_filtered_caller, 60);
+}
+
+/*
+ * A caller that sandboxes itself and says so with ktask_thread_changed()
+ * runs its very next task sandboxed, with no wait for its view to age.
+ */
+static void body_filtered_told(void)
+{
+	enum sandbox how = BY_FILTER_TOLD;
+
+	need_two_cpus();
+	CHECK(kt_pool_works());
+	in_thread(sandboxed_caller, &how);
+	CHECK(free_chunks == 0);
+	CHECK(sandboxed_chunks == 160);
+	CHECK(helper_chunks > 0);
+}
+
+static void test_filtered_told(void **state)
+{
+	(void)state;
+	expect_child_ok(body_filtered_told, 60);
 }
 
 /* The same with no_new_privs, which Landlock requires of most callers. */
@@ -772,6 +797,7 @@ int main(void)
 		cmocka_unit_test(test_fifo_unprivileged),
 		cmocka_unit_test(test_privilege_drop),
 		cmocka_unit_test(test_filtered_caller),
+		cmocka_unit_test(test_filtered_told),
 		cmocka_unit_test(test_nnp_caller),
 		cmocka_unit_test(test_filtered_creator),
 		cmocka_unit_test(test_view_age),

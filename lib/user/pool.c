@@ -683,6 +683,12 @@ KTASK_PUBLIC void ktask_last_stats(struct ktask_stats *stats)
 	*stats = tls_stats;
 }
 
+/* The next task of this thread reads its view (refresh_view()) anew. */
+KTASK_PUBLIC void ktask_thread_changed(void)
+{
+	tls_view_ms = 0;
+}
+
 static int64_t mono_ns(void)
 {
 	struct timespec ts;

@@ -452,6 +452,20 @@ struct ktask_stats {
  * recent one on that thread once it returns.
  */
 void ktask_last_stats(struct ktask_stats *stats);
+
+/**
+ * ktask_thread_changed() - tells ktask that the calling thread changed
+ * something of itself that its helpers take or are compared on.
+ *
+ * A helper runs a caller's chunks with the caller's CPUs, nice value,
+ * scheduling policy and signal mask, and only if it has the caller's
+ * security state (seccomp filters, no_new_privs, capabilities, ids).
+ * ktask reads these at most every 10 ms, so a change is otherwise seen
+ * within 10 ms.  A thread that sandboxes itself (seccomp, Landlock,
+ * dropped capabilities) and then calls ktask_run() at once should call this
+ * in between: its next task reads its state anew.  Async-signal-safe.
+ */
+void ktask_thread_changed(void);
 #endif /* !__KERNEL__ */
 
 #ifdef __cplusplus

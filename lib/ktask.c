@@ -300,8 +300,8 @@ void ktask_work_run(struct ktask_work *kw)
 			nid = part_nid;
 			ktask_plat_work_node(kw, nid);
 		}
-		err = ctl->kc_thread_func(ch.kch_start, ch.kch_end,
-					  ctl->kc_func_arg);
+		err = ktask_plat_call_chunk(kw, helper, ctl, ch.kch_start,
+					    ch.kch_end);
 		ktask_plat_debug_delay(KTASK_DELAY_CHUNK_DONE);
 		if (err != KTASK_RETURN_SUCCESS) {
 			ktask_fail(kw, &ch, err);
@@ -448,7 +448,7 @@ static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
 			     const struct ktask_ctl *ctl, ktask_iter_func iter,
 			     struct ktask_stats *stats)
 {
-	struct ktask_task task;
+	struct ktask_task task KTASK_PLAT_TASK_ATTR;
 	size_t i;
 	int err;
 
@@ -537,7 +537,7 @@ static int ktask_run_nodes(struct ktask_node *nodes, size_t nr_nodes,
 KTASK_PUBLIC int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
 				struct ktask_ctl *ctl)
 {
-	int state, err;
+	int err;
 
 	/*
 	 * A task of one part and at most one minimum chunk is one plain call
@@ -547,9 +547,13 @@ KTASK_PUBLIC int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
 	if (nr_nodes == 1 && nodes && ctl && ctl->kc_min_chunk_size &&
 	    nodes->kn_task_size <= ctl->kc_min_chunk_size)
 		return ktask_run_nodes(nodes, nr_nodes, ctl);
-	state = ktask_plat_call_begin();
-	err = ktask_run_nodes(nodes, nr_nodes, ctl);
-	ktask_plat_call_end(state);
+	{
+		struct ktask_plat_call call KTASK_PLAT_CALL_ATTR;
+
+		ktask_plat_call_begin(&call);
+		err = ktask_run_nodes(nodes, nr_nodes, ctl);
+		ktask_plat_call_end(&call);
+	}
 	return err;
 }
 KTASK_EXPORT(ktask_run_numa);

@@ -101,20 +101,48 @@ void ktask_plat_release_helpers(struct ktask_task *task);
 void ktask_plat_task_done(struct ktask_task *task);
 
 /*
- * Bracket each ktask_run_numa() call on the calling thread; the value
- * begin returns is handed to end.  A home that needs nothing there leaves
- * KTASK_PLAT_CALL_HOOKS undefined (userland defers thread cancellation).
+ * Bracket each ktask_run_numa() call on the calling thread, with a record
+ * on the caller's stack that the home defines (struct ktask_plat_call)
+ * and KTASK_PLAT_CALL_ATTR attributes.  A home that needs nothing there
+ * leaves KTASK_PLAT_CALL_HOOKS undefined.  Userland defers thread
+ * cancellation there, and abandons the call's task safely when the caller
+ * leaves it by siglongjmp() or a C++ exception.
  */
 #ifndef KTASK_PLAT_CALL_HOOKS
-static inline int ktask_plat_call_begin(void)
+struct ktask_plat_call {
+	char kpc_unused;
+};
+
+#define KTASK_PLAT_CALL_ATTR
+
+static inline void ktask_plat_call_begin(struct ktask_plat_call *call)
 {
-	return 0;
+	(void)call;
 }
 
-static inline void ktask_plat_call_end(int state)
+static inline void ktask_plat_call_end(struct ktask_plat_call *call)
 {
-	(void)state;
+	(void)call;
 }
+#endif
+
+/*
+ * ktask_plat_call_chunk(): how the core calls @ctl's thread function on a
+ * chunk of @kw's task; @helper says whether a helper or the caller runs it.
+ * Userland runs a helper's chunk under a C++ catch-all when it can.
+ */
+#ifndef ktask_plat_call_chunk
+#define ktask_plat_call_chunk(kw, helper, ctl, start, end)		\
+	((ctl)->kc_thread_func((start), (end), (ctl)->kc_func_arg))
+#endif
+
+/*
+ * Attributes of the task record on the caller's stack: userland's cleanup
+ * abandons a task that a C++ exception unwinds, in the frame that holds
+ * it, before that frame is gone.
+ */
+#ifndef KTASK_PLAT_TASK_ATTR
+#define KTASK_PLAT_TASK_ATTR
 #endif
 
 /*

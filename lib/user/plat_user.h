@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "caller.h"
+
 /* Marks the library's exported definitions; everything else is hidden. */
 #define KTASK_PUBLIC __attribute__((visibility("default")))
 #define KTASK_EXPORT(sym) _Static_assert(1, #sym)
@@ -69,22 +71,55 @@ static inline void ktask_unlock(struct ktask_lock *l)
  * on the caller's stack.  A request made meanwhile acts at the caller's
  * first cancellation point after the call.  (No system call: glibc keeps
  * the state in the thread's descriptor.)
+ *
+ * A caller that leaves the call from inside a thread function, by
+ * siglongjmp() out of a signal handler or by a C++ exception, abandons
+ * the task: dispatch stops, its helpers finish their chunks and are waited
+ * for, the pool's records are restored, and only then is the caller's
+ * stack given up (pool.c, call_abandon()).  A siglongjmp() is caught by a
+ * glibc cleanup buffer (glibc runs those that a longjmp passes), an
+ * exception by the cleanup attribute (the library is built with
+ * -fexceptions).
  */
 #define KTASK_PLAT_CALL_HOOKS 1
 
-static inline int ktask_plat_call_begin(void)
-{
-	int old = PTHREAD_CANCEL_ENABLE;
+struct ktask_inside;
+struct ktask_task;
 
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-	return old;
-}
+struct ktask_plat_call {
+#ifdef __GLIBC__
+	struct _pthread_cleanup_buffer kpc_cleanup;
+#endif
+	struct ktask_inside *kpc_outer;	/* the thread's tasks at entry */
+	int kpc_cancel;			/* cancellation state at entry */
+	bool kpc_done;			/* ended or abandoned */
+};
 
-static inline void ktask_plat_call_end(int old)
-{
-	if (old != PTHREAD_CANCEL_DISABLE)
-		pthread_setcancelstate(old, NULL);
-}
+void ktask_plat_call_begin(struct ktask_plat_call *call);
+void ktask_plat_call_end(struct ktask_plat_call *call);
+void ktask_plat_call_unwind(struct ktask_plat_call *call);
+
+#define KTASK_PLAT_CALL_ATTR __attribute__((cleanup(ktask_plat_call_unwind)))
+
+/*
+ * An exception resumes unwinding in each frame's own cleanup code, with
+ * the frames below it gone: the task is abandoned in the frame that holds
+ * it (ktask_run_threads()), the call's state in ktask_run_numa()'s.
+ */
+void ktask_plat_task_unwind(struct ktask_task *task);
+
+#define KTASK_PLAT_TASK_ATTR __attribute__((cleanup(ktask_plat_task_unwind)))
+
+/*
+ * A helper's chunk runs under a C++ catch-all where the library has one
+ * (pool.c); the caller's runs plainly, an exception unwinding the call.
+ */
+struct ktask_work;
+int ktask_plat_helper_chunk(struct ktask_work *kw, void *start, void *end);
+
+#define ktask_plat_call_chunk(kw, helper, ctl, start, end)		\
+	((helper) ? ktask_plat_helper_chunk((kw), (start), (end)) :	\
+	 (ctl)->kc_thread_func((start), (end), (ctl)->kc_func_arg))
 
 struct ktask_worker;
 struct ktask_task;
@@ -98,6 +133,7 @@ struct ktask_inside {
 	struct ktask_inside *ki_outer;
 	bool ki_caller;
 	bool ki_locked;		/* kt_lock taken by the fork handler */
+	bool ki_released;	/* the caller's: helpers given back, in undo */
 };
 
 /*
@@ -110,7 +146,14 @@ struct ktask_plat_task {
 	int kpt_caller_nice;			/* the caller's nice value */
 	int kpt_nice;				/* the helpers' */
 	bool kpt_have_sigmask;			/* kpt_sigmask was read */
+	bool kpt_over;				/* ktask_plat_task_done() ran */
+	void *kpt_exc;				/* atomic: a helper's exception
+						 * (std::exception_ptr *) */
 	int kpt_cpu;				/* the caller's CPU then, or -1 */
+	int kpt_floor;				/* lowest nice it may set */
+	bool kpt_grant;				/* its policy may be given on */
+	struct ktask_sched kpt_sched;		/* the caller's policy */
+	struct ktask_creds kpt_creds;		/* and security state */
 	struct ktask_inside kpt_inside;		/* the caller's entry */
 	cpu_set_t kpt_mask;			/* where the caller may run */
 	sigset_t kpt_sigmask;			/* the caller's signal mask */

@@ -27,15 +27,19 @@
  * undo (a task run by the undo function may need it) and works on its
  * other item meanwhile; a worker with both items held is not handed out.
  *
- * A chunk runs with its caller's signal mask, so that faults (SIGSEGV,
- * SIGBUS, SIGFPE, SIGILL) reach the program's handlers on a helper as on
- * the caller, and a process a thread function starts inherits the caller's
+ * A chunk runs with its caller's signal mask (as of the caller's view, see
+ * refresh_view()), so that faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL) reach
+ * the program's handlers on a helper as on the caller, and a process a
+ * thread function starts inherits the caller's
  * mask.  An idle worker blocks every signal: it keeps the last task's mask
  * only while it spins after that task, so that back-to-back tasks of one
  * caller cost no system call for it.
  *
+ * A helper also runs under its caller's scheduling policy and only for a
+ * caller of its own security state (caller.c, worker_enter()).
+ *
  * Locking legend: [P] pool.lock, [O] the task that owns the worker,
- * [A] atomics only.
+ * [S] the worker's w_sched_lock (see worker_sched()), [A] atomics only.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -54,6 +58,7 @@
 #include <sys/resource.h>
 
 #include "../ktask_core.h"
+#include "caller.h"
 #include "fault.h"
 #include "testhooks.h"
 #include "topology.h"
@@ -147,8 +152,17 @@ struct ktask_worker {
 	cpu_set_t w_base;		/* its own: w_mask before it stepped
 					 * aside, while w_aside */
 	bool w_aside;			/* its own: off a caller's CPU */
-	int w_policy;			/* its own: its scheduling policy */
-	struct sched_param w_param;	/* and priority, from its start */
+	pthread_mutex_t w_sched_lock;	/* [S] below; see worker_sched() */
+	struct ktask_sched w_sched;	/* [S] its policy and priority */
+	int w_policy;			/* [A] copies of those, for a look */
+	int w_prio;			/* without the lock */
+	pid_t w_tid;			/* [A] its thread id, 0 at first */
+	struct ktask_creds w_creds;	/* [O] while busy, [P] while idle:
+					 * its security state (caller.h) */
+	int64_t w_creds_ms;		/* its own: when it read w_creds */
+	bool w_dismissed;		/* [A] replaced: the thread exits */
+	cpu_set_t w_pool_mask;		/* its own: its copy of pool.mask */
+	unsigned int w_pool_gen;	/* pool.mask_gen of that copy */
 	unsigned int w_assigns;		/* [O] assignments, cancelled too */
 	struct ktask_rhythm w_rhythm;	/* the worker's own */
 };
@@ -162,29 +176,39 @@ static struct {
 	unsigned int gen;		/* [P] bumped in a fork child */
 	unsigned int nr_callers;	/* [A] threads running a task that
 					 * may have helpers */
+	/*
+	 * Workers' affinity between tasks, [P]: the CPUs of every caller that
+	 * asked for helpers (pool_mask_add()).
+	 */
+	cpu_set_t mask;
 	/* Settings, read once from the environment. */
-	cpu_set_t mask;			/* workers' affinity between tasks */
 	size_t env_max_threads;		/* KTASK_MAX_THREADS, 0 if unset */
 	unsigned int idle_ms;		/* KTASK_IDLE_MS */
 	unsigned long fail_create;	/* KTASK_FAULT_THREAD_CREATE */
-	int nice_floor;			/* lowest nice value we may set */
+	clockid_t view_clock;		/* the clock of callers' views */
+	int64_t view_refresh_ms;	/* and their age that is stale */
+	unsigned int mask_gen;		/* [A] bumped when mask grows */
 	sigset_t all;			/* every signal: a worker's mask */
 } pool = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static bool pool_ready;		/* [A] pool_init() has run */
 
 #ifdef KTASK_TEST_HOOKS
 void (*ktask_test_hook_fn)(enum ktask_hook_point point);
+unsigned long ktask_test_affinity_calls;
 #endif
 
 /*
- * The calling thread's last decision, and its view of its CPUs and nice
- * value.  System calls cost microseconds in some virtual machines, more
- * than a small task's whole fork and join, so the view is read again only
- * when it is VIEW_REFRESH_MS old: a changed affinity mask or nice value
- * is followed within that time.
+ * The calling thread's last decision, and its view of its CPUs, nice
+ * value, scheduling policy, security state and signal mask.  System calls
+ * cost microseconds in some virtual machines, more than a small task's
+ * whole fork and join (reading the signal mask for each task made
+ * back-to-back tasks 4x slower), so the view is read again only when it
+ * may be VIEW_REFRESH_MS old: a change is followed within that time,
+ * measured on a clock whose resolution is accounted for (pool_view_clock()).
  */
 #define VIEW_REFRESH_MS 10
 
@@ -192,9 +216,52 @@ void (*ktask_test_hook_fn)(enum ktask_hook_point point);
 KTASK_TLS struct ktask_stats tls_stats;
 KTASK_TLS struct ktask_cpus tls_cpus;
 KTASK_TLS int tls_nice;
+KTASK_TLS sigset_t tls_sigmask;	/* the thread's signal mask */
 KTASK_TLS unsigned int tls_tasks;	/* this thread's tasks in pool.nr_callers */
 KTASK_TLS int64_t tls_view_ms;	/* when tls_cpus and tls_nice were read */
+KTASK_TLS struct ktask_sched tls_sched;	/* and its policy */
+KTASK_TLS struct ktask_creds tls_creds;	/* and security state */
+KTASK_TLS int tls_floor;		/* and the nice floor, for those */
+KTASK_TLS bool tls_grant;		/* its policy may be given on */
+KTASK_TLS bool tls_have_creds;		/* tls_creds were read once */
+KTASK_TLS bool tls_mask_added;		/* tls_cpus' mask is in pool.mask */
 KTASK_TLS struct ktask_inside *tls_inside;	/* the tasks it works on */
+
+/*
+ * Regions of the pool that a signal handler's ktask_run() must not enter
+ * on the thread it interrupted: with pool.lock held, inside pool_once or
+ * a fork handler, reading the view (the quota cache's lock).  A call made
+ * by a handler that interrupted one of them finds tls_busy set and runs
+ * inline, in the handler, touching no lock (ktask_plat_max_threads()).
+ * The compiler fences keep the count's updates around the region's code;
+ * only this thread and its signal handlers read it.
+ */
+KTASK_TLS unsigned int tls_busy;
+
+static void busy_enter(void)
+{
+	tls_busy++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static void busy_exit(void)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	tls_busy--;
+}
+
+static void pool_lock(void)
+{
+	busy_enter();
+	pthread_mutex_lock(&pool.lock);
+	ktask_test_hook(KTASK_HOOK_POOL_LOCKED);
+}
+
+static void pool_unlock(void)
+{
+	pthread_mutex_unlock(&pool.lock);
+	busy_exit();
+}
 
 static void cpu_relax(void)
 {
@@ -269,14 +336,14 @@ static void pool_fork_prepare(void)
 		ktask_lock(l);
 		in->ki_locked = true;
 	}
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 }
 
 static void pool_fork_parent(void)
 {
 	struct ktask_inside *in;
 
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 	for (in = tls_inside; in; in = in->ki_outer) {
 		if (in->ki_locked)
 			ktask_unlock(&in->ki_task->kt_lock);
@@ -339,6 +406,7 @@ static void pool_fork_child(void)
 	pool.gen++;
 	fork_child_tasks();
 	ktask_topo_fork_child();
+	busy_exit();	/* pool_fork_prepare()'s pool_lock() */
 }
 
 /* Whether @w's thread was left behind in the parent by a fork. */
@@ -381,6 +449,42 @@ static int thread_nice(int fallback)
 	return errno ? fallback : nice;
 }
 
+/*
+ * The clock of the callers' views.  CLOCK_MONOTONIC_COARSE costs no system
+ * call and lags real time by up to its resolution (a scheduler tick, 1-10
+ * ms); two reads of it in whole milliseconds differ by more than the real
+ * time between them minus that resolution minus one.  So a view is stale
+ * once the coarse clock moved VIEW_REFRESH_MS minus the resolution, which
+ * keeps "within VIEW_REFRESH_MS" true; with a tick coarser than half of
+ * that, the precise clock instead (vDSO, no system call either on most
+ * machines).
+ */
+static void pool_view_clock(void)
+{
+	struct timespec res;
+	int64_t res_ms = VIEW_REFRESH_MS;
+
+	if (!clock_getres(CLOCK_MONOTONIC_COARSE, &res))
+		res_ms = ((int64_t)res.tv_sec * 1000000000LL + res.tv_nsec +
+			  999999) / 1000000;
+	if (res_ms <= VIEW_REFRESH_MS / 2) {
+		pool.view_clock = CLOCK_MONOTONIC_COARSE;
+		pool.view_refresh_ms = VIEW_REFRESH_MS - res_ms;
+	} else {
+		pool.view_clock = CLOCK_MONOTONIC;
+		pool.view_refresh_ms = VIEW_REFRESH_MS;
+	}
+}
+
+/* Never 0; 64 bits, so that a 32-bit build does not wrap after 25 days. */
+static int64_t view_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(pool.view_clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
 static void pool_init(void)
 {
 	/* 0: a worker exits as soon as its spin after a task ends. */
@@ -394,33 +498,54 @@ static void pool_init(void)
 	else
 		pool.fail_create = env_number("KTASK_FAULT_THREAD_CREATE", 0);
 	pool.idle_ms = ms > INT_MAX ? INT_MAX : ms;
-	pool.nice_floor = ktask_nice_floor();
+	pool_view_clock();
 	sigfillset(&pool.all);
-	/* Between tasks workers may run wherever the process could at start. */
-	if (sched_getaffinity(getpid(), sizeof(pool.mask), &pool.mask))
-		CPU_ZERO(&pool.mask);
+	/* Between tasks workers run on their callers' CPUs (pool_mask_add()). */
+	CPU_ZERO(&pool.mask);
 	ktask_topo_init();
+	ktask_test_hook(KTASK_HOOK_POOL_INIT);
 	pthread_atfork(pool_fork_prepare, pool_fork_parent, pool_fork_child);
+	__atomic_store_n(&pool_ready, true, __ATOMIC_RELEASE);
 }
 
-/* Never 0; 64 bits, so that a 32-bit build does not wrap after 25 days. */
-static int64_t coarse_ms(void)
+/* Initializes the pool once, as a region a signal handler's call avoids. */
+static void pool_start(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+	if (__atomic_load_n(&pool_ready, __ATOMIC_ACQUIRE))
+		return;
+	busy_enter();
+	pthread_once(&pool_once, pool_init);
+	busy_exit();
 }
 
-/* Reads the caller's CPUs and nice value if its view is stale. */
+/*
+ * Reads the caller's CPUs, nice value, policy and security state if its
+ * view is stale.  The nice floor is read again when its capabilities or
+ * ids changed (a daemon that dropped its privileges).
+ */
 static void refresh_view(void)
 {
-	int64_t now = coarse_ms();
+	int64_t now = view_ms();
+	struct ktask_creds creds;
 
-	if (tls_view_ms && now - tls_view_ms < VIEW_REFRESH_MS)
+	if (tls_view_ms && now - tls_view_ms < pool.view_refresh_ms)
 		return;
 	ktask_topo_cpus(&tls_cpus);
-	tls_nice = thread_nice(0);
+	tls_mask_added = false;
+	if (!ktask_sched_read(&tls_sched)) {
+		tls_sched.kss_policy = SCHED_OTHER;
+		tls_sched.kss_prio = 0;
+		tls_sched.kss_nice = thread_nice(0);
+	}
+	tls_nice = tls_sched.kss_nice;
+	ktask_creds_read(&creds);
+	if (!tls_have_creds || ktask_creds_rights_changed(&creds, &tls_creds))
+		tls_floor = ktask_nice_floor();
+	tls_creds = creds;
+	tls_have_creds = true;
+	tls_grant = ktask_sched_grantable(&tls_sched, &creds);
+	pthread_sigmask(SIG_BLOCK, NULL, &tls_sigmask);
+	ktask_test_hook(KTASK_HOOK_SIGMASK_READ);
 	tls_view_ms = now;
 }
 
@@ -434,8 +559,16 @@ size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 	size_t n = 0, i;
 	cpu_set_t on_nodes;
 
-	pthread_once(&pool_once, pool_init);
+	/*
+	 * A signal handler's call on a thread the signal caught inside the
+	 * pool: one thread, inline, with no lock (not even pool_once's).
+	 */
+	if (tls_busy)
+		return 1;
+	pool_start();
+	busy_enter();
 	refresh_view();
+	busy_exit();
 	CPU_ZERO(&on_nodes);
 	for (i = 0; i < nr_nodes; i++) {
 		if (!nodes[i].kn_task_size)
@@ -456,13 +589,24 @@ size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 	return n;
 }
 
+/*
+ * Node checks need the topology, which pool_init() loads.  A signal
+ * handler that interrupted pool_init() itself cannot have it: a named node
+ * is then refused.
+ */
 bool ktask_plat_node_valid(int nid)
 {
+	if (tls_busy && !__atomic_load_n(&pool_ready, __ATOMIC_ACQUIRE))
+		return false;
+	pool_start();
 	return ktask_topo_node_valid(nid);
 }
 
 int ktask_plat_current_node(void)
 {
+	if (tls_busy && !__atomic_load_n(&pool_ready, __ATOMIC_ACQUIRE))
+		return NUMA_NO_NODE;
+	pool_start();
 	return ktask_topo_current_node();
 }
 
@@ -524,7 +668,12 @@ static void debug_note(const struct ktask_stats *stats)
 
 void ktask_plat_note(const struct ktask_stats *stats)
 {
+	/* The interrupted call's record stays whole: it may be writing it. */
+	if (tls_busy)
+		return;
+	busy_enter();
 	tls_stats = *stats;
+	busy_exit();
 	if (ktask_unlikely(debug_enabled()))
 		debug_note(stats);
 }
@@ -532,6 +681,12 @@ void ktask_plat_note(const struct ktask_stats *stats)
 KTASK_PUBLIC void ktask_last_stats(struct ktask_stats *stats)
 {
 	*stats = tls_stats;
+}
+
+/* The next task of this thread reads its view (refresh_view()) anew. */
+KTASK_PUBLIC void ktask_thread_changed(void)
+{
+	tls_view_ms = 0;
 }
 
 static int64_t mono_ns(void)
@@ -702,7 +857,7 @@ static bool worker_retire(struct ktask_worker *w)
 	struct ktask_worker **pp = &pool.idle;
 	bool idle;
 
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 	/* Not while an undo still reads its failed work item. */
 	idle = w->w_idle && !w->w_held;
 	if (idle) {
@@ -711,7 +866,7 @@ static bool worker_retire(struct ktask_worker *w)
 		*pp = w->w_next;
 		pool.nr_workers--;
 	}
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 	return idle;
 }
 
@@ -734,10 +889,39 @@ static void worker_step_aside(struct ktask_worker *w)
 	if (CPU_EQUAL(&mask, &w->w_mask))
 		return;
 	if (!pthread_setaffinity_np(pthread_self(), sizeof(mask), &mask)) {
+		ktask_test_count_affinity();
 		w->w_base = *base;
 		w->w_mask = mask;
 		w->w_aside = true;
 	}
+}
+
+/* Notes the worker's policy and priority, for itself and for others. */
+static void worker_sched_note(struct ktask_worker *w,
+			      const struct ktask_sched *s)
+{
+	w->w_sched.kss_policy = s->kss_policy;
+	w->w_sched.kss_prio = s->kss_prio;
+	__atomic_store_n(&w->w_policy, s->kss_policy, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->w_prio, s->kss_prio, __ATOMIC_RELAXED);
+}
+
+/*
+ * Before a worker sleeps for its idle time: one that a real-time caller
+ * set up and then did not need (it did every chunk itself) goes back to
+ * SCHED_OTHER too.  Idle, under [S]: a caller may be setting it up again.
+ */
+static void worker_leave_rt(struct ktask_worker *w)
+{
+	static const struct ktask_sched other = { .kss_policy = SCHED_OTHER };
+
+	if (!ktask_sched_rt(__atomic_load_n(&w->w_policy, __ATOMIC_RELAXED)))
+		return;
+	pthread_mutex_lock(&w->w_sched_lock);
+	if (ktask_sched_rt(w->w_sched.kss_policy) &&
+	    !ktask_sched_apply(0, &other))
+		worker_sched_note(w, &other);
+	pthread_mutex_unlock(&w->w_sched_lock);
 }
 
 /*
@@ -767,6 +951,7 @@ static bool worker_wait(struct ktask_worker *w)
 			if (worker_spin_until(w, mono_ns() + WORKER_SPIN_NS))
 				continue;
 		}
+		worker_leave_rt(w);
 		if (!worker_nap(w, 0) || mono_ns() - r->r_last <
 					 pool.idle_ms * 1000000LL)
 			continue;
@@ -793,12 +978,186 @@ static void helper_done(struct ktask_task *task)
 		futex_wake(&task->kt_plat.kpt_pending);
 }
 
+/*
+ * Leaving a call abruptly.  A thread function that leaves by siglongjmp()
+ * out of a signal handler, or by a C++ exception, leaves ktask_run() with
+ * it, while helpers still work on the task on the caller's stack.  The
+ * caller's frames are still whole when glibc runs the cleanup buffer that
+ * the longjmp passes (or the unwinder runs the cleanup attribute), and
+ * there the task is abandoned: no chunk is handed out any more, helpers
+ * finish the chunk they run and are waited for, the pool takes them back,
+ * and the thread's records (its tasks, the caller count, cancellation)
+ * are restored.  Nothing is undone: the caller left without an error to
+ * undo for.  A helper cannot leave that way: a handler on a helper has no
+ * place to jump to on that thread but inside the thread function (a jump
+ * to another thread's buffer is undefined), and an exception finds no
+ * handler there (std::terminate()).
+ */
+#ifdef __GLIBC__
+/* glibc's cleanup buffers, the ones longjmp() and pthread_exit() run. */
+extern void _pthread_cleanup_push(struct _pthread_cleanup_buffer *buffer,
+				  void (*routine)(void *), void *arg);
+extern void _pthread_cleanup_pop(struct _pthread_cleanup_buffer *buffer,
+				 int execute);
+#endif
+
+static void die(const char *msg)
+{
+	ssize_t ret = write(STDERR_FILENO, msg, strlen(msg));
+
+	(void)ret;
+	abort();
+}
+
+/* A longjmp or pthread_exit() past a helper's chunk: refused, loudly. */
+static void helper_left(void *arg)
+{
+	(void)arg;
+	die("ktask: a thread function on a helper left its chunk by longjmp "
+	    "or pthread_exit(); a helper's chunk must return\n");
+}
+
+#ifdef KTASK_CXX
+/* chunk_cxx.cc */
+int ktask_cxx_call(int (*func)(void *, void *, void *), void *start,
+		   void *end, void *arg, void **slot);
+void ktask_cxx_drop(void *exc);
+void ktask_cxx_rethrow(void *exc) __attribute__((noreturn));
+#endif
+
+/*
+ * A helper's chunk: under a C++ catch-all that keeps an exception for the
+ * caller to rethrow (ktask_plat_release_helpers()), where the library was
+ * built with C++.
+ */
+int ktask_plat_helper_chunk(struct ktask_work *kw, void *start, void *end)
+{
+	const struct ktask_ctl *ctl = kw->kw_task->kt_ctl;
+
+#ifdef KTASK_CXX
+	return ktask_cxx_call(ctl->kc_thread_func, start, end,
+			      ctl->kc_func_arg, &kw->kw_task->kt_plat.kpt_exc);
+#else
+	return ctl->kc_thread_func(start, end, ctl->kc_func_arg);
+#endif
+}
+
+#ifdef KTASK_CXX
+/* Takes a helper's exception off @task, if one was kept. */
+static void *task_exception(struct ktask_task *task)
+{
+	/* Acquire: pairs with the compare-and-swap in ktask_cxx_call(). */
+	return __atomic_exchange_n(&task->kt_plat.kpt_exc, NULL,
+				   __ATOMIC_ACQUIRE);
+}
+#endif
+
+/* The caller leaves @task, its innermost one, abruptly. */
+static void task_abandon(struct ktask_task *task)
+{
+	struct ktask_inside *in = &task->kt_plat.kpt_inside;
+	struct ktask_lock *l = &task->kt_lock;
+	int none = 0;
+
+	if (!in->ki_released) {
+		/* Left from inside the iterator, under the task's lock. */
+		if (task->kt_locked &&
+		    __atomic_load_n(&l->kl_owner, __ATOMIC_RELAXED) ==
+		    pthread_self())
+			ktask_unlock(l);
+		/* No chunk is handed out any more (ktask_claim()). */
+		ktask_cas(&task->kt_error, &none, -ECANCELED);
+		ktask_plat_wait_helpers(task);
+#ifdef KTASK_CXX
+		/* The caller's own exit wins over a helper's exception. */
+		void *exc = task_exception(task);
+
+		if (exc)
+			ktask_cxx_drop(exc);
+#endif
+		ktask_plat_release_helpers(task);
+	}
+	ktask_plat_task_done(task);
+	ktask_lock_destroy(l);
+}
+
+static void call_abandon(struct ktask_plat_call *call)
+{
+	struct ktask_inside *in;
+
+	if (call->kpc_done)
+		return;
+	call->kpc_done = true;
+	if (tls_busy)
+		die("ktask: a signal handler left ktask_run() by longjmp from "
+		    "inside the pool's locked code; the pool cannot be "
+		    "restored\n");
+	while ((in = tls_inside) != call->kpc_outer) {
+		if (!in || !in->ki_caller)
+			die("ktask: a call's task records are lost\n");
+		task_abandon(in->ki_task);
+	}
+	if (call->kpc_cancel != PTHREAD_CANCEL_DISABLE)
+		pthread_setcancelstate(call->kpc_cancel, NULL);
+}
+
+#ifdef __GLIBC__
+static void call_longjmp(void *arg)
+{
+	call_abandon(arg);
+}
+#endif
+
+void ktask_plat_call_begin(struct ktask_plat_call *call)
+{
+	call->kpc_cancel = PTHREAD_CANCEL_ENABLE;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &call->kpc_cancel);
+	call->kpc_outer = tls_inside;
+	call->kpc_done = false;
+#ifdef __GLIBC__
+	_pthread_cleanup_push(&call->kpc_cleanup, call_longjmp, call);
+#endif
+}
+
+void ktask_plat_call_end(struct ktask_plat_call *call)
+{
+#ifdef __GLIBC__
+	_pthread_cleanup_pop(&call->kpc_cleanup, 0);
+#endif
+	call->kpc_done = true;
+	if (call->kpc_cancel != PTHREAD_CANCEL_DISABLE)
+		pthread_setcancelstate(call->kpc_cancel, NULL);
+}
+
+/* While an exception unwinds the frame that holds @task: abandon it. */
+void ktask_plat_task_unwind(struct ktask_task *task)
+{
+	if (!task->kt_plat.kpt_over)
+		task_abandon(task);
+}
+
+/*
+ * The cleanup attribute's: after ktask_plat_call_end() nothing; while an
+ * exception unwinds the call, the state of the call (its tasks were
+ * abandoned in their own frames).
+ */
+void ktask_plat_call_unwind(struct ktask_plat_call *call)
+{
+	if (call->kpc_done)
+		return;
+#ifdef __GLIBC__
+	_pthread_cleanup_pop(&call->kpc_cleanup, 0);
+#endif
+	call_abandon(call);
+}
+
 /* Sets the worker's CPUs to @mask unless they already are. */
 static void worker_bind(struct ktask_worker *w, const cpu_set_t *mask)
 {
 	if (!CPU_COUNT(mask) || (!w->w_aside && CPU_EQUAL(mask, &w->w_mask)))
 		return;
 	if (!pthread_setaffinity_np(pthread_self(), sizeof(*mask), mask)) {
+		ktask_test_count_affinity();
 		w->w_mask = *mask;
 		w->w_aside = false;
 		tls_view_ms = 0;	/* a nested call reads its CPUs anew */
@@ -850,19 +1209,81 @@ void ktask_plat_work_node(struct ktask_work *kw, int nid)
 }
 
 /*
- * Before working on @task: run only where the caller may, on the node's
- * CPUs for node-placed work, at the task's priority.  An unprivileged
- * thread cannot lower its nice value; then the helper stays nicer than
- * asked, which costs speed, never correctness.
+ * Whether the worker's security state is the caller's, as the caller saw
+ * it.  A worker taken for a caller of another state was at the limit of
+ * the pool (take_unfit() replaces such ones), or its own state is stale:
+ * then it reads its own again, which is cheap beside the task it refuses.
  */
-static void worker_enter(struct ktask_worker *w, struct ktask_task *task)
+static bool worker_creds_match(struct ktask_worker *w,
+			       const struct ktask_creds *caller)
 {
+	if (ktask_creds_equal(&w->w_creds, caller))
+		return true;
+	ktask_creds_read(&w->w_creds);
+	w->w_creds_ms = view_ms();
+	return ktask_creds_equal(&w->w_creds, caller);
+}
+
+/*
+ * Gives the worker the policy and priority of @want unless it has them
+ * (its caller may have set them before waking it); false if it may not.
+ *
+ * A worker's policy is changed by the worker itself while it works on a
+ * task, and by the caller that takes it, before waking it
+ * (worker_give_policy()); and read back by the worker after the count
+ * down (worker_settle()), when the next caller may already be setting
+ * it.  [S], w_sched_lock, orders those last two; while the worker works on
+ * a task nobody else changes it, and the caller's change before the
+ * wake-up is ordered by the assignment's release and acquire, so the
+ * worker needs no lock here.
+ */
+static bool worker_sched(struct ktask_worker *w, const struct ktask_sched *want)
+{
+	if (ktask_sched_same(&w->w_sched, want))
+		return true;
+	if (ktask_sched_apply(0, want))
+		return false;
+	worker_sched_note(w, want);
+	return true;
+}
+
+/*
+ * After a task at a real-time policy, before the caller may reuse the
+ * worker: back to SCHED_OTHER, so that no worker spins or waits at a
+ * real-time priority (one system call, for real-time callers only).  Other
+ * policies stay until a task wants another one.
+ */
+static void worker_idle_policy(struct ktask_worker *w)
+{
+	static const struct ktask_sched other = { .kss_policy = SCHED_OTHER };
+
+	if (ktask_sched_rt(w->w_sched.kss_policy))
+		worker_sched(w, &other);
+}
+
+
+/*
+ * Before working on @task: refuse it unless the worker has its caller's
+ * security state and can take its policy (the caller then runs the
+ * chunks); run only where the caller may, on the node's CPUs for
+ * node-placed work, at the task's policy and priority.  A nice value the
+ * thread may not lower was ruled out by take_idle(), unless this worker
+ * was created by the caller with it.
+ */
+static bool worker_enter(struct ktask_worker *w, struct ktask_task *task)
+{
+	struct ktask_plat_task *pt = &task->kt_plat;
+
+	if (!worker_creds_match(w, &pt->kpt_creds) ||
+	    !worker_sched(w, &pt->kpt_sched))
+		return false;
 	/* A nested call reads the CPUs and nice value this task gives. */
 	tls_view_ms = 0;
 	worker_place(w, task, task->kt_nodes[w->w_kw->kw_first_node].kn_nid);
 	if (w->w_nice != task->kt_plat.kpt_nice &&
 	    !setpriority(PRIO_PROCESS, 0, task->kt_plat.kpt_nice))
 		w->w_nice = task->kt_plat.kpt_nice;
+	return true;
 }
 
 /*
@@ -884,6 +1305,11 @@ static void worker_sigmask(struct ktask_worker *w, const sigset_t *mask)
  */
 static void worker_run(struct ktask_worker *w, struct ktask_task *task)
 {
+#ifdef __GLIBC__
+	struct _pthread_cleanup_buffer guard;
+
+	_pthread_cleanup_push(&guard, helper_left, NULL);
+#endif
 	w->w_inside.ki_task = task;
 	w->w_inside.ki_caller = false;
 	w->w_inside.ki_outer = tls_inside;
@@ -891,34 +1317,82 @@ static void worker_run(struct ktask_worker *w, struct ktask_task *task)
 	worker_sigmask(w, &task->kt_plat.kpt_sigmask);
 	ktask_work_run(w->w_kw);
 	tls_inside = w->w_inside.ki_outer;
+#ifdef __GLIBC__
+	_pthread_cleanup_pop(&guard, 0);
+#endif
+}
+
+/* The worker's copy of pool.mask, copied again when the pool's grew. */
+static const cpu_set_t *worker_pool_mask(struct ktask_worker *w)
+{
+	/* Acquire: pairs with the release in pool_mask_add(). */
+	if (__atomic_load_n(&pool.mask_gen, __ATOMIC_ACQUIRE) != w->w_pool_gen) {
+		pool_lock();
+		w->w_pool_mask = pool.mask;
+		w->w_pool_gen = pool.mask_gen;
+		pool_unlock();
+	}
+	return &w->w_pool_mask;
+}
+
+/*
+ * A security state that a thread function gave the worker's thread
+ * becomes the worker's own, for take_idle() too (rare: a thread function
+ * that sandboxes its own thread).
+ */
+static void worker_adopt_creds(struct ktask_worker *w,
+			       const struct ktask_creds *creds)
+{
+	pool_lock();
+	w->w_creds = *creds;
+	pool_unlock();
 }
 
 /*
  * After a task: what the thread function may have changed of its thread
- * and the next task must not inherit.  The nice value is read back for
- * the next worker_enter(); the signal mask is read back so that
- * worker_sigmask() sets the next task's for real; CPUs it moved the
- * thread to go back to the pool's, and a scheduling policy it set goes
- * back to the worker's own.  Four system calls, after the count down, off
- * the caller's wait; the next worker_enter() runs after them.  A priority
- * changed within the same policy is not seen.
+ * and the next task must not inherit.  The nice value, policy and
+ * priority are read back (one sched_getattr()) for the next
+ * worker_enter(); the signal mask is read back so that worker_sigmask()
+ * sets the next task's for real; CPUs it moved the thread to go back to
+ * the pool's.  The security state is read again when it is as old as a
+ * caller's view may be.  Three system calls, after the count down, off the
+ * caller's wait; the next worker_enter() runs after them.
  */
 static void worker_settle(struct ktask_worker *w)
 {
 	cpu_set_t mask;
-	int policy = sched_getscheduler(0);
+	struct ktask_sched now;
+	struct ktask_creds creds;
+	bool read;
+	int64_t ms;
 
-	__atomic_store_n(&w->w_nice, thread_nice(w->w_nice), __ATOMIC_RELAXED);
+	/*
+	 * A policy a thread function set stays until the next task wants
+	 * another (a real-time one too: rare, and a caller may be setting
+	 * this worker's policy for its task right now).
+	 */
+	pthread_mutex_lock(&w->w_sched_lock);
+	read = ktask_sched_read(&now);
+	if (read && !ktask_sched_same(&now, &w->w_sched))
+		worker_sched_note(w, &now);
+	pthread_mutex_unlock(&w->w_sched_lock);
+	__atomic_store_n(&w->w_nice, read ? now.kss_nice :
+			 thread_nice(w->w_nice), __ATOMIC_RELAXED);
 	if (!w->w_blocked)
 		pthread_sigmask(SIG_BLOCK, NULL, &w->w_sigmask);
 	if (!pthread_getaffinity_np(pthread_self(), sizeof(mask), &mask) &&
 	    !CPU_EQUAL(&mask, &w->w_mask)) {
 		w->w_mask = mask;
 		w->w_aside = false;
-		worker_bind(w, &pool.mask);
+		worker_bind(w, worker_pool_mask(w));
 	}
-	if (policy >= 0 && policy != w->w_policy)
-		pthread_setschedparam(pthread_self(), w->w_policy, &w->w_param);
+	ms = view_ms();
+	if (ms - w->w_creds_ms >= pool.view_refresh_ms) {
+		w->w_creds_ms = ms;
+		ktask_creds_read(&creds);
+		if (!ktask_creds_equal(&creds, &w->w_creds))
+			worker_adopt_creds(w, &creds);
+	}
 }
 
 static void *worker_main(void *arg)
@@ -935,9 +1409,9 @@ static void *worker_main(void *arg)
 	 * fire on time, not up to the default 50 us late.
 	 */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-	/* As inherited from the thread that started it. */
-	w->w_policy = sched_getscheduler(0);
-	sched_getparam(0, &w->w_param);
+	/* For a real-time caller that sets its policy before waking it. */
+	__atomic_store_n(&w->w_tid, (pid_t)syscall(SYS_gettid),
+			 __ATOMIC_RELAXED);
 
 	/* Nobody can know a worker's thread id to cancel it; still. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
@@ -945,16 +1419,23 @@ static void *worker_main(void *arg)
 		s = W_ASSIGNED;
 		if (!ktask_cas(&w->w_state, &s, W_RUNNING))
 			continue;	/* cancelled: the caller did it all */
+		/* Ordered by the compare-and-swap's acquire. */
+		if (__atomic_load_n(&w->w_dismissed, __ATOMIC_RELAXED))
+			break;		/* replaced by a fresh worker */
 		task = w->w_kw->kw_task;
 		w->w_rhythm.r_cpu = task->kt_plat.kpt_cpu;
-		worker_enter(w, task);
-		worker_run(w, task);
+		if (worker_enter(w, task))
+			worker_run(w, task);
+		worker_idle_policy(w);
 		/*
 		 * Back to the pool's own CPUs, before anyone may reuse w; or
-		 * still aside from them, off the caller's CPU.
+		 * still aside from them, off the caller's CPU.  A worker that
+		 * waits for a periodic caller stays among that caller's CPUs
+		 * and steps aside within them (worker_step_aside()).
 		 */
-		if (!worker_placed(w, &pool.mask, -1))
-			worker_bind(w, &pool.mask);
+		if (w->w_rhythm.r_regular < RHYTHM_REGULAR &&
+		    !worker_placed(w, worker_pool_mask(w), -1))
+			worker_bind(w, worker_pool_mask(w));
 		/* DONE before helper_done(): the caller may reuse w after it. */
 		ktask_store_release(&w->w_state, W_DONE);
 		ktask_test_hook(KTASK_HOOK_DONE);
@@ -1000,7 +1481,8 @@ static bool fault_create(void)
 
 /*
  * Starts a new worker thread, already assigned; NULL if that failed.  It
- * inherits the caller's CPUs and nice value.
+ * inherits the caller's CPUs, nice value, policy and security state, read
+ * here as they are now, not as cached.
  */
 static struct ktask_worker *worker_create(unsigned int id, unsigned int gen,
 					  struct ktask_task *task,
@@ -1008,6 +1490,7 @@ static struct ktask_worker *worker_create(unsigned int id, unsigned int gen,
 {
 	struct ktask_worker *w = ktask_fault_alloc("worker") ? NULL :
 				 calloc(1, sizeof(*w));
+	struct ktask_sched now;
 	sigset_t old;
 	pthread_attr_t attr;
 	pthread_t thread;
@@ -1023,8 +1506,28 @@ static struct ktask_worker *worker_create(unsigned int id, unsigned int gen,
 	w->w_blocked = true;
 	w->w_slots[0].s_worker = w->w_slots[1].s_worker = w;
 	w->w_kw = &w->w_slots[0].s_work;
-	/* It inherits this thread's nice value as it is now, not as cached. */
-	w->w_nice = thread_nice(task->kt_plat.kpt_caller_nice);
+	if (ktask_sched_read(&now)) {
+		w->w_nice = now.kss_nice;
+	} else {
+		w->w_nice = thread_nice(task->kt_plat.kpt_caller_nice);
+		now.kss_policy = -1;	/* unknown: worker_enter() sets it */
+		now.kss_prio = 0;
+		now.kss_reset = false;
+	}
+	if (now.kss_reset) {	/* SCHED_RESET_ON_FORK: what it gets */
+		if (ktask_sched_rt(now.kss_policy) ||
+		    now.kss_policy == SCHED_DEADLINE) {
+			now.kss_policy = SCHED_OTHER;
+			now.kss_prio = 0;
+		}
+		if (w->w_nice < 0)
+			w->w_nice = 0;
+	}
+	pthread_mutex_init(&w->w_sched_lock, NULL);
+	worker_sched_note(w, &now);
+	ktask_creds_read(&w->w_creds);
+	w->w_creds_ms = view_ms();
+	w->w_pool_gen = ~0u;
 	w->w_assigns = 1;
 	w->w_rhythm.r_cpu = -1;
 	if (pthread_getaffinity_np(pthread_self(), sizeof(w->w_mask),
@@ -1057,10 +1560,17 @@ void ktask_plat_task_init(struct ktask_task *task)
 	pt->kpt_nice = task->kt_ctl->kc_flags & KTASK_BACKGROUND ?
 		       19 : pt->kpt_caller_nice;
 	pt->kpt_have_sigmask = false;
+	pt->kpt_over = false;
+	pt->kpt_exc = NULL;
 	pt->kpt_cpu = -1;
+	pt->kpt_sched = tls_sched;
+	pt->kpt_creds = tls_creds;
+	pt->kpt_floor = tls_floor;
+	pt->kpt_grant = tls_grant;
 	pt->kpt_inside.ki_task = task;
 	pt->kpt_inside.ki_caller = true;
 	pt->kpt_inside.ki_locked = false;
+	pt->kpt_inside.ki_released = false;
 	pt->kpt_inside.ki_outer = tls_inside;
 	tls_inside = &pt->kpt_inside;
 	__atomic_fetch_add(&pool.nr_callers, 1, __ATOMIC_RELAXED);
@@ -1068,20 +1578,48 @@ void ktask_plat_task_init(struct ktask_task *task)
 }
 
 /*
- * Takes an idle worker off pool.idle for a task whose helpers run at
- * @nice: one already at @nice, else the least nice one.  With @strict, only
- * one whose nice value need not be lowered, unless the thread may lower it
- * (CAP_SYS_NICE, or RLIMIT_NICE): without, a thread can raise its nice
- * value but never lower it again.  A worker whose two work items are both
- * held by undos is skipped.  Called with pool.lock held.
+ * Whether idle worker @w can run a task of @pt as its caller would: it has
+ * the caller's security state, and can reach the task's nice value and
+ * policy.  A thread without CAP_SYS_NICE (or room in RLIMIT_NICE) can
+ * raise its nice value but never lower it again, and cannot leave
+ * SCHED_IDLE either.  Called with pool.lock held.
  */
-static struct ktask_worker *take_idle(int nice, bool strict)
+static bool worker_fits(const struct ktask_worker *w,
+			const struct ktask_plat_task *pt)
+{
+	int n = __atomic_load_n(&w->w_nice, __ATOMIC_RELAXED);
+
+	if (!ktask_creds_equal(&w->w_creds, &pt->kpt_creds))
+		return false;
+	if (n > pt->kpt_nice && pt->kpt_nice < pt->kpt_floor)
+		return false;
+	return __atomic_load_n(&w->w_policy, __ATOMIC_RELAXED) != SCHED_IDLE ||
+	       pt->kpt_sched.kss_policy == SCHED_IDLE || n >= pt->kpt_floor;
+}
+
+/* Takes @pp's worker off pool.idle.  Called with pool.lock held. */
+static struct ktask_worker *take_off(struct ktask_worker **pp)
+{
+	struct ktask_worker *w = *pp;
+
+	*pp = w->w_next;
+	w->w_idle = false;
+	return w;
+}
+
+/*
+ * Takes an idle worker that fits a task of @pt off pool.idle: one already
+ * at the task's nice value, else the least nice one.  A worker whose two
+ * work items are both held by undos is skipped.  Called with pool.lock
+ * held.
+ */
+static struct ktask_worker *take_idle(const struct ktask_plat_task *pt)
 {
 	struct ktask_worker **pp, **best = NULL, *w;
-	int n, best_nice = 0;
+	int n, best_nice = 0, nice = pt->kpt_nice;
 
 	for (pp = &pool.idle; *pp; pp = &(*pp)->w_next) {
-		if ((*pp)->w_held == 3)
+		if ((*pp)->w_held == 3 || !worker_fits(*pp, pt))
 			continue;
 		n = __atomic_load_n(&(*pp)->w_nice, __ATOMIC_RELAXED);
 		if (!best || n < best_nice || n == nice) {
@@ -1091,23 +1629,93 @@ static struct ktask_worker *take_idle(int nice, bool strict)
 		if (n == nice)
 			break;
 	}
-	if (!best || (strict && best_nice > nice && nice < pool.nice_floor))
+	if (!best)
 		return NULL;
-	w = *best;
-	*best = w->w_next;
-	w->w_idle = false;
+	w = take_off(best);
 	w->w_kw = &w->w_slots[w->w_held & 1].s_work;
 	return w;
 }
 
 /*
- * Reserves up to @nr helpers under pool.lock: idle workers at a fitting
- * nice value first, then new threads while there are fewer workers than
- * the limit, then any idle worker.  The new threads are counted in
- * pool.nr_workers now and started by the caller; returns how many.
+ * Takes an idle worker that no undo reads off pool.idle, to make room for
+ * a fresh one (which inherits everything from its creator) when the pool
+ * is at its limit and no idle worker fits the task.  Called with pool.lock
+ * held, after take_idle() found none.
  */
-static size_t reserve_helpers(size_t nr, size_t limit, int nice,
-			      struct ktask_worker **taken, size_t *nr_new,
+static struct ktask_worker *take_unfit(void)
+{
+	struct ktask_worker **pp;
+
+	for (pp = &pool.idle; *pp; pp = &(*pp)->w_next)
+		if (!(*pp)->w_held)
+			return take_off(pp);
+	return NULL;
+}
+
+/* Tells a worker taken by take_unfit() to end its thread. */
+static void worker_dismiss(struct ktask_worker *w)
+{
+	/* Ordered before the wake-up by worker_assign()'s release. */
+	__atomic_store_n(&w->w_dismissed, true, __ATOMIC_RELAXED);
+	worker_assign(w);
+}
+
+/*
+ * Adds a caller's CPUs to pool.mask, where workers wait between tasks, so
+ * that a worker returning there after a task makes no system call for the
+ * next task of the same caller.  Called with pool.lock held.
+ */
+static void pool_mask_add(const cpu_set_t *mask)
+{
+	cpu_set_t both;
+
+	CPU_OR(&both, &pool.mask, mask);
+	if (CPU_EQUAL(&both, &pool.mask))
+		return;
+	pool.mask = both;
+	/* Release: pairs with the acquire in worker_pool_mask(). */
+	__atomic_store_n(&pool.mask_gen, pool.mask_gen + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Before waking @w, the task's policy if the worker has another: the
+ * scheduler then wakes it as what it will be, a real-time helper on a CPU
+ * where it runs at once rather than behind its real-time caller, a normal
+ * one not as a SCHED_IDLE thread that a busy machine never runs.  One
+ * system call when the policy changes.  If it fails, worker_enter() tries
+ * again and refuses the task.
+ */
+static void worker_give_policy(struct ktask_worker *w,
+			       const struct ktask_sched *want)
+{
+	struct ktask_sched have = {
+		.kss_policy = __atomic_load_n(&w->w_policy, __ATOMIC_RELAXED),
+		.kss_prio = __atomic_load_n(&w->w_prio, __ATOMIC_RELAXED),
+	};
+	pid_t tid = __atomic_load_n(&w->w_tid, __ATOMIC_RELAXED);
+
+	if (!tid || ktask_sched_same(&have, want))
+		return;
+	/* Seen by the worker after the assignment's release and acquire. */
+	pthread_mutex_lock(&w->w_sched_lock);
+	if (!ktask_sched_same(&w->w_sched, want) &&
+	    !ktask_sched_apply(tid, want))
+		worker_sched_note(w, want);
+	pthread_mutex_unlock(&w->w_sched_lock);
+}
+
+/*
+ * Reserves up to @nr helpers for a task of @pt under pool.lock: idle
+ * workers that fit it first, then new threads while there are fewer
+ * workers than the limit; at the limit, idle workers that do not fit go
+ * (*@unfit, to dismiss) to make room for new ones.  The new threads are
+ * counted in pool.nr_workers now and started by the caller; returns how
+ * many.
+ */
+static size_t reserve_helpers(size_t nr, size_t limit,
+			      const struct ktask_plat_task *pt,
+			      struct ktask_worker **taken,
+			      struct ktask_worker **unfit, size_t *nr_new,
 			      unsigned int *first_id, unsigned int *gen)
 {
 	size_t got = 0, room;
@@ -1115,18 +1723,19 @@ static size_t reserve_helpers(size_t nr, size_t limit, int nice,
 
 	nr = pool.nr_busy < limit ? (nr < limit - pool.nr_busy ?
 				     nr : limit - pool.nr_busy) : 0;
-	while (got < nr && (w = take_idle(nice, true))) {
+	while (got < nr && (w = take_idle(pt))) {
 		w->w_next = *taken;
 		*taken = w;
 		got++;
 	}
 	room = pool.nr_workers < limit ? limit - pool.nr_workers : 0;
-	*nr_new = nr - got < room ? nr - got : room;
-	while (got + *nr_new < nr && (w = take_idle(nice, false))) {
-		w->w_next = *taken;
-		*taken = w;
-		got++;
+	while (got + room < nr && (w = take_unfit())) {
+		w->w_next = *unfit;
+		*unfit = w;
+		pool.nr_workers--;
+		room++;
 	}
+	*nr_new = nr - got < room ? nr - got : room;
 	nr = got + *nr_new;
 	pool.nr_busy += nr;
 	pool.nr_workers += *nr_new;
@@ -1143,7 +1752,8 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 	unsigned int callers = __atomic_load_n(&pool.nr_callers,
 					       __ATOMIC_RELAXED);
 	size_t limit, i, nr_new;
-	struct ktask_worker *w, *taken = NULL, *mine = pt->kpt_helpers;
+	struct ktask_worker *w, *taken = NULL, *unfit = NULL;
+	struct ktask_worker *mine = pt->kpt_helpers;
 	unsigned int first_id, gen;
 
 	/*
@@ -1152,21 +1762,36 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 	 * no helper, which would only take CPU time from another caller.
 	 */
 	limit = tls_cpus.kc_usable > callers ? tls_cpus.kc_usable - callers : 0;
-	if (!limit)
+	/*
+	 * A SCHED_DEADLINE caller, or a real-time one whose policy the
+	 * process may not give another thread, runs its chunks alone: a
+	 * helper at a lower priority would hold up the caller that waits
+	 * for it.
+	 */
+	if (!limit || !pt->kpt_grant)
 		return 0;
 	/*
 	 * The mask the helpers' chunks run with, and the CPU the helpers
 	 * should keep off between periodic tasks; read once per task.
 	 */
 	if (!pt->kpt_have_sigmask) {
-		pthread_sigmask(SIG_BLOCK, NULL, &pt->kpt_sigmask);
+		pt->kpt_sigmask = tls_sigmask;
 		pt->kpt_have_sigmask = true;
 		pt->kpt_cpu = sched_getcpu();
 	}
-	pthread_mutex_lock(&pool.lock);
-	nr = reserve_helpers(nr, limit, pt->kpt_nice, &taken, &nr_new,
+	pool_lock();
+	/* pool.mask only grows: a caller adds its mask once per reading. */
+	if (!tls_mask_added) {
+		pool_mask_add(&pt->kpt_mask);
+		tls_mask_added = true;
+	}
+	nr = reserve_helpers(nr, limit, pt, &taken, &unfit, &nr_new,
 			     &first_id, &gen);
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
+	while ((w = unfit)) {
+		unfit = w->w_next;
+		worker_dismiss(w);
+	}
 
 	/* Count them all before any may finish and count down. */
 	__atomic_fetch_add(&pt->kpt_pending, nr, __ATOMIC_RELAXED);
@@ -1175,6 +1800,7 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		ktask_work_init(task, w->w_kw, node);
 		w->w_next = mine;
 		mine = w;
+		worker_give_policy(w, &pt->kpt_sched);
 		worker_assign(w);
 	}
 	for (; i <= nr; i++) {
@@ -1190,10 +1816,10 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		size_t missing = nr - i + 1;
 
 		__atomic_fetch_sub(&pt->kpt_pending, missing, __ATOMIC_ACQ_REL);
-		pthread_mutex_lock(&pool.lock);
+		pool_lock();
 		pool.nr_busy -= missing;
 		pool.nr_workers -= missing;
-		pthread_mutex_unlock(&pool.lock);
+		pool_unlock();
 		nr -= missing;
 	}
 	return nr;
@@ -1263,10 +1889,11 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 
 	__atomic_fetch_sub(&pool.nr_callers, 1, __ATOMIC_RELAXED);
 	tls_tasks--;
-	tls_inside = task->kt_plat.kpt_inside.ki_outer;
+	/* Off the thread's tasks in ktask_plat_task_done(), after undo. */
+	task->kt_plat.kpt_inside.ki_released = true;
 	if (!task->kt_plat.kpt_helpers)
 		return;
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 	for (w = task->kt_plat.kpt_helpers; w; w = next) {
 		next = w->w_next;
 		if (work_failed(task, w->w_kw))
@@ -1286,7 +1913,18 @@ void ktask_plat_release_helpers(struct ktask_task *task)
 	}
 	task->kt_plat.kpt_helpers = NULL;
 	pool.nr_busy -= n;
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
+#ifdef KTASK_CXX
+	/*
+	 * Every helper stopped and went back: a helper's exception goes on
+	 * in the caller, which abandons the task (ktask_plat_task_unwind();
+	 * nothing is undone, as for an exception of the caller's own).
+	 */
+	void *exc = task_exception(task);
+
+	if (exc)
+		ktask_cxx_rethrow(exc);
+#endif
 }
 
 /* After undo: the failed helpers' work items are free again. */
@@ -1294,9 +1932,11 @@ void ktask_plat_task_done(struct ktask_task *task)
 {
 	struct ktask_work *kw, *next;
 
+	tls_inside = task->kt_plat.kpt_inside.ki_outer;
+	task->kt_plat.kpt_over = true;
 	if (!task->kt_failed)
 		return;
-	pthread_mutex_lock(&pool.lock);
+	pool_lock();
 	for (kw = task->kt_failed; kw; kw = next) {
 		struct ktask_slot *slot;
 		struct ktask_worker *w;
@@ -1311,5 +1951,5 @@ void ktask_plat_task_done(struct ktask_task *task)
 		if (worker_stale(w) && !w->w_held)
 			free(w);
 	}
-	pthread_mutex_unlock(&pool.lock);
+	pool_unlock();
 }

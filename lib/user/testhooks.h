@@ -13,6 +13,9 @@
 
 enum ktask_hook_point {
 	KTASK_HOOK_DONE,	/* a helper stored W_DONE, not yet counted down */
+	KTASK_HOOK_POOL_LOCKED,	/* a thread just took pool.lock */
+	KTASK_HOOK_POOL_INIT,	/* inside pool_init(), under pool_once */
+	KTASK_HOOK_SIGMASK_READ, /* a caller read its signal mask */
 };
 
 #ifdef KTASK_TEST_HOOKS
@@ -22,8 +25,13 @@ extern void (*ktask_test_hook_fn)(enum ktask_hook_point point);
 		if (ktask_test_hook_fn)					\
 			ktask_test_hook_fn(point);			\
 	} while (0)
+/* Successful affinity changes of workers, for tests that count them. */
+extern unsigned long ktask_test_affinity_calls;
+#define ktask_test_count_affinity()					\
+	__atomic_fetch_add(&ktask_test_affinity_calls, 1, __ATOMIC_RELAXED)
 #else
 #define ktask_test_hook(point) do { } while (0)
+#define ktask_test_count_affinity() do { } while (0)
 #endif
 
 /* pool.c: the lowest nice value this thread may set (capability, rlimit). */

@@ -35,6 +35,7 @@ struct tt_options tt_opt = {
 	.fork = true,
 	.cancel = true,
 	.nested = true,
+	.personas = true,
 	.growth_check = !TT_SANITIZED,
 	.rss_limit_kib = 8192,
 	.gdb = true,
@@ -96,6 +97,8 @@ static void *tt_caller_main(void *arg)
 	int ret;
 
 	c->tc_tid = tt_gettid();
+	if (tt_opt.personas)
+		tt_persona_take(c);
 	while (!__atomic_load_n(&tt_stop, __ATOMIC_RELAXED)) {
 		__atomic_store_n(&c->tc_phase, TT_BUILDING, __ATOMIC_RELAXED);
 		tt_make_task(c, &t);
@@ -117,6 +120,7 @@ static void *tt_caller_main(void *arg)
 		if (!tt_fork_check(c))
 			__atomic_fetch_add(&c->tc_mismatches, 1,
 					   __ATOMIC_RELAXED);
+		tt_persona_pause(c);
 	}
 	__atomic_store_n(&c->tc_phase, TT_DONE, __ATOMIC_RELAXED);
 	return NULL;
@@ -134,6 +138,7 @@ static void tt_usage(FILE *f)
 "      --no-fork            never fork (nor fork from a chunk)\n"
 "      --no-cancel          never cancel a caller in the middle of a task\n"
 "      --no-nested          no nested ktask_run() calls\n"
+"      --no-personas        every caller SCHED_OTHER and unfiltered\n"
 "      --no-growth-check    report memory and thread growth, do not judge it\n"
 "      --rss-limit KIB      allowed RSS growth after warm-up (8192)\n"
 "      --warmup SECONDS     warm-up before growth is measured (duration/4)\n"
@@ -153,6 +158,7 @@ static const struct option tt_longopts[] = {
 	{ "no-fork", no_argument, NULL, 'F' },
 	{ "no-cancel", no_argument, NULL, 'C' },
 	{ "no-nested", no_argument, NULL, 'N' },
+	{ "no-personas", no_argument, NULL, 'P' },
 	{ "no-growth-check", no_argument, NULL, 'G' },
 	{ "rss-limit", required_argument, NULL, 'R' },
 	{ "warmup", required_argument, NULL, 'W' },
@@ -184,6 +190,7 @@ static int tt_parse(int argc, char **argv)
 		case 'F': tt_opt.fork = false; break;
 		case 'C': tt_opt.cancel = false; break;
 		case 'N': tt_opt.nested = false; break;
+		case 'P': tt_opt.personas = false; break;
 		case 'G': tt_opt.growth_check = false; break;
 		case 'R': tt_opt.rss_limit_kib = atol(optarg); break;
 		case 'W': tt_opt.warmup = atof(optarg); break;
@@ -233,6 +240,7 @@ static unsigned long tt_summary(unsigned long *all)
 	unsigned long tasks = 0, failed = 0, helped = 0, nested = 0;
 	unsigned long lists = 0, forks = 0, bad = 0, chunk_forks = 0;
 	unsigned long cancels = 0;
+	unsigned int personas[TT_NR_PERSONAS] = { 0 };
 
 	for (unsigned int i = 0; i < tt_opt.callers; i++) {
 		struct tt_caller *c = &tt_callers[i];
@@ -246,6 +254,7 @@ static unsigned long tt_summary(unsigned long *all)
 		chunk_forks += c->tc_chunk_forks;
 		cancels += c->tc_cancels;
 		bad += c->tc_mismatches;
+		personas[c->tc_persona]++;
 	}
 	printf("torture: %lu tasks (%lu with helpers, %lu nested, %lu "
 	       "lists), %lu failed on purpose, %lu forks (%lu from a chunk), "
@@ -253,6 +262,12 @@ static unsigned long tt_summary(unsigned long *all)
 	       "%.0f s)\n", tasks, helped, nested, lists, failed, forks,
 	       chunk_forks, cancels, bad, tt_opt.seed, tt_opt.callers,
 	       tt_now() - tt_start);
+	if (tt_opt.personas) {
+		printf("torture: callers");
+		for (int p = 0; p < TT_NR_PERSONAS; p++)
+			printf(" %u %s%s", personas[p], tt_persona_name(p),
+			       p + 1 < TT_NR_PERSONAS ? "," : "\n");
+	}
 	*all = tasks;
 	return bad + tt_helpers_verdict(helped);
 }

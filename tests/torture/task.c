@@ -42,6 +42,7 @@ struct tt_run {
 	int undo_calls;
 	size_t undo_node, undo_end;
 	bool undo_bad_order, undo_off_caller, undo_not_done;
+	int persona_bad;		/* [A] a chunk not run as its caller */
 };
 
 int tt_caller_alloc(struct tt_caller *c)
@@ -186,6 +187,8 @@ static int tt_leaf(void *start, void *end, struct tt_run *r)
 		sched_yield();
 	if (t->hang && lo == 0)
 		tt_hang_forever();
+	if (tt_opt.personas && !tt_persona_check(r->c))
+		__atomic_store_n(&r->persona_bad, 1, __ATOMIC_RELAXED);
 	for (i = lo; i < hi; i++) {
 		k = tt_fail_index(t, i);
 		if (k >= 0) {
@@ -411,6 +414,9 @@ const char *tt_run_task(struct tt_caller *c, const struct tt_task *t,
 
 	ktask_last_stats(&st);
 	c->tc_helped += t->size && st.ks_helpers > 0;
+	if (r.persona_bad)
+		return "a chunk ran with another policy or seccomp filter "
+		       "than its caller's";
 	if (r.iter_overlap)
 		return "two iterator calls of one task overlapped";
 	return r.errors_returned ? tt_check_failure(&r, *ret) :

@@ -32,6 +32,7 @@ struct tt_options {
 	bool fork;
 	bool cancel;		/* cancel callers in the middle of a task */
 	bool nested;
+	bool personas;		/* callers of other policies, a filter */
 	bool hang;		/* watchdog self-test: one chunk never returns */
 	bool growth_check;	/* fail on RSS or thread growth */
 	long rss_limit_kib;	/* allowed RSS growth after warm-up */
@@ -106,7 +107,18 @@ struct tt_caller {
 	unsigned long tc_forks, tc_mismatches;	/* [A] */
 	unsigned long tc_chunk_forks, tc_cancels;
 	int tc_victim_in_chunk;			/* [A] see cancel.c */
+	int tc_persona;				/* [O] set once: enum below */
+	int tc_policy;				/* [O] its policy, SCHED_* */
 };
+
+/* persona.c: what a caller is, chosen at its start (docs/torture.md). */
+enum tt_persona {
+	TT_PLAIN, TT_BATCH, TT_SCHED_IDLE, TT_FIFO, TT_FILTERED, TT_NR_PERSONAS
+};
+void tt_persona_take(struct tt_caller *c);
+bool tt_persona_check(const struct tt_caller *c);
+void tt_persona_pause(const struct tt_caller *c);
+const char *tt_persona_name(int p);
 
 /* Globals: the callers, and whether they should stop. */
 extern struct tt_caller *tt_callers;

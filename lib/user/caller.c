@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * caller.c - reading and comparing the per-thread state that a helper must
+ * share with the caller of the task it runs (docs/design.md, "A helper
+ * runs as its caller").
+ *
+ * Linux keeps a thread's scheduling policy, its seccomp filters, its
+ * no_new_privs bit, its capability sets and its user and group ids (glibc
+ * sets the ids in every thread together, a raw system call in one) per
+ * thread.  A worker starts with the state of the thread that created it.
+ * The pool reads a caller's state with its view of the caller's CPUs
+ * (pool.c, refresh_view()) and a worker's when it starts a task that is
+ * not its own; every read is a handful of system calls, so none of this
+ * runs per task on the fast path.
+ */
+#include "caller.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The first version of the kernel's struct sched_attr (48 bytes). */
+struct kt_sched_attr {
+	uint32_t size;
+	uint32_t sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+bool ktask_sched_read(struct ktask_sched *s)
+{
+	struct kt_sched_attr attr = { .size = sizeof(attr) };
+
+	if (syscall(SYS_sched_getattr, 0, &attr, sizeof(attr), 0))
+		return false;
+	s->kss_policy = (int)attr.sched_policy;
+	s->kss_prio = (int)attr.sched_priority;
+	s->kss_nice = attr.sched_nice;
+	s->kss_reset = attr.sched_flags & 1;	/* SCHED_FLAG_RESET_ON_FORK */
+	return true;
+}
+
+int ktask_sched_apply(pid_t tid, const struct ktask_sched *s)
+{
+	struct sched_param param = { .sched_priority = s->kss_prio };
+
+	/* The nice value stays: the kernel keeps it across the change. */
+	return sched_setscheduler(tid, s->kss_policy, &param) ? errno : 0;
+}
+
+bool ktask_sched_rt(int policy)
+{
+	return policy == SCHED_FIFO || policy == SCHED_RR;
+}
+
+bool ktask_sched_same(const struct ktask_sched *a, const struct ktask_sched *b)
+{
+	return a->kss_policy == b->kss_policy && a->kss_prio == b->kss_prio;
+}
+
+bool ktask_sched_grantable(const struct ktask_sched *s,
+			   const struct ktask_creds *cr)
+{
+	struct rlimit rl;
+
+	if (s->kss_policy == SCHED_DEADLINE)
+		return false;
+	if (!ktask_sched_rt(s->kss_policy))
+		return true;
+	if (cr->kcr_caps[0][CAP_SYS_NICE / 32] & (1u << CAP_SYS_NICE % 32))
+		return true;
+	return !getrlimit(RLIMIT_RTPRIO, &rl) &&
+	       (rl.rlim_cur == RLIM_INFINITY ||
+		rl.rlim_cur >= (rlim_t)s->kss_prio);
+}
+
+/*
+ * The number on the "Seccomp_filters:" line of /proc/thread-self/status,
+ * read in small pieces (a caller may have a small stack); -1 if unknown.
+ */
+static int seccomp_filters(void)
+{
+	static const char key[] = "\nSeccomp_filters:";
+	char buf[128];
+	size_t matched = 0;
+	int fd, n = -1, c;
+	bool in_number = false;
+	ssize_t len;
+
+	fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while ((len = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < len; i++) {
+			c = buf[i];
+			if (in_number) {
+				if (c == ' ' || c == '\t')
+					continue;
+				if (c < '0' || c > '9')
+					goto out;
+				n = (n < 0 ? 0 : n * 10) + (c - '0');
+			} else if (c == key[matched]) {
+				in_number = ++matched == sizeof(key) - 1;
+			} else {
+				matched = c == '\n';
+			}
+		}
+	}
+out:
+	close(fd);
+	return n;
+}
+
+void ktask_creds_read(struct ktask_creds *cr)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	/* Cleared: Valgrind counts capget() as writing one element only. */
+	struct __user_cap_data_struct data[2] = { { 0 } };
+
+	memset(cr, 0, sizeof(*cr));
+	cr->kcr_seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+	cr->kcr_filters = cr->kcr_seccomp == 2 ? seccomp_filters() : 0;
+	cr->kcr_nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+	if (!syscall(SYS_capget, &hdr, data)) {
+		for (int i = 0; i < 2; i++) {
+			cr->kcr_caps[0][i] = data[i].effective;
+			cr->kcr_caps[1][i] = data[i].permitted;
+			cr->kcr_caps[2][i] = data[i].inheritable;
+		}
+	} else {
+		memset(cr->kcr_caps, 0xff, sizeof(cr->kcr_caps));
+	}
+	/* Raw system calls: glibc's are the same, but documented per thread. */
+	syscall(SYS_getresuid, &cr->kcr_uid[0], &cr->kcr_uid[1],
+		&cr->kcr_uid[2]);
+	syscall(SYS_getresgid, &cr->kcr_gid[0], &cr->kcr_gid[1],
+		&cr->kcr_gid[2]);
+}
+
+bool ktask_creds_equal(const struct ktask_creds *a, const struct ktask_creds *b)
+{
+	return a->kcr_seccomp == b->kcr_seccomp &&
+	       a->kcr_filters == b->kcr_filters && a->kcr_nnp == b->kcr_nnp &&
+	       !ktask_creds_rights_changed(a, b);
+}
+
+bool ktask_creds_rights_changed(const struct ktask_creds *a,
+				const struct ktask_creds *b)
+{
+	return memcmp(a->kcr_caps, b->kcr_caps, sizeof(a->kcr_caps)) ||
+	       memcmp(a->kcr_uid, b->kcr_uid, sizeof(a->kcr_uid)) ||
+	       memcmp(a->kcr_gid, b->kcr_gid, sizeof(a->kcr_gid));
+}

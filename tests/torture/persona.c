@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * persona.c - callers that are not alike.  Each caller thread takes, at
+ * its start and at random, a scheduling policy (SCHED_OTHER, SCHED_BATCH,
+ * SCHED_IDLE, or SCHED_FIFO with a 1 ms pause after each task, so that
+ * real-time callers do not take a shared machine's CPUs) or a seccomp
+ * filter that makes getppid() fail with EPERM.  Every chunk checks that it
+ * runs as its caller: under the caller's policy, and filtered exactly when
+ * the caller is (docs/torture.md).
+ */
+#include "torture.h"
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SCHED_RESET_ON_FORK
+#define SCHED_RESET_ON_FORK 0x40000000
+#endif
+
+static const char *const tt_persona_names[TT_NR_PERSONAS] = {
+	"normal", "batch", "idle", "fifo", "filtered",
+};
+
+const char *tt_persona_name(int p)
+{
+	return p >= 0 && p < TT_NR_PERSONAS ? tt_persona_names[p] : "?";
+}
+
+/* Makes getppid() fail with EPERM in this thread and threads it creates. */
+static bool tt_filter_getppid(void)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {
+		.len = sizeof(code) / sizeof(code[0]),
+		.filter = code,
+	};
+
+	/* Without CAP_SYS_ADMIN, no_new_privs first (then it differs too). */
+	if (!syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+		return true;
+	return !prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) &&
+	       !syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+void tt_persona_take(struct tt_caller *c)
+{
+	struct sched_param sp = { 0 };
+	int p = (int)tt_rnd(&c->tc_rng, TT_NR_PERSONAS);
+
+	c->tc_persona = TT_PLAIN;
+	c->tc_policy = SCHED_OTHER;
+	switch (p) {
+	case TT_BATCH:
+	case TT_SCHED_IDLE:
+	case TT_FIFO:
+		c->tc_policy = p == TT_BATCH ? SCHED_BATCH :
+			       p == TT_SCHED_IDLE ? SCHED_IDLE : SCHED_FIFO;
+		sp.sched_priority = p == TT_FIFO ? 1 : 0;
+		if (sched_setscheduler(0, c->tc_policy, &sp)) {
+			c->tc_policy = SCHED_OTHER;
+			return;
+		}
+		break;
+	case TT_FILTERED:
+		if (!tt_filter_getppid())
+			return;
+		break;
+	default:
+		return;
+	}
+	c->tc_persona = p;
+}
+
+bool tt_persona_check(const struct tt_caller *c)
+{
+	int policy = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
+	long ppid = syscall(SYS_getppid);
+
+	if (policy != c->tc_policy)
+		return false;
+	if (c->tc_persona == TT_FILTERED)
+		return ppid < 0 && errno == EPERM;
+	return ppid >= 0;
+}
+
+void tt_persona_pause(const struct tt_caller *c)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	if (c->tc_persona == TT_FIFO)
+		nanosleep(&ms, NULL);
+}

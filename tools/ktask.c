@@ -56,8 +56,11 @@ static const struct tool_cmd tool_cmds[] = {
 	  "usage: ktask [OPTIONS] fallocate FILE LENGTH\n"
 	  "\n"
 	  "Allocate the blocks of FILE's first LENGTH bytes, creating it if\n"
-	  "needed, all or nothing: on failure or SIGINT/SIGTERM what was\n"
-	  "allocated is released, the size set back and a new file removed.\n"
+	  "needed, all or nothing.  A new file is built unnamed (O_TMPFILE)\n"
+	  "and appears only when complete.  An existing file grows only at\n"
+	  "the end; on failure or SIGINT/SIGTERM what was allocated is\n"
+	  "released while ktask holds a lease on it (no other process has it\n"
+	  "open); otherwise it is kept, and the message says so.\n"
 	  "tmpfs, ext4, xfs: fallocate(2) in one thread (the inode lock makes\n"
 	  "it fastest).  hugetlbfs: huge pages faulted in by several threads\n"
 	  "(LENGTH rounded up to whole huge pages).  --verbose says which.\n" },

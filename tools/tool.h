@@ -14,6 +14,7 @@
 #include <ktask.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -66,6 +67,9 @@ struct tool_result {
 	const char *how;	/* the method in a few words, for the demo */
 	bool one_thread;	/* the method is serial whatever the options */
 	double seconds;		/* wall time of ktask_run() alone */
+	const char *create;	/* fallocate: "O_TMPFILE", "rename", "existing" */
+	const char *undo;	/* "discard", "lease", "none" on failure */
+	char sharing[192];	/* the same in a sentence, for --verbose */
 	struct ktask_stats stats;
 };
 
@@ -91,6 +95,17 @@ void tool_catch_signals(void);
 int tool_stop_signal(void);
 int tool_step_done(void);
 int tool_exit_code(int err);
+bool tool_signal_thread(void);
+
+/* lease.c: undo on an existing file only while no one else has it open. */
+#define TOOL_LEASE_SIGNAL (SIGRTMIN + 2)
+int tool_lease_take(int fd);
+void tool_lease_broken_now(void);
+bool tool_lease_broken(void);
+bool tool_undo_begin(void);
+void tool_undo_end(void);
+void tool_lease_release(void);
+const char *tool_lease_why(int err);
 
 /* holes.c: the holes of a file, which are all a job may allocate or undo. */
 struct tool_hole {
@@ -102,12 +117,16 @@ struct tool_holes {
 	int fd;
 	struct tool_hole *v;	/* sorted, disjoint */
 	size_t nr;
+	size_t cap;		/* room in v */
 	size_t bytes;		/* their total length */
+	bool inexact;		/* preallocated space somewhere unknown */
+	bool eof_alloc;		/* blocks were allocated past the end */
 };
 
 typedef int (*tool_hole_fn)(struct tool_holes *h, off_t off, off_t len,
 			    void *arg);
-int holes_find(struct tool_holes *h, off_t size, off_t len);
+struct stat;
+int holes_find(struct tool_holes *h, const struct stat *st, off_t len);
 int holes_add(struct tool_holes *h, off_t start, off_t end);
 int holes_for_each(struct tool_holes *h, off_t start, off_t end,
 		   tool_hole_fn fn, void *arg);

@@ -210,9 +210,18 @@ static void tool_report_json(const struct tool_result *r)
 						0.0);
 	else
 		printf("null");
-	printf(",\"threads\":%zu,\"helpers\":%zu,\"chunk\":%zu}\n",
+	printf(",\"threads\":%zu,\"helpers\":%zu,\"chunk\":%zu",
 	       r->stats.ks_threads, r->stats.ks_helpers,
 	       r->stats.ks_chunk_size);
+	if (r->create)
+		printf(",\"create\":\"%s\"", r->create);
+	if (r->undo)
+		printf(",\"undo\":\"%s\"", r->undo);
+	if (r->sharing[0]) {
+		printf(",\"sharing\":");
+		tool_json_string(stdout, r->sharing);
+	}
+	printf("}\n");
 }
 
 /**
@@ -253,6 +262,8 @@ void tool_report(const struct tool_opts *o, const struct tool_result *r)
 	       tool_plural(threads, "thread", "threads"), chunk);
 	if (o->verbose && r->method[0])
 		printf("  method: %s\n", r->method);
+	if (o->verbose && r->sharing[0])
+		printf("  file: %s\n", r->sharing);
 	if (o->verbose && r->kernel_ktask)
 		printf("  kernel: ktask is built into this kernel, so one "
 		       "fallocate(2) on hugetlbfs is already parallel\n");

@@ -123,7 +123,7 @@ expect 0 '' populate --mlock --touch 8M
 expect 0 '' populate --file "$TMP/f"
 
 # An injected failure through the command line: the new file is removed.
-KTASK_TEST_FAIL_AT=3M expect 1 'file removed' --min-chunk 1M fallocate "$TMP/g" 8M
+KTASK_TEST_FAIL_AT=3M expect 1 'no file created' --min-chunk 1M fallocate "$TMP/g" 8M
 [ -e "$TMP/g" ] && fail "failed fallocate left $TMP/g"
 KTASK_TEST_FAIL_AT=3M expect 1 'file left as it was' --min-chunk 1M fallocate "$TMP/f" 16M
 [ "$(stat -c %s "$TMP/f")" -eq 8388608 ] || fail "failed fallocate changed the size"

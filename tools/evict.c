@@ -19,10 +19,23 @@
  *
  * All or nothing for permissions: every argument is found and every
  * file is opened for reading (in parallel, with ktask) before any file is
- * evicted.  Each unreadable or missing file is named, and then nothing is
- * evicted.  The descriptors are kept for the eviction when the process
+ * evicted.  Each unreadable file or directory is named, and then nothing
+ * is evicted.  The descriptors are kept for the eviction when the process
  * may hold them all (the soft RLIMIT_NOFILE is raised to the hard one),
  * else each file is opened again.
+ *
+ * Walks that cannot be redirected: a directory is read through a
+ * descriptor, and every entry is opened relative to it (openat) with
+ * O_NOFOLLOW | O_NONBLOCK | O_NOCTTY (O_DIRECTORY for a directory), so
+ * that an entry another user swaps for a symbolic link, a FIFO or a
+ * device is never followed, never blocks and never becomes a terminal.
+ * After the open, fstat() must show a regular file (a directory) with the
+ * inode number the listing gave.  The walk stays on the mount of each
+ * argument unless --cross-mounts is given (-x, --one-file-system say the
+ * default; vmtouch crosses unless -F).  A file that vanished or changed
+ * between the listing and the open is skipped with a warning, as vmtouch
+ * does, and a summary says what was skipped.  Symbolic links named on the
+ * command line are followed; those met in a walk are not.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,17 +47,40 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "tool.h"
 
 #define EVICT_MIN_CHUNK 4	/* files */
 
+#define EV_OPEN (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+#define OVERLAYFS_MAGIC 0x794c7630
+
 struct ev_file {
 	struct ev_file *next;
 	off_t size;
+	ino_t ino;		/* as listed; 0: not known */
+	int dir;		/* its directory in ev_list.dirs, -1: an argument */
 	int fd;			/* opened by the check, or -1 */
+	bool skip;		/* vanished or changed: not evicted */
+	unsigned int name;	/* offset of the name in path */
 	char path[];
+};
+
+/* A directory of the walk, kept open: its files are opened relative to it. */
+struct ev_dir {
+	int fd;
+	dev_t dev;
+	bool ino_ok;		/* readdir's d_ino is the inode (not overlayfs) */
+};
+
+/* What a walk skipped, for the summary. */
+struct ev_skipped {
+	atomic_size_t vanished;	/* gone between the listing and the open */
+	atomic_size_t changed;	/* no longer the regular file listed */
+	size_t mounts;		/* mount points not crossed */
+	size_t special;		/* FIFOs, sockets, devices, symlinks */
 };
 
 struct ev_list {
@@ -52,30 +88,41 @@ struct ev_list {
 	struct ev_file **tail;
 	size_t nr;
 	size_t bytes;
+	struct ev_dir *dirs;
+	size_t nr_dirs, cap_dirs;
+	bool cross;		/* --cross-mounts */
+	bool failed;		/* something unreadable was named */
+	struct ev_skipped sk;
 };
 
-static int ev_add(struct ev_list *l, const char *path, off_t size)
+static struct ev_file *ev_add(struct ev_list *l, const char *path, int dir,
+			      ino_t ino, size_t name)
 {
 	size_t len = strlen(path) + 1;
 	struct ev_file *f = malloc(sizeof(*f) + len);
 
 	if (!f) {
 		tool_error("evict", "out of memory");
-		return -ENOMEM;
+		return NULL;
 	}
 	f->next = NULL;
-	f->size = size;
+	f->size = -1;
+	f->ino = ino;
+	f->dir = dir;
 	f->fd = -1;
+	f->skip = false;
+	f->name = name;
 	memcpy(f->path, path, len);
 	*l->tail = f;
 	l->tail = &f->next;
 	l->nr++;
-	return 0;
+	return f;
 }
 
 static void ev_free(struct ev_list *l)
 {
 	struct ev_file *f, *next;
+	size_t i;
 
 	for (f = l->head; f; f = next) {
 		next = f->next;
@@ -83,29 +130,126 @@ static void ev_free(struct ev_list *l)
 			close(f->fd);
 		free(f);
 	}
+	for (i = 0; i < l->nr_dirs; i++)
+		close(l->dirs[i].fd);
+	free(l->dirs);
+}
+
+/* Keeps @fd, an open directory, for the files in it; its index or -1. */
+static int ev_keep_dir(struct ev_list *l, int fd, const struct stat *st)
+{
+	struct statfs sf;
+	struct ev_dir *d;
+
+	if (l->nr_dirs == l->cap_dirs) {
+		size_t cap = l->cap_dirs ? 2 * l->cap_dirs : 64;
+
+		d = realloc(l->dirs, cap * sizeof(*d));
+		if (!d)
+			return -1;
+		l->dirs = d;
+		l->cap_dirs = cap;
+	}
+	d = &l->dirs[l->nr_dirs];
+	d->fd = fd;
+	d->dev = st->st_dev;
+	d->ino_ok = fstatfs(fd, &sf) || sf.f_type != OVERLAYFS_MAGIC;
+	return (int)l->nr_dirs++;
+}
+
+/* The mount a descriptor is on: its mount id, or its device. */
+static unsigned long long ev_mount(int fd, const struct stat *st)
+{
+	struct statx sx;
+
+	if (!statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) &&
+	    (sx.stx_mask & STATX_MNT_ID))
+		return sx.stx_mnt_id;
+	return st->st_dev;
+}
+
+/* Warns about one file skipped; the summary counts them. */
+static void ev_skip(const char *path, const char *why, atomic_size_t *count)
+{
+	tool_note("evict", "%s: skipped: %s", path, why);
+	atomic_fetch_add(count, 1);
+}
+
+static int ev_walk(struct ev_list *l, int dfd, const char *path,
+		   unsigned long long mnt);
+
+/*
+ * An entry of a directory that is itself a directory: opened without
+ * following a link, checked, and walked unless it is another mount.
+ */
+static int ev_walk_sub(struct ev_list *l, int dfd, const char *child,
+		       const char *name, ino_t ino, bool ino_ok,
+		       unsigned long long mnt)
+{
+	struct stat st;
+	int fd = openat(dfd, name, EV_OPEN | O_DIRECTORY);
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			ev_skip(child, "vanished", &l->sk.vanished);
+		else if (errno == ELOOP || errno == ENOTDIR)
+			ev_skip(child, "no longer a directory",
+				&l->sk.changed);
+		else {
+			tool_error("evict", "%s: %s", child, strerror(errno));
+			l->failed = true;
+		}
+		return 0;
+	}
+	if (fstat(fd, &st) || !S_ISDIR(st.st_mode)) {
+		ev_skip(child, "replaced during the walk", &l->sk.changed);
+		close(fd);
+		return 0;
+	}
+	/* A mount point: the listing gave the inode under the mount. */
+	if (ev_mount(fd, &st) != mnt) {
+		if (l->cross)
+			return ev_walk(l, fd, child, ev_mount(fd, &st));
+		tool_note("evict", "%s: skipped: a mount point (--cross-mounts "
+			  "crosses it)", child);
+		l->sk.mounts++;
+		close(fd);
+		return 0;
+	}
+	if (ino && ino_ok && st.st_ino != ino) {
+		ev_skip(child, "replaced during the walk", &l->sk.changed);
+		close(fd);
+		return 0;
+	}
+	return ev_walk(l, fd, child, mnt);
 }
 
 /*
- * Adds every regular file under @path, without following symbolic links.
- * The directory entry's type says what an entry is, so most files cost
- * no stat here: their size comes with the permission check, in parallel.
- * Every unreadable directory is named; the walk goes on, and the caller
- * evicts nothing.
+ * Adds every regular file under the directory open at @dfd (which this
+ * takes over), without following symbolic links.  The entry's type says
+ * what it is; its inode number is checked when the file is opened.  Every
+ * unreadable directory is named; the walk goes on, and nothing is evicted.
  */
-static int ev_walk(struct ev_list *l, const char *path, bool *failed)
+static int ev_walk(struct ev_list *l, int dfd, const char *path,
+		   unsigned long long mnt)
 {
-	DIR *d = opendir(path);
-	struct dirent *e;
 	struct stat st;
+	struct dirent *e;
 	char *child;
-	int type, err = 0;
+	int dir, type, err = 0;
+	DIR *d;
 
+	if (fstat(dfd, &st) || (dir = ev_keep_dir(l, dfd, &st)) < 0) {
+		close(dfd);
+		return -ENOMEM;
+	}
+	d = fdopendir(dup(dfd));
 	if (!d) {
 		tool_error("evict", "%s: %s", path, strerror(errno));
-		*failed = true;
+		l->failed = true;
 		return 0;
 	}
-	while (!err && (e = readdir(d))) {
+	while (!err && (errno = 0, e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		if (asprintf(&child, "%s/%s", path, e->d_name) < 0) {
@@ -114,19 +258,30 @@ static int ev_walk(struct ev_list *l, const char *path, bool *failed)
 		}
 		type = e->d_type;
 		if (type == DT_UNKNOWN) {
-			if (lstat(child, &st)) {
-				tool_error("evict", "%s: %s", child,
-					   strerror(errno));
-				*failed = true;
-			}
-			type = S_ISREG(st.st_mode) ? DT_REG :
-			       S_ISDIR(st.st_mode) ? DT_DIR : DT_UNKNOWN;
+			if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW))
+				type = DT_WHT;	/* vanished: skipped below */
+			else
+				type = S_ISREG(st.st_mode) ? DT_REG :
+				       S_ISDIR(st.st_mode) ? DT_DIR : DT_LNK;
 		}
-		if (type == DT_REG)
-			err = ev_add(l, child, -1);
+		if (type == DT_REG && !ev_add(l, child, dir, e->d_ino,
+					      strlen(child) -
+					      strlen(e->d_name)))
+			err = -ENOMEM;
+		else if (type == DT_REG)
+			;
 		else if (type == DT_DIR)
-			err = ev_walk(l, child, failed);
+			err = ev_walk_sub(l, dfd, child, e->d_name, e->d_ino,
+					  l->dirs[dir].ino_ok, mnt);
+		else if (type == DT_WHT)
+			ev_skip(child, "vanished", &l->sk.vanished);
+		else
+			l->sk.special++;
 		free(child);
+	}
+	if (!err && errno) {
+		tool_error("evict", "%s: %s", path, strerror(errno));
+		l->failed = true;
 	}
 	closedir(d);
 	return err;
@@ -135,21 +290,35 @@ static int ev_walk(struct ev_list *l, const char *path, bool *failed)
 /* Adds a file, or every regular file under a directory, to @l. */
 static int ev_add_arg(struct ev_list *l, const char *path)
 {
-	bool failed = false;
+	struct ev_file *f;
 	struct stat st;
+	int fd, err;
 
-	if (stat(path, &st)) {
+	/* The argument itself may be a symbolic link: the user named it. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
 		tool_error("evict", "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	if (S_ISDIR(st.st_mode))
-		return ev_walk(l, path, &failed) || failed ? -1 : 0;
+	if (S_ISDIR(st.st_mode)) {
+		err = ev_walk(l, fd, path, ev_mount(fd, &st));
+		return err || l->failed ? -1 : 0;
+	}
 	if (!S_ISREG(st.st_mode)) {
 		tool_error("evict", "%s: not a regular file or directory",
 			   path);
+		close(fd);
 		return -1;
 	}
-	return ev_add(l, path, -1) ? -1 : 0;
+	f = ev_add(l, path, -1, st.st_ino, 0);
+	if (!f) {
+		close(fd);
+		return -1;
+	}
+	f->fd = fd;	/* the one the check would open */
+	return 0;
 }
 
 static struct ev_file *ev_iter(struct ev_file *f, size_t n)
@@ -159,17 +328,73 @@ static struct ev_file *ev_iter(struct ev_file *f, size_t n)
 	return f;
 }
 
-static int ev_evict(struct ev_file *f)
+/*
+ * Opens @f without following anything the walk did not: relative to its
+ * directory, O_NOFOLLOW.  Return: the descriptor; -ESTALE when it is no
+ * longer the regular file listed; or another negative errno.
+ */
+static int ev_open(const struct ev_list *l, struct ev_file *f,
+		   struct stat *st)
+{
+	const struct ev_dir *d = f->dir >= 0 ? &l->dirs[f->dir] : NULL;
+	int fd, err;
+
+	if (d)
+		fd = openat(d->fd, f->path + f->name, EV_OPEN);
+	else
+		fd = open(f->path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+			  O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -ESTALE : -errno;
+	if (fstat(fd, st)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st->st_mode) ||
+	    (f->ino && (!d || d->ino_ok) && st->st_ino != f->ino) ||
+	    (d && !l->cross && st->st_dev != d->dev)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* Says why @f is skipped, or names it as unreadable: 1 if it was. */
+static int ev_open_failed(struct ev_list *l, struct ev_file *f, int err)
+{
+	f->skip = true;
+	if (err == -ENOENT) {
+		ev_skip(f->path, "vanished", &l->sk.vanished);
+		return 0;
+	}
+	if (err == -ESTALE) {
+		ev_skip(f->path, "replaced by something else than the "
+			"regular file listed", &l->sk.changed);
+		return 0;
+	}
+	tool_error("evict", "%s: %s", f->path, strerror(-err));
+	return 1;
+}
+
+static int ev_evict(struct ev_list *l, struct ev_file *f)
 {
 	int fd = f->fd, err;
+	struct stat st;
 
 	f->fd = -1;
-	if (!f->size)
+	if (f->skip || !f->size) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
+	}
+	if (fd < 0) {
+		fd = ev_open(l, f, &st);
+		if (fd == -ENOENT || fd == -ESTALE)
+			return ev_open_failed(l, f, fd);
+	}
 	if (fd < 0)
-		fd = open(f->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+		return fd;
 	err = sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE |
 			      SYNC_FILE_RANGE_WRITE |
 			      SYNC_FILE_RANGE_WAIT_AFTER) &&
@@ -180,14 +405,14 @@ static int ev_evict(struct ev_file *f)
 	return err;
 }
 
-static int ev_chunk(struct ev_file *start, struct ev_file *end, void *arg)
+static int ev_chunk(struct ev_file *start, struct ev_file *end,
+		    struct ev_list *l)
 {
 	struct ev_file *f;
 	int err;
 
-	(void)arg;
 	for (f = start; f != end; f = f->next) {
-		err = ev_evict(f);
+		err = ev_evict(l, f);
 		if (err) {
 			/* Named here: main no longer has the path. */
 			tool_error("evict", "%s: %s", f->path, strerror(-err));
@@ -204,6 +429,7 @@ static int ev_chunk(struct ev_file *start, struct ev_file *end, void *arg)
  * descriptor for the eviction; otherwise it closes it again.
  */
 struct ev_check {
+	struct ev_list *l;
 	atomic_size_t denied;
 	atomic_size_t bytes;	/* the files' sizes, for the report */
 	bool keep;
@@ -217,16 +443,23 @@ static int ev_check_chunk(struct ev_file *start, struct ev_file *end,
 	int fd;
 
 	for (f = start; f != end; f = f->next) {
-		fd = open(f->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st)) {
-			tool_error("evict", "%s: %s", f->path,
-				   strerror(errno));
-			atomic_fetch_add(&c->denied, 1);
-			if (fd >= 0)
+		if (f->fd >= 0) {	/* an argument, opened already */
+			fd = f->fd;
+			f->fd = -1;
+			if (fstat(fd, &st)) {
 				close(fd);
+				fd = -errno;
+			}
+		} else {
+			fd = ev_open(c->l, f, &st);
+		}
+		if (fd < 0) {
+			if (ev_open_failed(c->l, f, fd))
+				atomic_fetch_add(&c->denied, 1);
 			continue;
 		}
 		f->size = st.st_size;
+		f->ino = st.st_ino;	/* a reopen must find the same */
 		atomic_fetch_add_explicit(&c->bytes, st.st_size,
 					  memory_order_relaxed);
 		if (c->keep && st.st_size)
@@ -280,7 +513,7 @@ static bool ev_fds_fit(size_t nr)
 static int ev_check(const struct tool_opts *o, struct ev_list *l)
 {
 	DEFINE_KTASK_CTL(ctl, ev_check_chunk, NULL, EVICT_MIN_CHUNK);
-	struct ev_check c = { .keep = ev_fds_fit(l->nr) };
+	struct ev_check c = { .l = l, .keep = ev_fds_fit(l->nr) };
 	size_t n;
 
 	ctl.kc_func_arg = &c;
@@ -295,6 +528,31 @@ static int ev_check(const struct tool_opts *o, struct ev_list *l)
 	return n ? -1 : 0;
 }
 
+/* Says what was skipped, in one line. */
+static void ev_summary(struct ev_list *l)
+{
+	size_t v = atomic_load(&l->sk.vanished), c = atomic_load(&l->sk.changed);
+	char line[256];
+	int n = 0;
+
+	line[0] = '\0';
+	if (v)
+		n += snprintf(line + n, sizeof(line) - n, ", %zu vanished", v);
+	if (c)
+		n += snprintf(line + n, sizeof(line) - n, ", %zu changed "
+			      "during the walk", c);
+	if (l->sk.mounts)
+		n += snprintf(line + n, sizeof(line) - n, ", %zu mount %s not "
+			      "crossed", l->sk.mounts,
+			      tool_plural(l->sk.mounts, "point", "points"));
+	if (l->sk.special)
+		n += snprintf(line + n, sizeof(line) - n, ", %zu %s not "
+			      "regular files", l->sk.special,
+			      tool_plural(l->sk.special, "entry", "entries"));
+	if (n)
+		tool_note("evict", "skipped%s", line + 1);
+}
+
 /**
  * evict_do() - drops the page cache of files and of files under directories.
  * @o: the options; --min-chunk counts files.
@@ -307,8 +565,10 @@ static int ev_check(const struct tool_opts *o, struct ev_list *l)
 int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	     struct tool_result *r)
 {
-	struct ev_list l = { .tail = &l.head };
-	DEFINE_KTASK_CTL(ctl, ev_chunk, NULL, EVICT_MIN_CHUNK);
+	struct ev_list l = { .tail = &l.head, .cross = o->cross_mounts };
+	DEFINE_KTASK_CTL(ctl, ev_chunk, &l, EVICT_MIN_CHUNK);
+	double t0 = tool_now();
+	struct ev_file *f;
 	int i, err = 0;
 
 	r->command = "evict";
@@ -330,6 +590,12 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 			 tool_plural(r->stats.ks_helpers + 1, "thread",
 				     "threads"));
 	}
+	ev_summary(&l);
+	r->units = l.nr;
+	for (f = l.head; f; f = f->next)
+		if (f->skip)
+			r->skipped++, r->units--;
+	r->seconds = tool_now() - t0;	/* the walk and the check too */
 	ev_free(&l);
 	return err ? 1 : 0;
 }
@@ -337,7 +603,7 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 /* `ktask evict FILE...|DIR...` */
 int cmd_evict(struct tool_opts *o, int argc, char **argv)
 {
-	int ret = tool_check_opts("evict", o, 0, argc, 1, -1);
+	int ret = tool_check_opts("evict", o, TOOL_OPT_EVICT, argc, 1, -1);
 	struct tool_result r = { 0 };
 
 	if (ret)

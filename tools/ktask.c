@@ -65,12 +65,17 @@ static const struct tool_cmd tool_cmds[] = {
 	  "it fastest).  hugetlbfs: huge pages faulted in by several threads\n"
 	  "(LENGTH rounded up to whole huge pages).  --verbose says which.\n" },
 	{ "evict", cmd_evict,
-	  "usage: ktask [OPTIONS] evict FILE...|DIR...\n"
+	  "usage: ktask [OPTIONS] evict [-x|--cross-mounts] FILE...|DIR...\n"
 	  "\n"
 	  "Drop the page cache of each FILE and of every regular file under\n"
 	  "each DIR.  Dirty pages are written back first (no flush of the\n"
 	  "device cache; nothing is written for a clean file).  Every file's\n"
-	  "read permission is checked before any is evicted.\n"
+	  "read permission is checked before any is evicted.  Symbolic links\n"
+	  "under DIR are not followed; files that vanish or change during the\n"
+	  "walk are skipped with a warning.\n"
+	  "\n"
+	  "  -x, --one-file-system  stay on each DIR's mount (the default)\n"
+	  "      --cross-mounts     walk into other filesystems mounted below\n"
 	  "--min-chunk counts files.\n" },
 	{ "demo", cmd_demo,
 	  "usage: ktask [--threads N] [--json] demo\n"
@@ -90,6 +95,7 @@ enum {
 	OPT_FILE,
 	OPT_QUIET,
 	OPT_FORCE,
+	OPT_CROSS_MOUNTS,
 };
 
 static const struct option tool_long_opts[] = {
@@ -108,6 +114,8 @@ static const struct option tool_long_opts[] = {
 	{ "touch", no_argument, NULL, OPT_TOUCH },
 	{ "write", no_argument, NULL, OPT_WRITE },
 	{ "file", required_argument, NULL, OPT_FILE },
+	{ "one-file-system", no_argument, NULL, 'x' },
+	{ "cross-mounts", no_argument, NULL, OPT_CROSS_MOUNTS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -136,6 +144,7 @@ static void tool_usage(FILE *f)
 	      "clear:     --thp (transparent huge pages), --hugetlb, --force\n"
 	      "populate:  --file FILE (map FILE), --read, --write, --mlock,\n"
 	      "           --touch (touch, no madvise), --force\n"
+	      "evict:     -x/--one-file-system (default), --cross-mounts\n"
 	      "\n"
 	      "SIZE takes K, M, G, T suffixes (powers of 1024): 4G, 512M.\n"
 	      "See ktask(1).\n", f);
@@ -183,6 +192,11 @@ static int tool_option(struct tool_opts *o, int c, const char *arg)
 		return 0;
 	case OPT_QUIET:
 		o->quiet = true;
+		return 0;
+	case 'x':
+	case OPT_CROSS_MOUNTS:
+		o->cross_mounts = c == OPT_CROSS_MOUNTS;
+		o->given |= TOOL_OPT_EVICT;
 		return 0;
 	case OPT_THP:
 	case OPT_HUGETLB:
@@ -283,7 +297,7 @@ int main(int argc, char **argv)
 	int c, ret;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:sjvh", tool_long_opts,
+	while ((c = getopt_long(argc, argv, ":t:sjvhx", tool_long_opts,
 				NULL)) != -1) {
 		if (c == 'h') {
 			help = true;

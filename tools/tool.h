@@ -43,6 +43,7 @@ struct tool_opts {
 	bool force;		/* --force: skip the memory limit check */
 	enum tool_mem mem;	/* clear --thp / --hugetlb */
 	const char *file;	/* populate --file */
+	bool cross_mounts;	/* evict --cross-mounts */
 	unsigned int given;	/* TOOL_OPT_* bits of subcommand options */
 };
 
@@ -50,6 +51,7 @@ struct tool_opts {
 #define TOOL_OPT_MEM	0x1	/* --thp, --hugetlb: clear */
 #define TOOL_OPT_POP	0x2	/* --mlock, --read, --touch, --file, --write */
 #define TOOL_OPT_FORCE	0x4	/* --force: clear, populate */
+#define TOOL_OPT_EVICT	0x8	/* -x, --cross-mounts: evict */
 
 int tool_check_opts(const char *cmd, const struct tool_opts *o,
 		    unsigned int allowed, int argc, int min_args, int max_args);
@@ -70,6 +72,7 @@ struct tool_result {
 	const char *create;	/* fallocate: "O_TMPFILE", "rename", "existing" */
 	const char *undo;	/* "discard", "lease", "none" on failure */
 	char sharing[192];	/* the same in a sentence, for --verbose */
+	size_t skipped;		/* evict: files that vanished or changed */
 	struct ktask_stats stats;
 };
 

@@ -213,6 +213,8 @@ static void tool_report_json(const struct tool_result *r)
 	printf(",\"threads\":%zu,\"helpers\":%zu,\"chunk\":%zu",
 	       r->stats.ks_threads, r->stats.ks_helpers,
 	       r->stats.ks_chunk_size);
+	if (!strcmp(r->command, "evict"))
+		printf(",\"skipped\":%zu", r->skipped);
 	if (r->create)
 		printf(",\"create\":\"%s\"", r->create);
 	if (r->undo)
@@ -290,6 +292,11 @@ int tool_check_opts(const char *cmd, const struct tool_opts *o,
 	if (o->given & ~allowed & TOOL_OPT_POP) {
 		tool_error(cmd, "--mlock, --read, --touch, --write and --file "
 			   "apply to populate only");
+		return 2;
+	}
+	if (o->given & ~allowed & TOOL_OPT_EVICT) {
+		tool_error(cmd, "-x, --one-file-system and --cross-mounts "
+			   "apply to evict only");
 		return 2;
 	}
 	if (o->given & ~allowed & TOOL_OPT_FORCE) {

@@ -1,0 +1,116 @@
+#!/bin/sh
+# walk.sh - `ktask evict DIR` walks that cannot be redirected, on ext4 (a
+# loop device; fincore tells what stayed cached): symbolic links and FIFOs
+# in the tree are not followed nor opened, a mount point is not crossed
+# unless --cross-mounts, and a second process that swaps entries for
+# symbolic links and FIFOs, or deletes files, during the walk makes no run
+# hang, leave the tree or fail.  Needs root; exits 77 otherwise.
+#
+#   usage: walk.sh PATH/TO/ktask
+set -u
+KTASK=$1
+. "$(dirname "$0")/lib.sh"
+need_root
+
+# cached FILE: pages of FILE in the page cache.
+cached() {
+	fincore -n -o PAGES "$1"
+}
+
+# evict_ok WHAT ARGS...: evict must end (20 s at most) with exit 0.
+evict_ok() {
+	what=$1
+	shift
+	timeout -k 2 20 "$KTASK" "$@" >"$LIB_TMP/out" 2>"$LIB_TMP/err"
+	rc=$?
+	[ $rc -eq 0 ] || fail "$what: exit $rc: $(cat "$LIB_TMP/err")"
+}
+
+mount_loop ext4 "$LIB_TMP/ext4" 256M || { echo "SKIP: no ext4 loop device"; exit 77; }
+command -v fincore >/dev/null || { echo "SKIP: no fincore"; exit 77; }
+d=$LIB_TMP/ext4
+mkdir -p "$d/tree/sub" "$d/outside"
+for f in a b sub/c; do head -c 1M /dev/urandom >"$d/tree/$f"; done
+head -c 1M /dev/urandom >"$d/outside/data"
+mkfifo "$d/outside/fifo" "$d/tree/fifo"
+ln -s ../outside "$d/tree/link"
+ln -s ../outside/data "$d/tree/datalink"
+ln -s ../outside/fifo "$d/tree/fifolink"
+sync
+cat "$d/outside/data" "$d/tree/a" >/dev/null
+
+# --- Links and FIFOs in the tree: skipped, the outside stays cached.
+evict_ok "links and FIFOs" --json evict "$d/tree"
+[ "$(cached "$d/outside/data")" -gt 0 ] ||
+	fail "evict followed a link out of the tree: outside/data was evicted"
+[ "$(cached "$d/tree/a")" -eq 0 ] || fail "evict left tree/a cached"
+grep -q '"units":3,' "$LIB_TMP/out" || fail "links and FIFOs: $(cat "$LIB_TMP/out")"
+grep -q "4 entries not regular files" "$LIB_TMP/err" ||
+	fail "links and FIFOs: no summary: $(cat "$LIB_TMP/err")"
+ok "evict: symbolic links and FIFOs under DIR are not followed nor opened"
+
+# --- A mount point: not crossed unless asked.
+mount_tmpfs "$d/tree/mnt" 16m || fail "cannot mount a tmpfs"
+head -c 4096 /dev/urandom >"$d/tree/mnt/m"
+evict_ok "mount point" --json evict "$d/tree"
+grep -q '"units":3,' "$LIB_TMP/out" || fail "mount point crossed: $(cat "$LIB_TMP/out")"
+grep -q "1 mount point not crossed" "$LIB_TMP/err" || fail "mount point: $(cat "$LIB_TMP/err")"
+evict_ok "-x" -x --json evict "$d/tree"
+grep -q '"units":3,' "$LIB_TMP/out" || fail "-x: $(cat "$LIB_TMP/out")"
+evict_ok "--cross-mounts" --json evict --cross-mounts "$d/tree"
+grep -q '"units":4,' "$LIB_TMP/out" || fail "--cross-mounts: $(cat "$LIB_TMP/out")"
+umount "$d/tree/mnt" && LIB_MOUNTS=$(echo "$LIB_MOUNTS" | sed "s|$d/tree/mnt||")
+ok "evict: a mount point is crossed only with --cross-mounts"
+
+# --- A second process swaps entries for links and FIFOs, and deletes and
+# recreates files, while evict walks: every run ends, with exit 0, and
+# the outside stays cached.  Bounded: 30 runs, the swapper stops with them.
+mkdir -p "$d/race/d1" "$d/race/d2"
+for i in $(seq 1 40); do
+	head -c 8192 /dev/urandom >"$d/race/d1/f$i"
+	head -c 8192 /dev/urandom >"$d/race/d2/f$i"
+done
+sync
+rm -f "$LIB_TMP/stop"
+(
+	n=0
+	while [ ! -e "$LIB_TMP/stop" ] && [ $n -lt 20000 ]; do
+		n=$((n + 1))
+		i=$((n % 40 + 1))
+		# a file becomes a FIFO, a link to one, a link out; then back
+		mv "$d/race/d1/f$i" "$d/race/d1/.k$i" 2>/dev/null
+		mkfifo "$d/race/d1/f$i" 2>/dev/null
+		rm -f "$d/race/d1/f$i"
+		ln -s ../../outside/fifo "$d/race/d1/f$i" 2>/dev/null
+		rm -f "$d/race/d1/f$i"
+		mv "$d/race/d1/.k$i" "$d/race/d1/f$i" 2>/dev/null
+		# a directory becomes a link out of the tree, then back
+		mv "$d/race/d2" "$d/race/.d2" 2>/dev/null
+		ln -s ../outside "$d/race/d2" 2>/dev/null
+		rm -f "$d/race/d2"
+		mv "$d/race/.d2" "$d/race/d2" 2>/dev/null
+		# a file vanishes and comes back
+		rm -f "$d/race/d1/g$i"
+		echo x >"$d/race/d1/g$i"
+	done
+) &
+swapper=$!
+hangs=0 fails=0
+for run in $(seq 1 30); do
+	cat "$d/outside/data" >/dev/null
+	timeout -k 2 20 "$KTASK" evict "$d/race" >/dev/null 2>"$LIB_TMP/err"
+	rc=$?
+	case $rc in
+	0) ;;
+	124|137) hangs=$((hangs + 1)) ;;
+	*) fails=$((fails + 1)); echo "  run $run: exit $rc: $(head -n 3 "$LIB_TMP/err")" ;;
+	esac
+	[ "$(cached "$d/outside/data")" -gt 0 ] ||
+		fail "run $run: evict left the tree (outside/data evicted)"
+done
+touch "$LIB_TMP/stop"
+wait $swapper
+[ $hangs -eq 0 ] || fail "$hangs of 30 evict runs hung with a swapper active"
+[ $fails -eq 0 ] || fail "$fails of 30 evict runs failed with a swapper active"
+ok "evict: 30 runs with a swapper active: no hang, no failure, never outside"
+exit $FAILED

@@ -106,6 +106,7 @@ static const struct option tool_long_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "thp", no_argument, NULL, OPT_THP },
 	{ "hugetlb", no_argument, NULL, OPT_HUGETLB },
@@ -141,6 +142,7 @@ static void tool_usage(FILE *f)
 	      "  -v, --verbose          say which method was used, and why\n"
 	      "      --quiet            no progress bar\n"
 	      "  -h, --help             print this help (COMMAND --help: its own)\n"
+	      "  -V, --version          print the version\n"
 	      "clear:     --thp (transparent huge pages), --hugetlb, --force\n"
 	      "populate:  --file FILE (map FILE), --read, --write, --mlock,\n"
 	      "           --touch (touch, no madvise), --force\n"
@@ -289,18 +291,59 @@ static int tool_exit(const struct tool_opts *o, const char *cmd, int ret)
 	return ret;
 }
 
+/*
+ * Whether --json is anywhere among the options, so that an error in an
+ * option before it is JSON too.  Stops at "--"; -j may share a dash with
+ * other flags (-sj); the argument of -t or --min-chunk is skipped.
+ */
+static bool tool_wants_json(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--"))
+			break;
+		if (!strcmp(a, "--json"))
+			return true;
+		if (!strcmp(a, "-t") || !strcmp(a, "--threads") ||
+		    !strcmp(a, "--min-chunk") || !strcmp(a, "--file")) {
+			i++;
+			continue;
+		}
+		if (a[0] == '-' && a[1] != '-' &&
+		    strspn(a + 1, "sjvhxV") == strlen(a + 1) &&
+		    strchr(a + 1, 'j'))
+			return true;
+	}
+	return false;
+}
+
+static int tool_version(const struct tool_opts *o)
+{
+	if (o->json)
+		printf("{\"command\":\"version\",\"version\":\"%s\"}\n",
+		       KTASK_VERSION);
+	else
+		printf("ktask %s\n", KTASK_VERSION);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct tool_opts o = { 0 };
 	const struct tool_cmd *cmd;
-	bool help = false;
+	bool help = false, version = false;
 	int c, ret;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:sjvhx", tool_long_opts,
+	o.json = tool_wants_json(argc, argv);
+	while ((c = getopt_long(argc, argv, ":t:sjvhxV", tool_long_opts,
 				NULL)) != -1) {
-		if (c == 'h') {
-			help = true;
+		if (c == 'h' || c == 'V') {
+			help |= c == 'h';
+			version |= c == 'V';
 			continue;
 		}
 		ret = tool_option(&o, c, optarg);
@@ -319,7 +362,13 @@ int main(int argc, char **argv)
 			tool_usage(stdout);
 		return 0;
 	}
+	if (version)
+		return tool_version(&o);
 	if (optind == argc) {
+		if (o.json) {
+			tool_error(NULL, "no command given (try 'ktask --help')");
+			return tool_exit(&o, NULL, 2);
+		}
 		tool_usage(stderr);
 		return 2;
 	}

@@ -81,7 +81,21 @@ json_error 1 fallocate "$TMP/no/such/dir" 1M
 json_error 2 clear 4Q
 json_error 2 clear -1
 json_error 1 evict "$TMP/missing"
+# An error in an option before --json is JSON too, and so is no command.
+json_error 2 --bogus evict "$TMP/missing"
+json_error 2 -t 0 clear
+"$KTASK" --json >"$TMP/json" 2>/dev/null
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["exit_code"] == 2' \
+	"$TMP/json" || fail "--json with no command: $(cat "$TMP/json")"
+# A name that is not UTF-8: valid JSON, the byte escaped.
+"$KTASK" --json evict "$(printf '%s/bad\377name' "$TMP")" >"$TMP/json" 2>/dev/null
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1], encoding="utf-8")); assert "bad\\xffname" in d["error"], d' \
+	"$TMP/json" || fail "--json of a non-UTF-8 name: $(cat "$TMP/json")"
 echo "ok: --json errors are JSON objects"
+# --version
+"$KTASK" --version | grep -q '^ktask [0-9][0-9.]*$' || fail "--version: $("$KTASK" --version)"
+"$KTASK" -V --json | python3 -c 'import json, sys; assert json.load(sys.stdin)["version"]' ||
+	fail "--version --json"
 
 # A name with a newline is escaped: one error, one line.
 expect 1 'No such file or directory' evict "$TMP/two

@@ -90,6 +90,9 @@ static void test_escape(void **state)
 	assert_string_equal(buf, "a\\nb\\tc\\\\d\\x01e");
 	tool_escape("plain name", buf, sizeof(buf));
 	assert_string_equal(buf, "plain name");
+	/* UTF-8 stays, a byte that is not UTF-8 is escaped. */
+	tool_escape("caf\xc3\xa9 \xff\xc3", buf, sizeof(buf));
+	assert_string_equal(buf, "caf\xc3\xa9 \\xff\\xc3");
 	/* Too little room: cut at a whole escape, still terminated. */
 	tool_escape("ab\n", buf, 4);
 	assert_string_equal(buf, "ab");

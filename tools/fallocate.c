@@ -91,34 +91,70 @@ struct fa_task {
 	char detail[192];	/* more on the error, for the message */
 };
 
-/* Allocates [off, off + len), a part of a hole, step by step. */
-static int fa_alloc(struct tool_holes *h, off_t off, off_t len, void *arg)
+/* The holes in one step: where the first starts, the last ends, and
+ * how many bytes they hold. */
+struct fa_span {
+	off_t start, end;
+	off_t bytes;
+};
+
+static int fa_span_add(struct tool_holes *h, off_t off, off_t len, void *arg)
 {
-	struct fa_task *t = arg;
+	struct fa_span *sp = arg;
+
+	(void)h;
+	if (!sp->bytes)
+		sp->start = off;
+	sp->end = off + len;
+	sp->bytes += len;
+	return 0;
+}
+
+/*
+ * Allocates [off, off + n), which holds holes and maybe data: one call
+ * for the whole span, since fallocate(2) and a write fault leave data as
+ * it is.  One call per hole cost 3-8x fallocate(1)'s time on a file with
+ * 100k holes.
+ */
+static int fa_alloc_span(struct fa_task *t, off_t off, off_t n)
+{
+	int err;
+
+	if (t->method == FA_POPULATE) {
+		err = madvise(t->map + off, n, MADV_POPULATE_WRITE) ? -errno : 0;
+		/* A hugetlb fault with no page to give: SIGBUS. */
+		if (err == -EFAULT || err == -ENOMEM)
+			err = -ENOSPC;
+	} else {
+		err = fallocate(t->h.fd, FALLOC_FL_KEEP_SIZE, off, n) ?
+		      -errno : 0;
+	}
+	return err;
+}
+
+/* Allocates the holes of [s, e) step by step, a span per step. */
+static int fa_alloc(struct fa_task *t, off_t s, off_t e)
+{
+	struct fa_span sp;
 	off_t n;
 	int err;
 
-	for (; len; off += n, len -= n) {
-		n = len < (off_t)t->step ? len : (off_t)t->step;
-		if (t->method == FA_POPULATE) {
-			err = madvise(t->map + off, n, MADV_POPULATE_WRITE) ?
-			      -errno : 0;
-			/* A hugetlb fault with no page to give: SIGBUS. */
-			if (err == -EFAULT || err == -ENOMEM)
-				err = -ENOSPC;
-		} else {
-			err = fallocate(h->fd, FALLOC_FL_KEEP_SIZE, off, n) ?
-			      -errno : 0;
-		}
+	for (; s < e; s += n) {
+		n = e - s < (off_t)t->step ? e - s : (off_t)t->step;
+		sp = (struct fa_span){ 0 };
+		holes_for_each(&t->h, s, s + n, fa_span_add, &sp);
+		if (!sp.bytes)
+			continue;
+		err = fa_alloc_span(t, sp.start, sp.end - sp.start);
 		if (err == -EINTR && !tool_stop_signal()) {
 			n = 0;	/* not a signal we stop for: again */
 			continue;
 		}
 		if (err)
 			return err;
-		atomic_fetch_add_explicit(&t->allocated, n,
+		atomic_fetch_add_explicit(&t->allocated, sp.bytes,
 					  memory_order_relaxed);
-		progress_add(n);
+		progress_add(sp.bytes);
 		err = tool_step_done();
 		if (err)
 			return err;
@@ -153,7 +189,7 @@ static int fa_chunk(void *start, void *end, struct fa_task *t)
 		stop = t->fail_at;
 		injected = -ENOSPC;
 	}
-	err = holes_for_each(&t->h, s, stop, fa_alloc, t);
+	err = fa_alloc(t, s, stop);
 	if (!err)
 		err = injected;
 	if (err)
@@ -453,6 +489,7 @@ static int fa_run(const struct tool_opts *o, struct fa_task *t,
 	DEFINE_KTASK_CTL(ctl, fa_chunk, t, FALLOC_MIN_CHUNK);
 	struct tool_opts ro = *o;
 	struct tool_fsinfo fi;
+	double t0 = tool_now(), t1 = t0, t2;
 	int err;
 
 	err = tool_fsinfo(t->h.fd, &fi);
@@ -466,6 +503,7 @@ static int fa_run(const struct tool_opts *o, struct fa_task *t,
 		err = holes_find(&t->h, st, len);
 	if (err)
 		return err;
+	t1 = tool_now();
 	if (!t->discard)
 		fa_lease(t, path, r);
 	t->fail = tool_test_fail_at(&t->fail_at);
@@ -493,10 +531,15 @@ static int fa_run(const struct tool_opts *o, struct fa_task *t,
 			 r->stats.ks_helpers + 1,
 			 tool_plural(r->stats.ks_helpers + 1, "thread",
 				     "threads"));
+	t2 = tool_now();
 	if (err)
 		fa_trim(t, st, len);
 	else if (!t->discard && len > st->st_size)
 		err = fa_set_size(t->h.fd, len);
+	r->seconds = tool_now() - t0;	/* the whole job, scan included */
+	snprintf(r->phases, sizeof(r->phases), "hole scan %.3f s (%zu holes), "
+		 "allocation %.3f s, size and undo %.3f s", t1 - t0, t->h.nr,
+		 t2 - t1, r->seconds - (t2 - t0));
 	return err;
 }
 

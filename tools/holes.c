@@ -10,9 +10,9 @@
  *
  * SEEK_HOLE calls preallocated (unwritten) space a hole, on tmpfs, ext4,
  * xfs and btrfs alike, yet it is the file's: `fallocate -l 100M` reserved
- * it and a failed job must not release it.  So the extents FIEMAP lists,
- * unwritten ones and those past the end of the file included, are taken
- * out of the holes.  Where there is no FIEMAP (tmpfs), the file's block
+ * it and a failed job must not release it.  So where FIEMAP works, the
+ * holes are what lies between the extents it lists (written, unwritten,
+ * delayed allocation, and those past the end of the file).  Where there is no FIEMAP (tmpfs), the file's block
  * count tells whether any space is allocated outside its data; if some
  * is, where cannot be told, and the list is marked inexact: the caller
  * then undoes nothing.
@@ -207,16 +207,27 @@ static int holes_check_blocks(struct tool_holes *h, const struct stat *st,
 int holes_find(struct tool_holes *h, const struct stat *st, off_t len)
 {
 	off_t size = st->st_size;
-	int err;
+	int err = -EOPNOTSUPP;
 
+	/*
+	 * FIEMAP lists data, unwritten and delayed-allocation extents alike:
+	 * the holes are what lies between them.  Without it, SEEK_HOLE and
+	 * the block count.  (Both on a file with 100k holes: a scan of 1.6 s
+	 * on ext4, against 0.1 s for FIEMAP alone.)
+	 */
+	if (!getenv("KTASK_TEST_NO_FIEMAP")) {
+		err = holes_add(h, 0, len);
+		if (!err)
+			err = holes_fiemap(h, size);
+		if (err == -EOPNOTSUPP)
+			holes_free(h);
+	}
+	if (err != -EOPNOTSUPP)
+		return err;
 	err = holes_seek(h, 0, size < len ? size : len);
 	if (!err)
 		err = holes_add(h, size > len ? len : size, len);
-	if (!err && !getenv("KTASK_TEST_NO_FIEMAP"))
-		err = holes_fiemap(h, size);
-	else if (!err)
-		err = -EOPNOTSUPP;
-	if (err == -EOPNOTSUPP)
+	if (!err)
 		err = holes_check_blocks(h, st, len);
 	return err;
 }

@@ -73,6 +73,7 @@ struct tool_result {
 	const char *undo;	/* "discard", "lease", "none" on failure */
 	char sharing[192];	/* the same in a sentence, for --verbose */
 	size_t skipped;		/* evict: files that vanished or changed */
+	char phases[160];	/* --verbose: where the time went */
 	struct ktask_stats stats;
 };
 

@@ -278,6 +278,10 @@ static void tool_report_json(const struct tool_result *r)
 		printf(",\"sharing\":");
 		tool_json_string(stdout, r->sharing);
 	}
+	if (r->phases[0]) {
+		printf(",\"phases\":");
+		tool_json_string(stdout, r->phases);
+	}
 	printf("}\n");
 }
 
@@ -321,6 +325,8 @@ void tool_report(const struct tool_opts *o, const struct tool_result *r)
 		printf("  method: %s\n", r->method);
 	if (o->verbose && r->sharing[0])
 		printf("  file: %s\n", r->sharing);
+	if (o->verbose && r->phases[0])
+		printf("  phases: %s\n", r->phases);
 	if (o->verbose && r->kernel_ktask)
 		printf("  kernel: ktask is built into this kernel, so one "
 		       "fallocate(2) on hugetlbfs is already parallel\n");

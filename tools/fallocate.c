@@ -478,14 +478,15 @@ static void fa_trim(struct fa_task *t, const struct stat *st, off_t len)
 }
 
 /*
- * Runs the task over [0, @len).  A new file gets its size first (no one
- * sees it); an existing one only after the last block.  On failure the
- * ranges are punched again (fa_punch()).
+ * Runs the task over [@off, @len).  A new file gets its size first (no
+ * one sees it); an existing one only after the last block; neither with
+ * --keep-size.  On failure the ranges are punched again (fa_punch()).
  */
 static int fa_run(const struct tool_opts *o, struct fa_task *t,
-		  const struct stat *st, off_t len, const char *path,
-		  struct tool_result *r)
+		  const struct stat *st, off_t off, off_t len,
+		  const char *path, struct tool_result *r)
 {
+	bool grows = o->keep_size || (!t->discard && len > st->st_size);
 	DEFINE_KTASK_CTL(ctl, fa_chunk, t, FALLOC_MIN_CHUNK);
 	struct tool_opts ro = *o;
 	struct tool_fsinfo fi;
@@ -496,30 +497,34 @@ static int fa_run(const struct tool_opts *o, struct fa_task *t,
 	if (err)
 		return err;
 	snprintf(r->what, sizeof(r->what), "%s", fi.name);
-	fa_choose(o, t, &fi, !t->discard && len > st->st_size, r);
+	fa_choose(o, t, &fi, grows, r);
+	if (fi.fs == TOOL_FS_HUGETLBFS && off % (off_t)fi.block)
+		return -EXDEV;
 	if (fi.fs == TOOL_FS_HUGETLBFS)
 		err = fa_hugetlb_holes(t, st, len);
 	else
 		err = holes_find(&t->h, st, len);
 	if (err)
 		return err;
+	holes_trim(&t->h, off);
 	t1 = tool_now();
 	if (!t->discard)
 		fa_lease(t, path, r);
 	t->fail = tool_test_fail_at(&t->fail_at);
-	if (t->discard && ftruncate(t->h.fd, len))
+	if (t->discard && !o->keep_size && ftruncate(t->h.fd, len))
 		return -errno;
 	if (t->method == FA_POPULATE && t->h.bytes)
 		err = fa_map(t, &fi, len);
 	if (!err && !tool_stop_signal()) {
 		ktask_ctl_set_undo_func(&ctl, fa_undo);
 		ro.serial = t->method != FA_POPULATE;
-		err = tool_run(&ro, NULL, len, fi.block, &ctl, r);
+		err = tool_run(&ro, (void *)(uintptr_t)off, len - off,
+			       fi.block, &ctl, r);
 	}
 	/* A signal after the last chunk still means "do not do it". */
 	if (tool_stop_signal()) {
 		if (!err)
-			fa_punch(t, 0, len);
+			fa_punch(t, off, len);
 		err = -EINTR;
 	}
 	if (t->map)
@@ -534,7 +539,7 @@ static int fa_run(const struct tool_opts *o, struct fa_task *t,
 	t2 = tool_now();
 	if (err)
 		fa_trim(t, st, len);
-	else if (!t->discard && len > st->st_size)
+	else if (!t->discard && !o->keep_size && len > st->st_size)
 		err = fa_set_size(t->h.fd, len);
 	r->seconds = tool_now() - t0;	/* the whole job, scan included */
 	snprintf(r->phases, sizeof(r->phases), "hole scan %.3f s (%zu holes), "
@@ -575,6 +580,8 @@ static const char *fa_reason(const struct fa_task *t, int err)
 	}
 	if (err == -EBADF)
 		return "not a regular file";
+	if (err == -EXDEV)
+		return "the offset is not a multiple of the huge page size";
 	return strerror(-err);
 }
 
@@ -668,7 +675,7 @@ int fallocate_do(const struct tool_opts *o, const char *path, off_t len,
 	t.discard = f.created;
 	len = fa_round(f.fd, path, len);
 	r->bytes = len;
-	err = fa_run(o, &t, &st, len, path, r);
+	err = fa_run(o, &t, &st, o->offset, o->offset + len, path, r);
 	if (!err && f.created) {
 		err = fa_publish(&f);
 		if (err == -EEXIST)
@@ -688,24 +695,279 @@ int fallocate_do(const struct tool_opts *o, const char *path, off_t len,
 	holes_free(&t.h);
 	return err ? 1 : 0;
 }
-/* `ktask fallocate FILE LENGTH` */
+/* Opens an existing regular file for --punch-hole, --zero-range, --dig-holes. */
+static int fa_open_existing(const char *path, struct stat *st)
+{
+	int fd = open(path, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, st)) {
+		tool_error("fallocate", "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		tool_error("fallocate", "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+/* A job done in one call, for the report. */
+static void fa_result_once(struct tool_result *r, off_t len, const char *how,
+			   double t0)
+{
+	r->seconds = tool_now() - t0;
+	r->bytes = r->units = len;
+	r->how = how;
+	r->one_thread = true;
+	r->stats.ks_threads = 1;
+	r->stats.ks_chunk_size = len;
+	snprintf(r->method, sizeof(r->method), "one fallocate(2) with %s, as "
+		 "fallocate(1) does: it changes data by design, so nothing is "
+		 "undone", how);
+}
+
+/*
+ * --punch-hole and --zero-range: one fallocate(2) over the range, as
+ * fallocate(1).  Both replace data on purpose; there is nothing to undo.
+ */
+static int fa_once(const struct tool_opts *o, const char *path, off_t len,
+		   struct tool_result *r)
+{
+	struct stat st;
+	double t0 = tool_now();
+	int fd, mode;
+
+	r->command = "fallocate";
+	r->unit = "bytes";
+	fd = fa_open_existing(path, &st);
+	if (fd < 0)
+		return 1;
+	mode = o->falloc_mode == 'p' ?
+	       FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE :
+	       FALLOC_FL_ZERO_RANGE | (o->keep_size ? FALLOC_FL_KEEP_SIZE : 0);
+	if (fallocate(fd, mode, o->offset, len)) {
+		tool_error("fallocate", "%s: %s", path, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	close(fd);
+	snprintf(r->what, sizeof(r->what), "%s", o->falloc_mode == 'p' ?
+		 "hole punched" : "range zeroed");
+	fa_result_once(r, len, o->falloc_mode == 'p' ?
+		       "FALLOC_FL_PUNCH_HOLE" : "FALLOC_FL_ZERO_RANGE", t0);
+	return 0;
+}
+
+#define DIG_BUF (1UL << 20)
+
+struct dig_task {
+	int fd;
+	off_t blk;
+	bool force;		/* --force: dig without a lease */
+	atomic_size_t punched;
+};
+
+/*
+ * Punches [@s, @e), which read as zeroes.  Only under the lease: no other
+ * process can have written there since the read.  Once it broke, the
+ * job stops (-EAGAIN).
+ */
+static int dig_punch(struct dig_task *t, off_t s, off_t e)
+{
+	bool held;
+	int err = 0;
+
+	if (s >= e)
+		return 0;
+	held = tool_undo_begin();
+	if (!held && !t->force)
+		err = -EAGAIN;
+	else if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			   s, e - s))
+		err = -errno;
+	tool_undo_end();
+	if (!err)
+		atomic_fetch_add(&t->punched, e - s);
+	return err;
+}
+
+static bool dig_zero(const char *p, size_t n)
+{
+	return !p[0] && !memcmp(p, p + 1, n - 1);
+}
+
+/* Reads [@s, @e), data, and punches its blocks that hold only zeroes. */
+static int dig_data(struct dig_task *t, char *buf, off_t s, off_t e)
+{
+	off_t run = -1, p, b;
+	ssize_t n;
+	int err;
+
+	for (p = s; p < e; p += n) {
+		n = pread(t->fd, buf, e - p < (off_t)DIG_BUF ? (size_t)(e - p) : DIG_BUF,
+			  p);
+		if (n < 0)
+			return -errno;
+		if (!n)
+			break;
+		for (b = 0; b < n; b += t->blk) {
+			off_t l = n - b < t->blk ? n - b : t->blk;
+
+			if (dig_zero(buf + b, l)) {
+				if (run < 0)
+					run = p + b;
+			} else if (run >= 0) {
+				err = dig_punch(t, run, p + b);
+				if (err)
+					return err;
+				run = -1;
+			}
+		}
+		err = tool_step_done();
+		if (err)
+			return err;
+	}
+	return run >= 0 ? dig_punch(t, run, p) : 0;
+}
+
+/* One chunk: the data ranges of [start, end), per SEEK_DATA. */
+static int dig_chunk(void *start, void *end, struct dig_task *t)
+{
+	off_t s = (uintptr_t)start, e = (uintptr_t)end, data, hole;
+	char *buf = malloc(DIG_BUF);
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (s < e && !err) {
+		data = lseek(t->fd, s, SEEK_DATA);
+		if (data < 0 || data >= e) {
+			err = data < 0 && errno != ENXIO ? -errno : 0;
+			break;
+		}
+		hole = lseek(t->fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > e)
+			hole = e;
+		err = dig_data(t, buf, data, hole);
+		progress_add(hole - s);
+		s = hole;
+	}
+	free(buf);
+	return err;
+}
+
+/*
+ * --dig-holes: blocks that hold only zeroes become holes, read and punched
+ * by ktask's threads in parallel.  Under an exclusive lease only (or with
+ * --force): a block that reads as zeroes cannot then be written by another
+ * process before it is punched.
+ */
+static int fa_dig(const struct tool_opts *o, const char *path,
+		  struct tool_result *r)
+{
+	DEFINE_KTASK_CTL(ctl, dig_chunk, NULL, FALLOC_MIN_CHUNK);
+	struct dig_task t = { .force = o->force };
+	struct stat st;
+	double t0 = tool_now();
+	off_t end;
+	char sz[32];
+	int err;
+
+	r->command = "fallocate";
+	r->unit = "bytes";
+	t.fd = fa_open_existing(path, &st);
+	if (t.fd < 0)
+		return 1;
+	t.blk = st.st_blksize > 0 ? st.st_blksize : 4096;
+	end = o->length >= 0 ? o->offset + o->length : st.st_size;
+	if (end > st.st_size)
+		end = st.st_size;
+	err = tool_lease_take(t.fd);
+	if (err && !o->force) {
+		tool_error("fallocate", "%s: cannot lease it (%s): digging "
+			   "holes then would race other writers (--force digs "
+			   "anyway)", path, tool_lease_why(err));
+		close(t.fd);
+		return 1;
+	}
+	ctl.kc_func_arg = &t;
+	err = o->offset < end ? tool_run(o, (void *)(uintptr_t)o->offset,
+					 end - o->offset, t.blk, &ctl, r) : 0;
+	tool_lease_release();
+	close(t.fd);
+	size_format(atomic_load(&t.punched), sz, sizeof(sz));
+	if (err) {
+		tool_error("fallocate", "%s: %s; %s of zeroes made holes so far",
+			   path, err == -EAGAIN ? "another process opened the "
+			   "file: digging stopped" : err == -EINTR &&
+			   tool_stop_signal() ? "interrupted" : strerror(-err),
+			   sz);
+		return 1;
+	}
+	r->seconds = tool_now() - t0;
+	r->bytes = end > o->offset ? end - o->offset : 0;
+	r->moves_data = true;
+	r->how = "read, punch zero blocks";
+	snprintf(r->what, sizeof(r->what), "scanned, %s of zeroes made holes",
+		 sz);
+	snprintf(r->method, sizeof(r->method), "pread(2) of the data ranges "
+		 "and FALLOC_FL_PUNCH_HOLE of blocks of zeroes, %zu %s, under "
+		 "an exclusive lease", r->stats.ks_helpers + 1,
+		 tool_plural(r->stats.ks_helpers + 1, "thread", "threads"));
+	return 0;
+}
+
+/* `ktask fallocate [-o OFFSET] [-n] [-p|-z|-d] FILE [LENGTH]` */
 int cmd_fallocate(struct tool_opts *o, int argc, char **argv)
 {
-	int ret = tool_check_opts("fallocate", o, 0, argc, 2, 2);
+	int ret = tool_check_opts("fallocate", o, TOOL_OPT_FALLOC |
+				  TOOL_OPT_FORCE, argc, 1, 2);
 	struct tool_result r = { 0 };
-	size_t len;
+	size_t len = 0;
 
 	if (ret)
 		return ret;
-	ret = tool_parse_size("fallocate", argv[1], &len);
-	if (ret)
-		return ret;
-	if ((off_t)len < 0) {
-		tool_error("fallocate", "length too large: '%s'", argv[1]);
+	if (o->force && o->falloc_mode != 'd') {
+		tool_error("fallocate", "--force applies to clear, populate "
+			   "and fallocate -d only");
+		return 2;
+	}
+	if (argc == 2 && o->length >= 0) {
+		tool_error("fallocate", "LENGTH given twice (-l and '%s')",
+			   argv[1]);
+		return 2;
+	}
+	if (argc == 2) {
+		ret = tool_parse_size("fallocate", argv[1], &len);
+		if (ret)
+			return ret;
+		if ((off_t)len < 0) {
+			tool_error("fallocate", "length too large: '%s'",
+				   argv[1]);
+			return 2;
+		}
+		o->length = (off_t)len;
+	}
+	if (o->length < 0 && o->falloc_mode != 'd') {
+		tool_error("fallocate", "missing LENGTH (see ktask fallocate "
+			   "--help)");
+		return 2;
+	}
+	if (o->length >= 0 && o->offset > (off_t)INT64_MAX - o->length) {
+		tool_error("fallocate", "offset + length too large");
 		return 2;
 	}
 	tool_catch_signals();
-	ret = fallocate_do(o, argv[0], (off_t)len, &r);
+	if (o->falloc_mode == 'd')
+		ret = fa_dig(o, argv[0], &r);
+	else if (o->falloc_mode)
+		ret = fa_once(o, argv[0], o->length, &r);
+	else
+		ret = fallocate_do(o, argv[0], o->length, &r);
 	if (!ret)
 		tool_report(o, &r);
 	return tool_exit_code(ret);

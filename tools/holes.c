@@ -296,6 +296,26 @@ int holes_punch(struct tool_holes *h, off_t start, off_t end)
 	return failed;
 }
 
+/**
+ * holes_trim() - drops what of the holes lies before @start.
+ * @h: the holes.
+ * @start: the first byte a job works on (fallocate --offset).
+ */
+void holes_trim(struct tool_holes *h, off_t start)
+{
+	size_t i = 0, k;
+
+	while (i < h->nr && h->v[i].end <= start)
+		h->bytes -= h->v[i].end - h->v[i].start, i++;
+	if (i < h->nr && h->v[i].start < start) {
+		h->bytes -= start - h->v[i].start;
+		h->v[i].start = start;
+	}
+	for (k = 0; i + k < h->nr; k++)
+		h->v[k] = h->v[i + k];
+	h->nr = k;
+}
+
 void holes_free(struct tool_holes *h)
 {
 	free(h->v);

@@ -53,17 +53,30 @@ static const struct tool_cmd tool_cmds[] = {
 	  "  --force      go on even if SIZE is more than the memory this\n"
 	  "               process may use (MemAvailable, memory cgroup limit)\n" },
 	{ "fallocate", cmd_fallocate,
-	  "usage: ktask [OPTIONS] fallocate FILE LENGTH\n"
+	  "usage: ktask [OPTIONS] fallocate [-o OFFSET] [-n] [-p|-z|-d]\n"
+	  "                         [-l LENGTH] FILE [LENGTH]\n"
 	  "\n"
-	  "Allocate the blocks of FILE's first LENGTH bytes, creating it if\n"
-	  "needed, all or nothing.  A new file is built unnamed (O_TMPFILE)\n"
-	  "and appears only when complete.  An existing file grows only at\n"
-	  "the end; on failure or SIGINT/SIGTERM what was allocated is\n"
+	  "Allocate the blocks of FILE's bytes [OFFSET, OFFSET + LENGTH),\n"
+	  "creating it if needed, all or nothing.  A new file is built unnamed\n"
+	  "(O_TMPFILE) and appears only when complete.  An existing file grows\n"
+	  "only at the end; on failure or SIGINT/SIGTERM what was allocated is\n"
 	  "released while ktask holds a lease on it (no other process has it\n"
 	  "open); otherwise it is kept, and the message says so.\n"
 	  "tmpfs, ext4, xfs: fallocate(2) in one thread (the inode lock makes\n"
 	  "it fastest).  hugetlbfs: huge pages faulted in by several threads\n"
-	  "(LENGTH rounded up to whole huge pages).  --verbose says which.\n" },
+	  "(LENGTH rounded up to whole huge pages).  --verbose says which.\n"
+	  "\n"
+	  "  -o, --offset OFFSET  start there (default 0)\n"
+	  "  -l, --length LENGTH  the length, as the LENGTH argument\n"
+	  "  -n, --keep-size      leave the file size as it is\n"
+	  "  -p, --punch-hole     make the range a hole (implies -n)\n"
+	  "  -z, --zero-range     zero the range, allocated\n"
+	  "  -d, --dig-holes      make blocks of zeroes holes, in parallel\n"
+	  "                       (whole file without LENGTH; needs a lease on\n"
+	  "                       the file, or --force)\n"
+	  "  --force              -d without a lease\n"
+	  "-p and -z change data by design and are not undone, as\n"
+	  "fallocate(1).\n" },
 	{ "evict", cmd_evict,
 	  "usage: ktask [OPTIONS] evict [-x|--cross-mounts] FILE...|DIR...\n"
 	  "\n"
@@ -98,6 +111,9 @@ enum {
 	OPT_CROSS_MOUNTS,
 };
 
+/* The fallocate(1) options, as short options of fallocate only. */
+#define FALLOC_SHORT "o:npzdl:"
+
 static const struct option tool_long_opts[] = {
 	{ "threads", required_argument, NULL, 't' },
 	{ "min-chunk", required_argument, NULL, OPT_MIN_CHUNK },
@@ -117,6 +133,12 @@ static const struct option tool_long_opts[] = {
 	{ "file", required_argument, NULL, OPT_FILE },
 	{ "one-file-system", no_argument, NULL, 'x' },
 	{ "cross-mounts", no_argument, NULL, OPT_CROSS_MOUNTS },
+	{ "offset", required_argument, NULL, 'o' },
+	{ "length", required_argument, NULL, 'l' },
+	{ "keep-size", no_argument, NULL, 'n' },
+	{ "punch-hole", no_argument, NULL, 'p' },
+	{ "zero-range", no_argument, NULL, 'z' },
+	{ "dig-holes", no_argument, NULL, 'd' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -146,6 +168,8 @@ static void tool_usage(FILE *f)
 	      "clear:     --thp (transparent huge pages), --hugetlb, --force\n"
 	      "populate:  --file FILE (map FILE), --read, --write, --mlock,\n"
 	      "           --touch (touch, no madvise), --force\n"
+	      "fallocate: -o OFFSET, -l LENGTH, -n (keep size), -p (punch),\n"
+	      "           -z (zero range), -d (dig holes), --force (-d)\n"
 	      "evict:     -x/--one-file-system (default), --cross-mounts\n"
 	      "\n"
 	      "SIZE takes K, M, G, T suffixes (powers of 1024): 4G, 512M.\n"
@@ -164,6 +188,28 @@ static int tool_parse_threads(const char *s, size_t *threads)
 		return 2;
 	}
 	*threads = v;
+	return 0;
+}
+
+/* -o OFFSET (0 allowed) and -l LENGTH of fallocate. */
+static int tool_parse_offset(int c, const char *arg, struct tool_opts *o)
+{
+	size_t v;
+	int err = c == 'l' ? tool_parse_size("fallocate", arg, &v) :
+		  size_parse(arg, &v);
+
+	if (err > 0)
+		return err;
+	if (err || arg[0] == '-' || (off_t)v < 0) {
+		tool_error("fallocate", "invalid %s '%s'", c == 'o' ? "offset" :
+			   "length", arg);
+		return 2;
+	}
+	if (c == 'o')
+		o->offset = (off_t)v;
+	else
+		o->length = (off_t)v;
+	o->given |= TOOL_OPT_FALLOC;
 	return 0;
 }
 
@@ -194,6 +240,25 @@ static int tool_option(struct tool_opts *o, int c, const char *arg)
 		return 0;
 	case OPT_QUIET:
 		o->quiet = true;
+		return 0;
+	case 'o':
+	case 'l':
+		return tool_parse_offset(c, arg, o);
+	case 'n':
+		o->keep_size = true;
+		o->given |= TOOL_OPT_FALLOC;
+		return 0;
+	case 'p':
+	case 'z':
+	case 'd':
+		if (o->falloc_mode && o->falloc_mode != c) {
+			tool_error("fallocate", "--punch-hole, --zero-range and "
+				   "--dig-holes exclude each other");
+			return 2;
+		}
+		o->falloc_mode = c;
+		o->keep_size |= c == 'p';	/* as fallocate(1): -p implies -n */
+		o->given |= TOOL_OPT_FALLOC;
 		return 0;
 	case 'x':
 	case OPT_CROSS_MOUNTS:
@@ -308,12 +373,14 @@ static bool tool_wants_json(int argc, char **argv)
 		if (!strcmp(a, "--json"))
 			return true;
 		if (!strcmp(a, "-t") || !strcmp(a, "--threads") ||
-		    !strcmp(a, "--min-chunk") || !strcmp(a, "--file")) {
+		    !strcmp(a, "--min-chunk") || !strcmp(a, "--file") ||
+		    !strcmp(a, "-o") || !strcmp(a, "--offset") ||
+		    !strcmp(a, "-l") || !strcmp(a, "--length")) {
 			i++;
 			continue;
 		}
 		if (a[0] == '-' && a[1] != '-' &&
-		    strspn(a + 1, "sjvhxV") == strlen(a + 1) &&
+		    strspn(a + 1, "sjvhxVnpzd") == strlen(a + 1) &&
 		    strchr(a + 1, 'j'))
 			return true;
 	}
@@ -332,14 +399,14 @@ static int tool_version(const struct tool_opts *o)
 
 int main(int argc, char **argv)
 {
-	struct tool_opts o = { 0 };
+	struct tool_opts o = { .length = -1 };
 	const struct tool_cmd *cmd;
 	bool help = false, version = false;
 	int c, ret;
 
 	opterr = 0;
 	o.json = tool_wants_json(argc, argv);
-	while ((c = getopt_long(argc, argv, ":t:sjvhxV", tool_long_opts,
+	while ((c = getopt_long(argc, argv, ":t:sjvhxV" FALLOC_SHORT, tool_long_opts,
 				NULL)) != -1) {
 		if (c == 'h' || c == 'V') {
 			help |= c == 'h';

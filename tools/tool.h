@@ -44,6 +44,10 @@ struct tool_opts {
 	enum tool_mem mem;	/* clear --thp / --hugetlb */
 	const char *file;	/* populate --file */
 	bool cross_mounts;	/* evict --cross-mounts */
+	off_t offset;		/* fallocate --offset */
+	off_t length;		/* fallocate --length, or -1 */
+	bool keep_size;		/* fallocate --keep-size */
+	int falloc_mode;	/* 'p' punch, 'z' zero, 'd' dig, or 0 */
 	unsigned int given;	/* TOOL_OPT_* bits of subcommand options */
 };
 
@@ -52,6 +56,7 @@ struct tool_opts {
 #define TOOL_OPT_POP	0x2	/* --mlock, --read, --touch, --file, --write */
 #define TOOL_OPT_FORCE	0x4	/* --force: clear, populate */
 #define TOOL_OPT_EVICT	0x8	/* -x, --cross-mounts: evict */
+#define TOOL_OPT_FALLOC	0x10	/* -o, -n, -p, -z, -d, -l: fallocate */
 
 int tool_check_opts(const char *cmd, const struct tool_opts *o,
 		    unsigned int allowed, int argc, int min_args, int max_args);
@@ -135,6 +140,7 @@ int holes_add(struct tool_holes *h, off_t start, off_t end);
 int holes_for_each(struct tool_holes *h, off_t start, off_t end,
 		   tool_hole_fn fn, void *arg);
 int holes_punch(struct tool_holes *h, off_t start, off_t end);
+void holes_trim(struct tool_holes *h, off_t start);
 void holes_free(struct tool_holes *h);
 
 /* fsinfo.c: what kind of filesystem a file is on. */

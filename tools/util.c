@@ -360,8 +360,14 @@ int tool_check_opts(const char *cmd, const struct tool_opts *o,
 			   "apply to evict only");
 		return 2;
 	}
+	if (o->given & ~allowed & TOOL_OPT_FALLOC) {
+		tool_error(cmd, "-o, -l, -n, -p, -z and -d apply to fallocate "
+			   "only");
+		return 2;
+	}
 	if (o->given & ~allowed & TOOL_OPT_FORCE) {
-		tool_error(cmd, "--force applies to clear and populate only");
+		tool_error(cmd, "--force applies to clear, populate and "
+			   "fallocate -d only");
 		return 2;
 	}
 	if (argc < min_args) {

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -60,6 +61,7 @@
 struct ev_file {
 	struct ev_file *next;
 	off_t size;
+	size_t cached;		/* residency: pages in the page cache */
 	ino_t ino;		/* as listed; 0: not known */
 	int dir;		/* its directory in ev_list.dirs, -1: an argument */
 	int fd;			/* opened by the check, or -1 */
@@ -91,6 +93,7 @@ struct ev_list {
 	struct ev_dir *dirs;
 	size_t nr_dirs, cap_dirs;
 	bool cross;		/* --cross-mounts */
+	int mode;		/* 0: evict, 'n': --dry-run, 'r': residency */
 	bool failed;		/* something unreadable was named */
 	struct ev_skipped sk;
 };
@@ -107,6 +110,7 @@ static struct ev_file *ev_add(struct ev_list *l, const char *path, int dir,
 	}
 	f->next = NULL;
 	f->size = -1;
+	f->cached = 0;
 	f->ino = ino;
 	f->dir = dir;
 	f->fd = -1;
@@ -405,6 +409,49 @@ static int ev_evict(struct ev_list *l, struct ev_file *f)
 	return err;
 }
 
+/*
+ * residency: counts @f's pages in the page cache with mincore(2) on a
+ * shared read-only mapping, which faults nothing in.
+ */
+static int ev_resident(struct ev_list *l, struct ev_file *f)
+{
+	size_t ps = tool_page_size(), pages, i;
+	unsigned char *vec;
+	struct stat st;
+	void *map;
+	int fd = f->fd, err = 0;
+
+	f->fd = -1;
+	if (f->skip || f->size <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	if (fd < 0) {
+		fd = ev_open(l, f, &st);
+		if (fd == -ENOENT || fd == -ESTALE)
+			return ev_open_failed(l, f, fd);
+		if (fd < 0)
+			return fd;
+	}
+	pages = ((size_t)f->size + ps - 1) / ps;
+	map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
+	vec = malloc(pages);
+	if (map == MAP_FAILED || !vec) {
+		err = map == MAP_FAILED ? -errno : -ENOMEM;
+	} else if (mincore(map, f->size, vec)) {
+		err = -errno;
+	} else {
+		for (i = 0; i < pages; i++)
+			f->cached += vec[i] & 1;
+	}
+	free(vec);
+	if (map != MAP_FAILED)
+		munmap(map, f->size);
+	close(fd);
+	return err;
+}
+
 static int ev_chunk(struct ev_file *start, struct ev_file *end,
 		    struct ev_list *l)
 {
@@ -412,7 +459,7 @@ static int ev_chunk(struct ev_file *start, struct ev_file *end,
 	int err;
 
 	for (f = start; f != end; f = f->next) {
-		err = ev_evict(l, f);
+		err = l->mode == 'r' ? ev_resident(l, f) : ev_evict(l, f);
 		if (err) {
 			/* Named here: main no longer has the path. */
 			tool_error("evict", "%s: %s", f->path, strerror(-err));
@@ -528,6 +575,44 @@ static int ev_check(const struct tool_opts *o, struct ev_list *l)
 	return n ? -1 : 0;
 }
 
+/* residency --verbose: each file's cached pages, as vmtouch -v. */
+static void ev_print_resident(struct ev_list *l)
+{
+	size_t ps = tool_page_size(), pages;
+	struct ev_file *f;
+	char name[4096];
+
+	for (f = l->head; f; f = f->next) {
+		if (f->skip)
+			continue;
+		pages = f->size > 0 ? ((size_t)f->size + ps - 1) / ps : 0;
+		tool_escape(f->path, name, sizeof(name));
+		printf("%s  %zu/%zu pages  %.0f%%\n", name, f->cached, pages,
+		       pages ? 100.0 * f->cached / pages : 100.0);
+	}
+}
+
+/* --dry-run: the files that would be evicted, one a line, escaped. */
+static void ev_list_files(struct ev_list *l, const struct tool_opts *o,
+			  struct tool_result *r)
+{
+	struct ev_file *f;
+	char name[4096];
+
+	for (f = l->head; f; f = f->next) {
+		if (f->skip || o->json)
+			continue;
+		tool_escape(f->path, name, sizeof(name));
+		printf("%s\n", name);
+	}
+	r->bytes = l->bytes;
+	r->how = "dry run";
+	snprintf(r->what, sizeof(r->what), "page cache, dry run: nothing "
+		 "evicted");
+	snprintf(r->method, sizeof(r->method), "--dry-run: every file found "
+		 "and opened, none evicted");
+}
+
 /* Says what was skipped, in one line. */
 static void ev_summary(struct ev_list *l)
 {
@@ -565,7 +650,8 @@ static void ev_summary(struct ev_list *l)
 int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	     struct tool_result *r)
 {
-	struct ev_list l = { .tail = &l.head, .cross = o->cross_mounts };
+	struct ev_list l = { .tail = &l.head, .cross = o->cross_mounts,
+			     .mode = o->evict_mode };
 	DEFINE_KTASK_CTL(ctl, ev_chunk, &l, EVICT_MIN_CHUNK);
 	double t0 = tool_now();
 	struct ev_file *f;
@@ -579,7 +665,9 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 		err |= ev_add_arg(&l, paths[i]);
 	if (!err && l.nr)
 		err = ev_check(o, &l);
-	if (!err) {
+	if (!err && l.mode == 'n') {
+		ev_list_files(&l, o, r);
+	} else if (!err) {
 		ktask_ctl_set_iter_func(&ctl, ev_iter);
 		r->bytes = l.bytes;
 		err = tool_run(o, l.head, l.nr, 1, &ctl, r);
@@ -592,9 +680,26 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	}
 	ev_summary(&l);
 	r->units = l.nr;
-	for (f = l.head; f; f = f->next)
-		if (f->skip)
+	for (f = l.head; f; f = f->next) {
+		if (f->skip) {
 			r->skipped++, r->units--;
+			continue;
+		}
+		r->pages += f->size > 0 ? ((size_t)f->size +
+					   tool_page_size() - 1) /
+					  tool_page_size() : 0;
+		r->resident += f->cached;
+	}
+	if (!err && l.mode == 'r') {
+		r->command = "residency";
+		snprintf(r->method, sizeof(r->method), "mincore(2) of a "
+			 "shared read-only mapping of each file, %zu %s",
+			 r->stats.ks_helpers + 1,
+			 tool_plural(r->stats.ks_helpers + 1, "thread",
+				     "threads"));
+		if (o->verbose && !o->json)
+			ev_print_resident(&l);
+	}
 	r->seconds = tool_now() - t0;	/* the walk and the check too */
 	ev_free(&l);
 	return err ? 1 : 0;
@@ -608,6 +713,26 @@ int cmd_evict(struct tool_opts *o, int argc, char **argv)
 
 	if (ret)
 		return ret;
+	ret = evict_do(o, argv, argc, &r);
+	if (!ret)
+		tool_report(o, &r);
+	return ret;
+}
+
+/* `ktask residency FILE...|DIR...`: evict's walk, counting cached pages. */
+int cmd_residency(struct tool_opts *o, int argc, char **argv)
+{
+	int ret = tool_check_opts("residency", o, TOOL_OPT_EVICT, argc, 1,
+				  -1);
+	struct tool_result r = { 0 };
+
+	if (ret)
+		return ret;
+	if (o->evict_mode == 'n') {
+		tool_error("residency", "--dry-run applies to evict only");
+		return 2;
+	}
+	o->evict_mode = 'r';
 	ret = evict_do(o, argv, argc, &r);
 	if (!ret)
 		tool_report(o, &r);

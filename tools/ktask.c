@@ -89,7 +89,14 @@ static const struct tool_cmd tool_cmds[] = {
 	  "\n"
 	  "  -x, --one-file-system  stay on each DIR's mount (the default)\n"
 	  "      --cross-mounts     walk into other filesystems mounted below\n"
+	  "      --dry-run          list the files that would be evicted\n"
 	  "--min-chunk counts files.\n" },
+	{ "residency", cmd_residency,
+	  "usage: ktask [OPTIONS] residency [-x|--cross-mounts] FILE...|DIR...\n"
+	  "\n"
+	  "Count the pages of each FILE and of every regular file under each\n"
+	  "DIR that are in the page cache (mincore(2), in parallel), and in\n"
+	  "total; --verbose lists each file, as vmtouch -v.  Walks as evict.\n" },
 	{ "demo", cmd_demo,
 	  "usage: ktask [--threads N] [--json] demo\n"
 	  "\n"
@@ -109,6 +116,7 @@ enum {
 	OPT_QUIET,
 	OPT_FORCE,
 	OPT_CROSS_MOUNTS,
+	OPT_DRY_RUN,
 };
 
 /* The fallocate(1) options, as short options of fallocate only. */
@@ -133,6 +141,7 @@ static const struct option tool_long_opts[] = {
 	{ "file", required_argument, NULL, OPT_FILE },
 	{ "one-file-system", no_argument, NULL, 'x' },
 	{ "cross-mounts", no_argument, NULL, OPT_CROSS_MOUNTS },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "offset", required_argument, NULL, 'o' },
 	{ "length", required_argument, NULL, 'l' },
 	{ "keep-size", no_argument, NULL, 'n' },
@@ -155,6 +164,7 @@ static void tool_usage(FILE *f)
 	      "  populate [SIZE]        prefault SIZE (default 1G, or the file)\n"
 	      "  fallocate FILE LENGTH  allocate FILE's blocks, all or nothing\n"
 	      "  evict FILE...|DIR...   drop the page cache of files\n"
+	      "  residency FILE...|DIR...  pages of files in the page cache\n"
 	      "\n"
 	      "options:\n"
 	      "  -t, --threads N        use at most N threads (default: all CPUs)\n"
@@ -170,7 +180,8 @@ static void tool_usage(FILE *f)
 	      "           --touch (touch, no madvise), --force\n"
 	      "fallocate: -o OFFSET, -l LENGTH, -n (keep size), -p (punch),\n"
 	      "           -z (zero range), -d (dig holes), --force (-d)\n"
-	      "evict:     -x/--one-file-system (default), --cross-mounts\n"
+	      "evict:     -x/--one-file-system (default), --cross-mounts,\n"
+	      "           --dry-run\n"
 	      "\n"
 	      "SIZE takes K, M, G, T suffixes (powers of 1024): 4G, 512M.\n"
 	      "See ktask(1).\n", f);
@@ -259,6 +270,10 @@ static int tool_option(struct tool_opts *o, int c, const char *arg)
 		o->falloc_mode = c;
 		o->keep_size |= c == 'p';	/* as fallocate(1): -p implies -n */
 		o->given |= TOOL_OPT_FALLOC;
+		return 0;
+	case OPT_DRY_RUN:
+		o->evict_mode = 'n';
+		o->given |= TOOL_OPT_EVICT;
 		return 0;
 	case 'x':
 	case OPT_CROSS_MOUNTS:

@@ -44,6 +44,7 @@ struct tool_opts {
 	enum tool_mem mem;	/* clear --thp / --hugetlb */
 	const char *file;	/* populate --file */
 	bool cross_mounts;	/* evict --cross-mounts */
+	int evict_mode;		/* 'n': evict --dry-run; 'r': residency */
 	off_t offset;		/* fallocate --offset */
 	off_t length;		/* fallocate --length, or -1 */
 	bool keep_size;		/* fallocate --keep-size */
@@ -78,6 +79,8 @@ struct tool_result {
 	const char *undo;	/* "discard", "lease", "none" on failure */
 	char sharing[192];	/* the same in a sentence, for --verbose */
 	size_t skipped;		/* evict: files that vanished or changed */
+	size_t pages;		/* evict, residency: pages of the files */
+	size_t resident;	/* residency: of them in the page cache */
 	char phases[160];	/* --verbose: where the time went */
 	struct ktask_stats stats;
 };
@@ -198,6 +201,7 @@ int cmd_fallocate(struct tool_opts *o, int argc, char **argv);
 int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	     struct tool_result *r);
 int cmd_evict(struct tool_opts *o, int argc, char **argv);
+int cmd_residency(struct tool_opts *o, int argc, char **argv);
 
 int cmd_demo(struct tool_opts *o, int argc, char **argv);
 

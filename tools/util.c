@@ -268,8 +268,11 @@ static void tool_report_json(const struct tool_result *r)
 	printf(",\"threads\":%zu,\"helpers\":%zu,\"chunk\":%zu",
 	       r->stats.ks_threads, r->stats.ks_helpers,
 	       r->stats.ks_chunk_size);
-	if (!strcmp(r->command, "evict"))
-		printf(",\"skipped\":%zu", r->skipped);
+	if (!strcmp(r->command, "evict") || !strcmp(r->command, "residency"))
+		printf(",\"skipped\":%zu,\"pages\":%zu", r->skipped,
+		       r->pages);
+	if (!strcmp(r->command, "residency"))
+		printf(",\"resident_pages\":%zu", r->resident);
 	if (r->create)
 		printf(",\"create\":\"%s\"", r->create);
 	if (r->undo)
@@ -318,6 +321,10 @@ void tool_report(const struct tool_opts *o, const struct tool_result *r)
 		printf("%s: %zu %s (%s) in %.3f s (%.0f files/s)", r->command,
 		       r->units, tool_plural(r->units, "file", "files"), sz,
 		       r->seconds, r->units / secs);
+		if (!strcmp(r->command, "residency"))
+			printf(", %zu/%zu pages resident (%.0f%%)",
+			       r->resident, r->pages, r->pages ?
+			       100.0 * r->resident / r->pages : 100.0);
 	}
 	printf(", %zu %s, chunk %s\n", threads,
 	       tool_plural(threads, "thread", "threads"), chunk);
@@ -356,8 +363,8 @@ int tool_check_opts(const char *cmd, const struct tool_opts *o,
 		return 2;
 	}
 	if (o->given & ~allowed & TOOL_OPT_EVICT) {
-		tool_error(cmd, "-x, --one-file-system and --cross-mounts "
-			   "apply to evict only");
+		tool_error(cmd, "-x, --one-file-system, --cross-mounts and "
+			   "--dry-run apply to evict and residency only");
 		return 2;
 	}
 	if (o->given & ~allowed & TOOL_OPT_FALLOC) {

@@ -49,6 +49,20 @@ grep -q "4 entries not regular files" "$LIB_TMP/err" ||
 	fail "links and FIFOs: no summary: $(cat "$LIB_TMP/err")"
 ok "evict: symbolic links and FIFOs under DIR are not followed nor opened"
 
+# --- residency counts what fincore counts; --dry-run evicts nothing.
+cat "$d/tree/a" "$d/tree/b" >/dev/null
+"$KTASK" evict "$d/tree/sub" >/dev/null
+want=$(( $(cached "$d/tree/a") + $(cached "$d/tree/b") + $(cached "$d/tree/sub/c") ))
+"$KTASK" --json residency "$d/tree" >"$LIB_TMP/out" 2>/dev/null
+grep -q "\"resident_pages\":$want}" "$LIB_TMP/out" ||
+	fail "residency: fincore says $want: $(cat "$LIB_TMP/out")"
+"$KTASK" -v residency "$d/tree" 2>/dev/null | grep -q "tree/a  256/256 pages  100%" ||
+	fail "residency -v: $("$KTASK" -v residency "$d/tree" 2>&1)"
+"$KTASK" evict --dry-run "$d/tree" >"$LIB_TMP/out" 2>/dev/null
+[ "$(cached "$d/tree/a")" -eq 256 ] || fail "evict --dry-run evicted tree/a"
+grep -q "tree/sub/c$" "$LIB_TMP/out" || fail "evict --dry-run: $(cat "$LIB_TMP/out")"
+ok "residency matches fincore ($want pages); evict --dry-run lists and evicts nothing"
+
 # --- A mount point: not crossed unless asked.
 mount_tmpfs "$d/tree/mnt" 16m || fail "cannot mount a tmpfs"
 head -c 4096 /dev/urandom >"$d/tree/mnt/m"

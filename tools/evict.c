@@ -41,6 +41,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <dirent.h>
+#include <fnmatch.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,8 @@ struct ev_skipped {
 	atomic_size_t changed;	/* no longer the regular file listed */
 	size_t mounts;		/* mount points not crossed */
 	size_t special;		/* FIFOs, sockets, devices, symlinks */
+	size_t filtered;	/* --include, --exclude */
+	atomic_size_t large;	/* --max-size */
 };
 
 struct ev_list {
@@ -93,6 +96,7 @@ struct ev_list {
 	struct ev_dir *dirs;
 	size_t nr_dirs, cap_dirs;
 	bool cross;		/* --cross-mounts */
+	const struct tool_opts *o;	/* the filters */
 	int mode;		/* 0: evict, 'n': --dry-run, 'r': residency */
 	bool failed;		/* something unreadable was named */
 	struct ev_skipped sk;
@@ -182,6 +186,24 @@ static void ev_skip(const char *path, const char *why, atomic_size_t *count)
 static int ev_walk(struct ev_list *l, int dfd, const char *path,
 		   unsigned long long mnt);
 
+/* Whether the walk takes @name: --exclude (files, directories), then
+ * --include (files only). */
+static bool ev_wanted(const struct ev_list *l, const char *name, bool dir)
+{
+	const struct tool_opts *o = l->o;
+	int i;
+
+	for (i = 0; i < o->nr_exclude; i++)
+		if (!fnmatch(o->exclude[i], name, 0))
+			return false;
+	if (dir || !o->nr_include)
+		return true;
+	for (i = 0; i < o->nr_include; i++)
+		if (!fnmatch(o->include[i], name, 0))
+			return true;
+	return false;
+}
+
 /*
  * An entry of a directory that is itself a directory: opened without
  * following a link, checked, and walked unless it is another mount.
@@ -267,6 +289,12 @@ static int ev_walk(struct ev_list *l, int dfd, const char *path,
 			else
 				type = S_ISREG(st.st_mode) ? DT_REG :
 				       S_ISDIR(st.st_mode) ? DT_DIR : DT_LNK;
+		}
+		if ((type == DT_REG || type == DT_DIR) &&
+		    !ev_wanted(l, e->d_name, type == DT_DIR)) {
+			l->sk.filtered++;
+			free(child);
+			continue;
 		}
 		if (type == DT_REG && !ev_add(l, child, dir, e->d_ino,
 					      strlen(child) -
@@ -505,6 +533,12 @@ static int ev_check_chunk(struct ev_file *start, struct ev_file *end,
 				atomic_fetch_add(&c->denied, 1);
 			continue;
 		}
+		if (c->l->o->max_size && st.st_size > c->l->o->max_size) {
+			f->skip = true;
+			atomic_fetch_add(&c->l->sk.large, 1);
+			close(fd);
+			continue;
+		}
 		f->size = st.st_size;
 		f->ino = st.st_ino;	/* a reopen must find the same */
 		atomic_fetch_add_explicit(&c->bytes, st.st_size,
@@ -575,6 +609,31 @@ static int ev_check(const struct tool_opts *o, struct ev_list *l)
 	return n ? -1 : 0;
 }
 
+/* --files-from FILE, or '-': a path a line, each as an argument. */
+static int ev_files_from(struct ev_list *l, const char *file)
+{
+	FILE *f = strcmp(file, "-") ? fopen(file, "re") : stdin;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int err = 0;
+
+	if (!f) {
+		tool_error("evict", "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n)
+			err |= ev_add_arg(l, line);
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return err;
+}
+
 /* residency --verbose: each file's cached pages, as vmtouch -v. */
 static void ev_print_resident(struct ev_list *l)
 {
@@ -630,6 +689,12 @@ static void ev_summary(struct ev_list *l)
 		n += snprintf(line + n, sizeof(line) - n, ", %zu mount %s not "
 			      "crossed", l->sk.mounts,
 			      tool_plural(l->sk.mounts, "point", "points"));
+	if (l->sk.filtered)
+		n += snprintf(line + n, sizeof(line) - n, ", %zu left out by "
+			      "--include/--exclude", l->sk.filtered);
+	if (atomic_load(&l->sk.large))
+		n += snprintf(line + n, sizeof(line) - n, ", %zu larger than "
+			      "--max-size", atomic_load(&l->sk.large));
 	if (l->sk.special)
 		n += snprintf(line + n, sizeof(line) - n, ", %zu %s not "
 			      "regular files", l->sk.special,
@@ -651,7 +716,7 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	     struct tool_result *r)
 {
 	struct ev_list l = { .tail = &l.head, .cross = o->cross_mounts,
-			     .mode = o->evict_mode };
+			     .mode = o->evict_mode, .o = o };
 	DEFINE_KTASK_CTL(ctl, ev_chunk, &l, EVICT_MIN_CHUNK);
 	double t0 = tool_now();
 	struct ev_file *f;
@@ -662,7 +727,10 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	snprintf(r->what, sizeof(r->what), "page cache");
 	/* Every argument is looked at, so that all problems are named. */
 	for (i = 0; i < nr_paths; i++)
-		err |= ev_add_arg(&l, paths[i]);
+		err |= strcmp(paths[i], "-") ? ev_add_arg(&l, paths[i]) :
+		       ev_files_from(&l, "-");
+	if (o->files_from)
+		err |= ev_files_from(&l, o->files_from);
 	if (!err && l.nr)
 		err = ev_check(o, &l);
 	if (!err && l.mode == 'n') {
@@ -708,7 +776,8 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 /* `ktask evict FILE...|DIR...` */
 int cmd_evict(struct tool_opts *o, int argc, char **argv)
 {
-	int ret = tool_check_opts("evict", o, TOOL_OPT_EVICT, argc, 1, -1);
+	int ret = tool_check_opts("evict", o, TOOL_OPT_EVICT, argc,
+				  o->files_from ? 0 : 1, -1);
 	struct tool_result r = { 0 };
 
 	if (ret)
@@ -722,8 +791,8 @@ int cmd_evict(struct tool_opts *o, int argc, char **argv)
 /* `ktask residency FILE...|DIR...`: evict's walk, counting cached pages. */
 int cmd_residency(struct tool_opts *o, int argc, char **argv)
 {
-	int ret = tool_check_opts("residency", o, TOOL_OPT_EVICT, argc, 1,
-				  -1);
+	int ret = tool_check_opts("residency", o, TOOL_OPT_EVICT, argc,
+				  o->files_from ? 0 : 1, -1);
 	struct tool_result r = { 0 };
 
 	if (ret)

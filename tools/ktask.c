@@ -90,6 +90,13 @@ static const struct tool_cmd tool_cmds[] = {
 	  "  -x, --one-file-system  stay on each DIR's mount (the default)\n"
 	  "      --cross-mounts     walk into other filesystems mounted below\n"
 	  "      --dry-run          list the files that would be evicted\n"
+	  "      --max-size SIZE    skip files larger than SIZE\n"
+	  "      --include PATTERN  only files whose name matches (fnmatch;\n"
+	  "                         may be given up to 16 times)\n"
+	  "      --exclude PATTERN  skip files and directories whose name\n"
+	  "                         matches (up to 16 times)\n"
+	  "      --files-from FILE  also the paths in FILE, one a line; '-'\n"
+	  "                         (or a FILE argument '-') reads stdin\n"
 	  "--min-chunk counts files.\n" },
 	{ "residency", cmd_residency,
 	  "usage: ktask [OPTIONS] residency [-x|--cross-mounts] FILE...|DIR...\n"
@@ -117,6 +124,10 @@ enum {
 	OPT_FORCE,
 	OPT_CROSS_MOUNTS,
 	OPT_DRY_RUN,
+	OPT_MAX_SIZE,
+	OPT_INCLUDE,
+	OPT_EXCLUDE,
+	OPT_FILES_FROM,
 };
 
 /* The fallocate(1) options, as short options of fallocate only. */
@@ -142,6 +153,10 @@ static const struct option tool_long_opts[] = {
 	{ "one-file-system", no_argument, NULL, 'x' },
 	{ "cross-mounts", no_argument, NULL, OPT_CROSS_MOUNTS },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+	{ "include", required_argument, NULL, OPT_INCLUDE },
+	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+	{ "files-from", required_argument, NULL, OPT_FILES_FROM },
 	{ "offset", required_argument, NULL, 'o' },
 	{ "length", required_argument, NULL, 'l' },
 	{ "keep-size", no_argument, NULL, 'n' },
@@ -181,7 +196,8 @@ static void tool_usage(FILE *f)
 	      "fallocate: -o OFFSET, -l LENGTH, -n (keep size), -p (punch),\n"
 	      "           -z (zero range), -d (dig holes), --force (-d)\n"
 	      "evict:     -x/--one-file-system (default), --cross-mounts,\n"
-	      "           --dry-run\n"
+	      "           --dry-run, --max-size, --include, --exclude,\n"
+	      "           --files-from (also residency)\n"
 	      "\n"
 	      "SIZE takes K, M, G, T suffixes (powers of 1024): 4G, 512M.\n"
 	      "See ktask(1).\n", f);
@@ -199,6 +215,35 @@ static int tool_parse_threads(const char *s, size_t *threads)
 		return 2;
 	}
 	*threads = v;
+	return 0;
+}
+
+/* evict's and residency's --max-size, --include, --exclude, --files-from. */
+static int tool_walk_option(struct tool_opts *o, int c, const char *arg)
+{
+	size_t v;
+	int ret;
+
+	o->given |= TOOL_OPT_EVICT;
+	switch (c) {
+	case OPT_MAX_SIZE:
+		ret = tool_parse_size(NULL, arg, &v);
+		o->max_size = ret ? 0 : (off_t)v;
+		return ret;
+	case OPT_INCLUDE:
+	case OPT_EXCLUDE:
+		if ((c == OPT_INCLUDE ? o->nr_include : o->nr_exclude) == 16) {
+			tool_error(NULL, "at most 16 --include and 16 "
+				   "--exclude patterns");
+			return 2;
+		}
+		if (c == OPT_INCLUDE)
+			o->include[o->nr_include++] = arg;
+		else
+			o->exclude[o->nr_exclude++] = arg;
+		return 0;
+	}
+	o->files_from = arg;
 	return 0;
 }
 
@@ -275,6 +320,11 @@ static int tool_option(struct tool_opts *o, int c, const char *arg)
 		o->evict_mode = 'n';
 		o->given |= TOOL_OPT_EVICT;
 		return 0;
+	case OPT_MAX_SIZE:
+	case OPT_INCLUDE:
+	case OPT_EXCLUDE:
+	case OPT_FILES_FROM:
+		return tool_walk_option(o, c, arg);
 	case 'x':
 	case OPT_CROSS_MOUNTS:
 		o->cross_mounts = c == OPT_CROSS_MOUNTS;
@@ -390,7 +440,9 @@ static bool tool_wants_json(int argc, char **argv)
 		if (!strcmp(a, "-t") || !strcmp(a, "--threads") ||
 		    !strcmp(a, "--min-chunk") || !strcmp(a, "--file") ||
 		    !strcmp(a, "-o") || !strcmp(a, "--offset") ||
-		    !strcmp(a, "-l") || !strcmp(a, "--length")) {
+		    !strcmp(a, "-l") || !strcmp(a, "--length") ||
+		    !strcmp(a, "--max-size") || !strcmp(a, "--include") ||
+		    !strcmp(a, "--exclude") || !strcmp(a, "--files-from")) {
 			i++;
 			continue;
 		}

@@ -45,6 +45,11 @@ struct tool_opts {
 	const char *file;	/* populate --file */
 	bool cross_mounts;	/* evict --cross-mounts */
 	int evict_mode;		/* 'n': evict --dry-run; 'r': residency */
+	off_t max_size;		/* evict --max-size: larger files skipped */
+	const char *include[16];	/* --include PATTERN: only these files */
+	const char *exclude[16];	/* --exclude PATTERN: not these */
+	int nr_include, nr_exclude;
+	const char *files_from;	/* --files-from FILE ("-": stdin) */
 	off_t offset;		/* fallocate --offset */
 	off_t length;		/* fallocate --length, or -1 */
 	bool keep_size;		/* fallocate --keep-size */

@@ -63,6 +63,27 @@ grep -q "\"resident_pages\":$want}" "$LIB_TMP/out" ||
 grep -q "tree/sub/c$" "$LIB_TMP/out" || fail "evict --dry-run: $(cat "$LIB_TMP/out")"
 ok "residency matches fincore ($want pages); evict --dry-run lists and evicts nothing"
 
+# --- Filters: --include, --exclude (files and directories), --max-size,
+# --files-from and '-'.
+head -c 10 /dev/urandom >"$d/tree/small.log"
+"$KTASK" evict --dry-run --include '*.log' "$d/tree" >"$LIB_TMP/out" 2>/dev/null
+[ "$(wc -l <"$LIB_TMP/out")" -eq 2 ] && grep -q "small.log$" "$LIB_TMP/out" ||
+	fail "--include: $(cat "$LIB_TMP/out")"
+"$KTASK" evict --dry-run --exclude sub --exclude 'b' "$d/tree" >"$LIB_TMP/out" 2>/dev/null
+[ "$(grep -c tree/ "$LIB_TMP/out")" -eq 2 ] && ! grep -q "sub/c" "$LIB_TMP/out" ||
+	fail "--exclude: $(cat "$LIB_TMP/out")"
+"$KTASK" evict --dry-run --max-size 4K "$d/tree" >"$LIB_TMP/out" 2>"$LIB_TMP/err"
+grep -q "small.log$" "$LIB_TMP/out" && [ "$(grep -c tree/ "$LIB_TMP/out")" -eq 1 ] &&
+	grep -q "3 larger than --max-size" "$LIB_TMP/err" ||
+	fail "--max-size: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
+printf '%s\n%s\n' "$d/tree/a" "$d/tree/sub" >"$LIB_TMP/list"
+"$KTASK" --json evict --files-from "$LIB_TMP/list" >"$LIB_TMP/out" 2>/dev/null
+grep -q '"units":2,' "$LIB_TMP/out" || fail "--files-from: $(cat "$LIB_TMP/out")"
+"$KTASK" --json evict - <"$LIB_TMP/list" >"$LIB_TMP/out" 2>/dev/null
+grep -q '"units":2,' "$LIB_TMP/out" || fail "evict -: $(cat "$LIB_TMP/out")"
+rm -f "$d/tree/small.log"
+ok "evict: --include, --exclude, --max-size, --files-from and - select the files"
+
 # --- A mount point: not crossed unless asked.
 mount_tmpfs "$d/tree/mnt" 16m || fail "cannot mount a tmpfs"
 head -c 4096 /dev/urandom >"$d/tree/mnt/m"

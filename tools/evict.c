@@ -50,6 +50,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tool.h"
@@ -63,6 +64,7 @@ struct ev_file {
 	struct ev_file *next;
 	off_t size;
 	size_t cached;		/* residency: pages in the page cache */
+	void *map;		/* populate --files --lock: locked mapping */
 	ino_t ino;		/* as listed; 0: not known */
 	int dir;		/* its directory in ev_list.dirs, -1: an argument */
 	int fd;			/* opened by the check, or -1 */
@@ -97,7 +99,8 @@ struct ev_list {
 	size_t nr_dirs, cap_dirs;
 	bool cross;		/* --cross-mounts */
 	const struct tool_opts *o;	/* the filters */
-	int mode;		/* 0: evict, 'n': --dry-run, 'r': residency */
+	int mode;		/* 0: evict, 'n': --dry-run, 'r': residency,
+			 * 't': populate --files */
 	bool failed;		/* something unreadable was named */
 	struct ev_skipped sk;
 };
@@ -115,6 +118,7 @@ static struct ev_file *ev_add(struct ev_list *l, const char *path, int dir,
 	f->next = NULL;
 	f->size = -1;
 	f->cached = 0;
+	f->map = NULL;
 	f->ino = ino;
 	f->dir = dir;
 	f->fd = -1;
@@ -136,6 +140,8 @@ static void ev_free(struct ev_list *l)
 		next = f->next;
 		if (f->fd >= 0)
 			close(f->fd);
+		if (f->map)
+			munmap(f->map, f->size);
 		free(f);
 	}
 	for (i = 0; i < l->nr_dirs; i++)
@@ -480,6 +486,67 @@ static int ev_resident(struct ev_list *l, struct ev_file *f)
 	return err;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+/* Reads @len bytes of @fd from the start, into the page cache. */
+static int ev_read_through(int fd, off_t len)
+{
+	static __thread char buf[1 << 16];
+	off_t off;
+	ssize_t n;
+
+	for (off = 0; off < len; off += n) {
+		n = pread(fd, buf, sizeof(buf), off);
+		if (n < 0)
+			return -errno;
+		if (!n)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * populate --files: brings @f into the page cache through a shared
+ * read-only mapping (MADV_POPULATE_READ: a file cut short meanwhile is an
+ * error, not a SIGBUS), and with --lock keeps it mapped and locked.
+ */
+static int ev_touch(struct ev_list *l, struct ev_file *f)
+{
+	struct stat st;
+	void *map;
+	int fd = f->fd, err = 0;
+
+	f->fd = -1;
+	if (f->skip || f->size <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	if (fd < 0) {
+		fd = ev_open(l, f, &st);
+		if (fd == -ENOENT || fd == -ESTALE)
+			return ev_open_failed(l, f, fd);
+		if (fd < 0)
+			return fd;
+	}
+	map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		err = -errno;
+	} else if (madvise(map, f->size, MADV_POPULATE_READ)) {
+		err = errno == EINVAL ? ev_read_through(fd, f->size) : -errno;
+	}
+	if (!err && l->o->lock && mlock(map, f->size))
+		err = -errno;
+	if (!err && l->o->lock)
+		f->map = map;
+	else if (map != MAP_FAILED)
+		munmap(map, f->size);
+	close(fd);
+	return err;
+}
+
 static int ev_chunk(struct ev_file *start, struct ev_file *end,
 		    struct ev_list *l)
 {
@@ -487,7 +554,8 @@ static int ev_chunk(struct ev_file *start, struct ev_file *end,
 	int err;
 
 	for (f = start; f != end; f = f->next) {
-		err = l->mode == 'r' ? ev_resident(l, f) : ev_evict(l, f);
+		err = l->mode == 'r' ? ev_resident(l, f) :
+		      l->mode == 't' ? ev_touch(l, f) : ev_evict(l, f);
 		if (err) {
 			/* Named here: main no longer has the path. */
 			tool_error("evict", "%s: %s", f->path, strerror(-err));
@@ -607,6 +675,122 @@ static int ev_check(const struct tool_opts *o, struct ev_list *l)
 		tool_error("evict", "%zu files cannot be read; nothing "
 			   "evicted", n);
 	return n ? -1 : 0;
+}
+
+/* populate --daemon: where the child says it is ready, or -1. */
+static int ev_ready_fd = -1;
+
+static void ev_ready(char status)
+{
+	if (ev_ready_fd < 0)
+		return;
+	if (write(ev_ready_fd, &status, 1) < 0)
+		status = 1;
+	close(ev_ready_fd);
+	ev_ready_fd = -1;
+}
+
+/*
+ * populate --files --lock: reports, then keeps the files locked until
+ * SIGINT or SIGTERM.  A daemon writes its pid file first and then tells
+ * the parent it is ready.
+ */
+static int ev_hold(const struct tool_opts *o, struct tool_result *r)
+{
+	struct timespec tick = { 0, 100000000 };
+	char line[32];
+	int fd, n;
+
+	tool_report(o, r);
+	r->reported = true;
+	fflush(stdout);
+	if (o->pidfile) {
+		fd = open(o->pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+			  O_CLOEXEC, 0644);
+		n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+		if (fd < 0 || write(fd, line, n) != n) {
+			tool_error("populate", "%s: %s", o->pidfile,
+				   strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -EIO;
+		}
+		close(fd);
+	}
+	if (o->daemon) {
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		ev_ready(0);
+	}
+	while (!tool_stop_signal())
+		nanosleep(&tick, NULL);
+	if (o->pidfile)
+		unlink(o->pidfile);
+	return 0;
+}
+
+/*
+ * populate --daemon: forks before any thread exists (locks are not
+ * inherited); the parent waits until the child has locked the files and
+ * exits with its status.
+ */
+static int ev_daemonize(void)
+{
+	int p[2];
+	char status = 1;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid) {
+		close(p[1]);
+		if (read(p[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(p[0]);
+	ev_ready_fd = p[1];
+	setsid();
+	return 0;
+}
+
+/* `ktask populate --files [--lock [--daemon] [--pidfile FILE]] PATH...` */
+int populate_files(struct tool_opts *o, int argc, char **argv)
+{
+	int ret = tool_check_opts("populate", o, TOOL_OPT_POP | TOOL_OPT_EVICT,
+				  argc, o->files_from ? 0 : 1, -1);
+	struct tool_result r = { 0 };
+
+	if (ret)
+		return ret;
+	if (!o->files || o->file || o->read || o->write || o->mlock ||
+	    o->touch || ((o->daemon || o->pidfile) && !o->lock) ||
+	    o->evict_mode) {
+		tool_error("populate", "--files takes --lock, and --lock "
+			   "--daemon and --pidfile; not --file, --read, "
+			   "--write, --mlock, --touch or --dry-run");
+		return 2;
+	}
+	if (o->daemon && (ret = ev_daemonize())) {
+		tool_error("populate", "cannot start a daemon: %s",
+			   strerror(-ret));
+		return 1;
+	}
+	tool_catch_signals();
+	o->evict_mode = 't';
+	ret = evict_do(o, argv, argc, &r);
+	ev_ready(ret ? 1 : 0);
+	if (!ret && !r.reported)
+		tool_report(o, &r);
+	return ret;
 }
 
 /* --files-from FILE, or '-': a path a line, each as an argument. */
@@ -757,6 +941,20 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 					   tool_page_size() - 1) /
 					  tool_page_size() : 0;
 		r->resident += f->cached;
+	}
+	if (!err && l.mode == 't') {
+		r->command = "populate";
+		r->how = "MADV_POPULATE_READ, shared map";
+		r->moves_data = true;
+		snprintf(r->what, sizeof(r->what), "page cache%s",
+			 o->lock ? ", locked" : "");
+		snprintf(r->method, sizeof(r->method), "MADV_POPULATE_READ of "
+			 "a shared read-only mapping of each file%s, %zu %s",
+			 o->lock ? ", mlock(2)" : "", r->stats.ks_helpers + 1,
+			 tool_plural(r->stats.ks_helpers + 1, "thread",
+				     "threads"));
+		if (o->lock)
+			err = ev_hold(o, r);
 	}
 	if (!err && l.mode == 'r') {
 		r->command = "residency";

@@ -37,6 +37,8 @@ static const struct tool_cmd tool_cmds[] = {
 	{ "populate", cmd_populate,
 	  "usage: ktask [OPTIONS] populate [--file FILE] [--read|--write]\n"
 	  "                        [--mlock] [--touch] [--force] [SIZE]\n"
+	  "       ktask [OPTIONS] populate --files [--lock [--daemon]\n"
+	  "                        [--pidfile FILE]] PATH...\n"
 	  "\n"
 	  "Prefault SIZE (default 1G) of anonymous memory, or FILE mapped\n"
 	  "shared (its whole length unless SIZE is given; never extended).\n"
@@ -51,7 +53,13 @@ static const struct tool_cmd tool_cmds[] = {
 	  "  --mlock      lock the pages in memory\n"
 	  "  --touch      touch one byte per page instead of MADV_POPULATE_*\n"
 	  "  --force      go on even if SIZE is more than the memory this\n"
-	  "               process may use (MemAvailable, memory cgroup limit)\n" },
+	  "               process may use (MemAvailable, memory cgroup limit)\n"
+	  "  --files      read every regular file of each PATH (a file or a\n"
+	  "               directory, walked as evict does, same filters) into\n"
+	  "               the page cache, in parallel, as vmtouch -t\n"
+	  "  --lock       --files: also lock them in memory and stay, until\n"
+	  "               SIGINT or SIGTERM, as vmtouch -l\n"
+	  "  --daemon     --lock in the background; --pidfile FILE names it\n" },
 	{ "fallocate", cmd_fallocate,
 	  "usage: ktask [OPTIONS] fallocate [-o OFFSET] [-n] [-p|-z|-d]\n"
 	  "                         [-l LENGTH] FILE [LENGTH]\n"
@@ -128,6 +136,10 @@ enum {
 	OPT_INCLUDE,
 	OPT_EXCLUDE,
 	OPT_FILES_FROM,
+	OPT_FILES,
+	OPT_LOCK,
+	OPT_DAEMON,
+	OPT_PIDFILE,
 };
 
 /* The fallocate(1) options, as short options of fallocate only. */
@@ -157,6 +169,10 @@ static const struct option tool_long_opts[] = {
 	{ "include", required_argument, NULL, OPT_INCLUDE },
 	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 	{ "files-from", required_argument, NULL, OPT_FILES_FROM },
+	{ "files", no_argument, NULL, OPT_FILES },
+	{ "lock", no_argument, NULL, OPT_LOCK },
+	{ "daemon", no_argument, NULL, OPT_DAEMON },
+	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "offset", required_argument, NULL, 'o' },
 	{ "length", required_argument, NULL, 'l' },
 	{ "keep-size", no_argument, NULL, 'n' },
@@ -335,6 +351,17 @@ static int tool_option(struct tool_opts *o, int c, const char *arg)
 		o->mem = c == OPT_THP ? TOOL_MEM_THP : TOOL_MEM_HUGETLB;
 		o->given |= TOOL_OPT_MEM;
 		return 0;
+	case OPT_FILES:
+	case OPT_LOCK:
+	case OPT_DAEMON:
+	case OPT_PIDFILE:
+		o->files |= c == OPT_FILES;
+		o->lock |= c == OPT_LOCK;
+		o->daemon |= c == OPT_DAEMON;
+		if (c == OPT_PIDFILE)
+			o->pidfile = arg;
+		o->given |= TOOL_OPT_POP;
+		return 0;
 	case OPT_MLOCK:
 	case OPT_READ:
 	case OPT_TOUCH:
@@ -442,7 +469,8 @@ static bool tool_wants_json(int argc, char **argv)
 		    !strcmp(a, "-o") || !strcmp(a, "--offset") ||
 		    !strcmp(a, "-l") || !strcmp(a, "--length") ||
 		    !strcmp(a, "--max-size") || !strcmp(a, "--include") ||
-		    !strcmp(a, "--exclude") || !strcmp(a, "--files-from")) {
+		    !strcmp(a, "--exclude") || !strcmp(a, "--files-from") ||
+		    !strcmp(a, "--pidfile")) {
 			i++;
 			continue;
 		}

@@ -550,10 +550,13 @@ int populate_do(const struct tool_opts *o, struct tool_result *r)
 /* `ktask populate [SIZE]`: SIZE defaults to 1 GiB, or the file's size. */
 int cmd_populate(struct tool_opts *o, int argc, char **argv)
 {
-	int ret = tool_check_opts("populate", o, TOOL_OPT_POP | TOOL_OPT_FORCE,
-				  argc, 0, 1);
+	int ret;
 	struct tool_result r = { 0 };
 
+	if (o->files || o->lock || o->daemon || o->pidfile)
+		return populate_files(o, argc, argv);
+	ret = tool_check_opts("populate", o, TOOL_OPT_POP | TOOL_OPT_FORCE,
+			      argc, 0, 1);
 	if (ret)
 		return ret;
 	o->size = o->file ? 0 : 1UL << 30;

@@ -50,6 +50,10 @@ struct tool_opts {
 	const char *exclude[16];	/* --exclude PATTERN: not these */
 	int nr_include, nr_exclude;
 	const char *files_from;	/* --files-from FILE ("-": stdin) */
+	bool files;		/* populate --files PATH...: the page cache */
+	bool lock;		/* populate --files --lock: stay resident */
+	bool daemon;		/* ... in the background */
+	const char *pidfile;	/* ... writing its pid here */
 	off_t offset;		/* fallocate --offset */
 	off_t length;		/* fallocate --length, or -1 */
 	bool keep_size;		/* fallocate --keep-size */
@@ -86,6 +90,7 @@ struct tool_result {
 	size_t skipped;		/* evict: files that vanished or changed */
 	size_t pages;		/* evict, residency: pages of the files */
 	size_t resident;	/* residency: of them in the page cache */
+	bool reported;		/* populate --lock: printed before the wait */
 	char phases[160];	/* --verbose: where the time went */
 	struct ktask_stats stats;
 };
@@ -207,6 +212,7 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	     struct tool_result *r);
 int cmd_evict(struct tool_opts *o, int argc, char **argv);
 int cmd_residency(struct tool_opts *o, int argc, char **argv);
+int populate_files(struct tool_opts *o, int argc, char **argv);
 
 int cmd_demo(struct tool_opts *o, int argc, char **argv);
 

@@ -84,6 +84,34 @@ grep -q '"units":2,' "$LIB_TMP/out" || fail "evict -: $(cat "$LIB_TMP/out")"
 rm -f "$d/tree/small.log"
 ok "evict: --include, --exclude, --max-size, --files-from and - select the files"
 
+# --- populate --files warms the cache (vmtouch -t); --lock keeps it
+# locked until a signal, in the foreground or as a daemon with a pid file.
+"$KTASK" evict "$d/tree" >/dev/null 2>&1
+"$KTASK" populate --files "$d/tree" >/dev/null 2>&1 || fail "populate --files failed"
+[ "$(cached "$d/tree/sub/c")" -eq 256 ] || fail "populate --files: $(cached "$d/tree/sub/c") of 256 pages cached"
+"$KTASK" evict "$d/tree" >/dev/null 2>&1
+"$KTASK" populate --files --lock "$d/tree" >"$LIB_TMP/out" 2>&1 &
+pid=$!
+i=0
+while ! grep -q "^populate: 3 files" "$LIB_TMP/out" && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+lck=$(awk '/VmLck/ { print $2 }' "/proc/$pid/status")
+[ "${lck:-0}" -ge 3072 ] || fail "populate --lock: VmLck ${lck:-none} KiB"
+"$KTASK" evict "$d/tree" >/dev/null 2>&1
+[ "$(cached "$d/tree/a")" -eq 256 ] || fail "populate --lock: evict dropped locked pages"
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc -eq 0 ] || fail "populate --lock: exit $rc after SIGINT"
+"$KTASK" populate --files --lock --daemon --pidfile "$LIB_TMP/pid" "$d/tree" >/dev/null 2>&1 ||
+	fail "populate --daemon failed"
+dpid=$(cat "$LIB_TMP/pid" 2>/dev/null)
+[ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null || fail "populate --daemon: no daemon"
+kill -TERM "$dpid" 2>/dev/null
+i=0
+while [ -e "$LIB_TMP/pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -e "$LIB_TMP/pid" ] && fail "populate --daemon: pid file left after SIGTERM"
+ok "populate --files warms the cache; --lock holds it until a signal; --daemon --pidfile"
+
 # --- A mount point: not crossed unless asked.
 mount_tmpfs "$d/tree/mnt" 16m || fail "cannot mount a tmpfs"
 head -c 4096 /dev/urandom >"$d/tree/mnt/m"

@@ -902,7 +902,7 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	struct ev_list l = { .tail = &l.head, .cross = o->cross_mounts,
 			     .mode = o->evict_mode, .o = o };
 	DEFINE_KTASK_CTL(ctl, ev_chunk, &l, EVICT_MIN_CHUNK);
-	double t0 = tool_now();
+	double t0 = tool_now(), t1, t2;
 	struct ev_file *f;
 	int i, err = 0;
 
@@ -915,8 +915,10 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 		       ev_files_from(&l, "-");
 	if (o->files_from)
 		err |= ev_files_from(&l, o->files_from);
+	t1 = tool_now();
 	if (!err && l.nr)
 		err = ev_check(o, &l);
+	t2 = tool_now();
 	if (!err && l.mode == 'n') {
 		ev_list_files(&l, o, r);
 	} else if (!err) {
@@ -967,6 +969,10 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 			ev_print_resident(&l);
 	}
 	r->seconds = tool_now() - t0;	/* the walk and the check too */
+	snprintf(r->phases, sizeof(r->phases), "walk %.3f s, open and check "
+		 "%.3f s, %s %.3f s", t1 - t0, t2 - t1, l.mode == 'r' ?
+		 "mincore" : l.mode == 't' ? "populate" : l.mode == 'n' ?
+		 "listing" : "eviction", r->seconds - (t2 - t0));
 	ev_free(&l);
 	return err ? 1 : 0;
 }

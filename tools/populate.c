@@ -504,10 +504,12 @@ int populate_do(const struct tool_opts *o, struct tool_result *r)
 {
 	struct pop_task t = { .o = o, .h.fd = -1 };
 	size_t len = o->size;
+	double t0, t1;
 	int err;
 
 	r->command = "populate";
 	t.file = o->file;
+	t0 = tool_now();
 	if (t.file) {
 		err = pop_open_file(&t, &len);
 	} else {
@@ -527,8 +529,16 @@ int populate_do(const struct tool_opts *o, struct tool_result *r)
 			}
 		}
 	}
+	t1 = tool_now();
 	if (!err && !tool_stop_signal())
 		err = populate_run(&t, len, tool_page_size(), r);
+	if (t.file) {
+		/* The whole job: the open and the hole scan too. */
+		r->seconds = tool_now() - t0;
+		snprintf(r->phases, sizeof(r->phases), "open, hole scan and "
+			 "map %.3f s (%zu holes), populate %.3f s", t1 - t0,
+			 t.h.nr, r->seconds - (t1 - t0));
+	}
 	if (err <= 0 && tool_stop_signal())
 		err = -EINTR;	/* after the last chunk: still "undo" */
 	/* A signal after the last chunk: everything is undone here. */

@@ -182,6 +182,15 @@ expect 2 'missing LENGTH' fallocate -p "$TMP/x"
 expect 2 'exclude each other' fallocate -p -z "$TMP/x" 1M
 expect 2 'apply to fallocate only' evict -o 1M "$TMP"
 
+# --verbose names the phases of the whole job, which the time covers.
+"$KTASK" -v --quiet fallocate "$TMP/ph" 1M | grep -q '^  phases: hole scan .* s (.* holes), allocation' ||
+	fail "fallocate -v: no phases: $("$KTASK" -v --quiet fallocate "$TMP/ph" 1M)"
+"$KTASK" -v evict "$TMP/ph" | grep -q '^  phases: walk .* s, open and check .* s, eviction' ||
+	fail "evict -v: no phases"
+"$KTASK" -v --quiet populate --file "$TMP/ph" | grep -q '^  phases: open, hole scan and map' ||
+	fail "populate --file -v: no phases"
+rm -f "$TMP/ph"
+
 # One file is "1 file"; evict moves no data, so no GB/s.
 head -c 4096 /dev/zero >"$TMP/one"
 "$KTASK" evict "$TMP/one" >"$TMP/out" || fail "evict of one file failed"

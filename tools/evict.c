@@ -916,8 +916,9 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	if (o->files_from)
 		err |= ev_files_from(&l, o->files_from);
 	t1 = tool_now();
-	if (!err && l.nr)
-		err = ev_check(o, &l);
+	/* Even after a failure, so that every unreadable file is named. */
+	if (l.nr)
+		err |= ev_check(o, &l);
 	t2 = tool_now();
 	if (!err && l.mode == 'n') {
 		ev_list_files(&l, o, r);

@@ -4,7 +4,8 @@
  * size that suits a small machine, as a table of times and speedups.
  *
  * The sizes are built in (1 GiB of memory, a 1 GiB file on /dev/shm, 64
- * files of 4 MiB under $TMPDIR), so that the demo fits a 2-CPU machine with
+ * files of 4 MiB under $TMPDIR, each in a directory of its own made by
+ * mkdtemp(3)), so that the demo fits a 2-CPU machine with
  * a few GiB free and finishes in seconds; a hugetlbfs row is added when a
  * hugetlbfs mount has 1 GiB of free huge pages.  Each case runs DEMO_RUNS
  * times each way, alternating, and the best time counts, which evens out
@@ -32,8 +33,10 @@
 #define DEMO_FILE_SIZE (4UL << 20)
 
 struct demo_ctx {
-	char file[4096];	/* the fallocate demo's file */
-	char huge[4096];	/* the hugetlbfs demo's file, or "" */
+	char file[4200];	/* the fallocate demo's file */
+	char huge[4200];	/* the hugetlbfs demo's file, or "" */
+	char filedir[4096];	/* their private directories (mkdtemp) */
+	char hugedir[4096];
 	char dir[4096];		/* the evict demo's directory */
 	char *paths[1];		/* evict_do()'s argument: dir */
 };
@@ -95,7 +98,7 @@ static void demo_find_hugetlbfs(struct demo_ctx *d)
 	int fd;
 	FILE *f = fopen("/proc/mounts", "r");
 
-	d->huge[0] = '\0';
+	d->huge[0] = d->hugedir[0] = '\0';
 	if (!f)
 		return;
 	while (fscanf(f, "%255s %1023s %63s %*[^\n]", dev, dir, type) == 3) {
@@ -109,8 +112,13 @@ static void demo_find_hugetlbfs(struct demo_ctx *d)
 			continue;
 		}
 		close(fd);
-		snprintf(d->huge, sizeof(d->huge), "%s/ktask-demo.%d", dir,
-			 (int)getpid());
+		snprintf(d->hugedir, sizeof(d->hugedir),
+			 "%s/ktask-demo.XXXXXX", dir);
+		if (!mkdtemp(d->hugedir)) {
+			d->hugedir[0] = '\0';
+			continue;
+		}
+		snprintf(d->huge, sizeof(d->huge), "%s/f", d->hugedir);
 		break;
 	}
 	fclose(f);
@@ -183,6 +191,9 @@ static void demo_remove_files(struct demo_ctx *d)
 		unlink(path);
 	}
 	rmdir(d->dir);
+	rmdir(d->filedir);
+	if (d->hugedir[0])
+		rmdir(d->hugedir);
 }
 
 static int demo_setup(struct demo_ctx *d)
@@ -192,14 +203,24 @@ static int demo_setup(struct demo_ctx *d)
 
 	if (!tmp || !*tmp)
 		tmp = "/var/tmp";
-	snprintf(d->file, sizeof(d->file), "%s/ktask-demo.%d",
+	/*
+	 * Private directories nobody can guess nor plant a link in: a
+	 * predictable name in /dev/shm let another user point it elsewhere.
+	 */
+	snprintf(d->filedir, sizeof(d->filedir), "%s/ktask-demo.XXXXXX",
 		 stat("/dev/shm", &st) || access("/dev/shm", W_OK) ?
-		 tmp : "/dev/shm", (int)getpid());
+		 tmp : "/dev/shm");
 	snprintf(d->dir, sizeof(d->dir), "%s/ktask-demo.XXXXXX", tmp);
-	if (!mkdtemp(d->dir)) {
-		tool_error("demo", "%s: %s", d->dir, strerror(errno));
+	if (!mkdtemp(d->filedir)) {
+		tool_error("demo", "%s: %s", d->filedir, strerror(errno));
 		return -1;
 	}
+	if (!mkdtemp(d->dir)) {
+		tool_error("demo", "%s: %s", d->dir, strerror(errno));
+		rmdir(d->filedir);
+		return -1;
+	}
+	snprintf(d->file, sizeof(d->file), "%s/f", d->filedir);
 	d->paths[0] = d->dir;
 	demo_find_hugetlbfs(d);
 	if (demo_make_files(d)) {

@@ -19,32 +19,75 @@
  *
  * All or nothing for permissions: every argument is found and every
  * file is opened for reading (in parallel, with ktask) before any file is
- * evicted.  Each unreadable or missing file is named, and then nothing is
- * evicted.  The descriptors are kept for the eviction when the process
+ * evicted.  Each unreadable file or directory is named, and then nothing
+ * is evicted.  The descriptors are kept for the eviction when the process
  * may hold them all (the soft RLIMIT_NOFILE is raised to the hard one),
  * else each file is opened again.
+ *
+ * Walks that cannot be redirected: a directory is read through a
+ * descriptor, and every entry is opened relative to it (openat) with
+ * O_NOFOLLOW | O_NONBLOCK | O_NOCTTY (O_DIRECTORY for a directory), so
+ * that an entry another user swaps for a symbolic link, a FIFO or a
+ * device is never followed, never blocks and never becomes a terminal.
+ * After the open, fstat() must show a regular file (a directory) with the
+ * inode number the listing gave.  The walk stays on the mount of each
+ * argument unless --cross-mounts is given (-x, --one-file-system say the
+ * default; vmtouch crosses unless -F).  A file that vanished or changed
+ * between the listing and the open is skipped with a warning, as vmtouch
+ * does, and a summary says what was skipped.  Symbolic links named on the
+ * command line are followed; those met in a walk are not.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <dirent.h>
+#include <fnmatch.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tool.h"
 
 #define EVICT_MIN_CHUNK 4	/* files */
 
+#define EV_OPEN (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+#define OVERLAYFS_MAGIC 0x794c7630
+
 struct ev_file {
 	struct ev_file *next;
 	off_t size;
+	size_t cached;		/* residency: pages in the page cache */
+	void *map;		/* populate --files --lock: locked mapping */
+	ino_t ino;		/* as listed; 0: not known */
+	int dir;		/* its directory in ev_list.dirs, -1: an argument */
 	int fd;			/* opened by the check, or -1 */
+	bool skip;		/* vanished or changed: not evicted */
+	unsigned int name;	/* offset of the name in path */
 	char path[];
+};
+
+/* A directory of the walk, kept open: its files are opened relative to it. */
+struct ev_dir {
+	int fd;
+	dev_t dev;
+	bool ino_ok;		/* readdir's d_ino is the inode (not overlayfs) */
+};
+
+/* What a walk skipped, for the summary. */
+struct ev_skipped {
+	atomic_size_t vanished;	/* gone between the listing and the open */
+	atomic_size_t changed;	/* no longer the regular file listed */
+	size_t mounts;		/* mount points not crossed */
+	size_t special;		/* FIFOs, sockets, devices, symlinks */
+	size_t filtered;	/* --include, --exclude */
+	atomic_size_t large;	/* --max-size */
 };
 
 struct ev_list {
@@ -52,60 +95,193 @@ struct ev_list {
 	struct ev_file **tail;
 	size_t nr;
 	size_t bytes;
+	struct ev_dir *dirs;
+	size_t nr_dirs, cap_dirs;
+	bool cross;		/* --cross-mounts */
+	const struct tool_opts *o;	/* the filters */
+	int mode;		/* 0: evict, 'n': --dry-run, 'r': residency,
+			 * 't': populate --files */
+	bool failed;		/* something unreadable was named */
+	struct ev_skipped sk;
 };
 
-static int ev_add(struct ev_list *l, const char *path, off_t size)
+static struct ev_file *ev_add(struct ev_list *l, const char *path, int dir,
+			      ino_t ino, size_t name)
 {
 	size_t len = strlen(path) + 1;
 	struct ev_file *f = malloc(sizeof(*f) + len);
 
 	if (!f) {
 		tool_error("evict", "out of memory");
-		return -ENOMEM;
+		return NULL;
 	}
 	f->next = NULL;
-	f->size = size;
+	f->size = -1;
+	f->cached = 0;
+	f->map = NULL;
+	f->ino = ino;
+	f->dir = dir;
 	f->fd = -1;
+	f->skip = false;
+	f->name = name;
 	memcpy(f->path, path, len);
 	*l->tail = f;
 	l->tail = &f->next;
 	l->nr++;
-	return 0;
+	return f;
 }
 
 static void ev_free(struct ev_list *l)
 {
 	struct ev_file *f, *next;
+	size_t i;
 
 	for (f = l->head; f; f = next) {
 		next = f->next;
 		if (f->fd >= 0)
 			close(f->fd);
+		if (f->map)
+			munmap(f->map, f->size);
 		free(f);
 	}
+	for (i = 0; i < l->nr_dirs; i++)
+		close(l->dirs[i].fd);
+	free(l->dirs);
+}
+
+/* Keeps @fd, an open directory, for the files in it; its index or -1. */
+static int ev_keep_dir(struct ev_list *l, int fd, const struct stat *st)
+{
+	struct statfs sf;
+	struct ev_dir *d;
+
+	if (l->nr_dirs == l->cap_dirs) {
+		size_t cap = l->cap_dirs ? 2 * l->cap_dirs : 64;
+
+		d = realloc(l->dirs, cap * sizeof(*d));
+		if (!d)
+			return -1;
+		l->dirs = d;
+		l->cap_dirs = cap;
+	}
+	d = &l->dirs[l->nr_dirs];
+	d->fd = fd;
+	d->dev = st->st_dev;
+	d->ino_ok = fstatfs(fd, &sf) || sf.f_type != OVERLAYFS_MAGIC;
+	return (int)l->nr_dirs++;
+}
+
+/* The mount a descriptor is on: its mount id, or its device. */
+static unsigned long long ev_mount(int fd, const struct stat *st)
+{
+	struct statx sx;
+
+	if (!statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) &&
+	    (sx.stx_mask & STATX_MNT_ID))
+		return sx.stx_mnt_id;
+	return st->st_dev;
+}
+
+/* Warns about one file skipped; the summary counts them. */
+static void ev_skip(const char *path, const char *why, atomic_size_t *count)
+{
+	tool_note("evict", "%s: skipped: %s", path, why);
+	atomic_fetch_add(count, 1);
+}
+
+static int ev_walk(struct ev_list *l, int dfd, const char *path,
+		   unsigned long long mnt);
+
+/* Whether the walk takes @name: --exclude (files, directories), then
+ * --include (files only). */
+static bool ev_wanted(const struct ev_list *l, const char *name, bool dir)
+{
+	const struct tool_opts *o = l->o;
+	int i;
+
+	for (i = 0; i < o->nr_exclude; i++)
+		if (!fnmatch(o->exclude[i], name, 0))
+			return false;
+	if (dir || !o->nr_include)
+		return true;
+	for (i = 0; i < o->nr_include; i++)
+		if (!fnmatch(o->include[i], name, 0))
+			return true;
+	return false;
 }
 
 /*
- * Adds every regular file under @path, without following symbolic links.
- * The directory entry's type says what an entry is, so most files cost
- * no stat here: their size comes with the permission check, in parallel.
- * Every unreadable directory is named; the walk goes on, and the caller
- * evicts nothing.
+ * An entry of a directory that is itself a directory: opened without
+ * following a link, checked, and walked unless it is another mount.
  */
-static int ev_walk(struct ev_list *l, const char *path, bool *failed)
+static int ev_walk_sub(struct ev_list *l, int dfd, const char *child,
+		       const char *name, ino_t ino, bool ino_ok,
+		       unsigned long long mnt)
 {
-	DIR *d = opendir(path);
-	struct dirent *e;
 	struct stat st;
-	char *child;
-	int type, err = 0;
+	int fd = openat(dfd, name, EV_OPEN | O_DIRECTORY);
 
-	if (!d) {
-		tool_error("evict", "%s: %s", path, strerror(errno));
-		*failed = true;
+	if (fd < 0) {
+		if (errno == ENOENT)
+			ev_skip(child, "vanished", &l->sk.vanished);
+		else if (errno == ELOOP || errno == ENOTDIR)
+			ev_skip(child, "no longer a directory",
+				&l->sk.changed);
+		else {
+			tool_error("evict", "%s: %s", child, strerror(errno));
+			l->failed = true;
+		}
 		return 0;
 	}
-	while (!err && (e = readdir(d))) {
+	if (fstat(fd, &st) || !S_ISDIR(st.st_mode)) {
+		ev_skip(child, "replaced during the walk", &l->sk.changed);
+		close(fd);
+		return 0;
+	}
+	/* A mount point: the listing gave the inode under the mount. */
+	if (ev_mount(fd, &st) != mnt) {
+		if (l->cross)
+			return ev_walk(l, fd, child, ev_mount(fd, &st));
+		tool_note("evict", "%s: skipped: a mount point (--cross-mounts "
+			  "crosses it)", child);
+		l->sk.mounts++;
+		close(fd);
+		return 0;
+	}
+	if (ino && ino_ok && st.st_ino != ino) {
+		ev_skip(child, "replaced during the walk", &l->sk.changed);
+		close(fd);
+		return 0;
+	}
+	return ev_walk(l, fd, child, mnt);
+}
+
+/*
+ * Adds every regular file under the directory open at @dfd (which this
+ * takes over), without following symbolic links.  The entry's type says
+ * what it is; its inode number is checked when the file is opened.  Every
+ * unreadable directory is named; the walk goes on, and nothing is evicted.
+ */
+static int ev_walk(struct ev_list *l, int dfd, const char *path,
+		   unsigned long long mnt)
+{
+	struct stat st;
+	struct dirent *e;
+	char *child;
+	int dir, type, err = 0;
+	DIR *d;
+
+	if (fstat(dfd, &st) || (dir = ev_keep_dir(l, dfd, &st)) < 0) {
+		close(dfd);
+		return -ENOMEM;
+	}
+	d = fdopendir(dup(dfd));
+	if (!d) {
+		tool_error("evict", "%s: %s", path, strerror(errno));
+		l->failed = true;
+		return 0;
+	}
+	while (!err && (errno = 0, e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		if (asprintf(&child, "%s/%s", path, e->d_name) < 0) {
@@ -114,19 +290,36 @@ static int ev_walk(struct ev_list *l, const char *path, bool *failed)
 		}
 		type = e->d_type;
 		if (type == DT_UNKNOWN) {
-			if (lstat(child, &st)) {
-				tool_error("evict", "%s: %s", child,
-					   strerror(errno));
-				*failed = true;
-			}
-			type = S_ISREG(st.st_mode) ? DT_REG :
-			       S_ISDIR(st.st_mode) ? DT_DIR : DT_UNKNOWN;
+			if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW))
+				type = DT_WHT;	/* vanished: skipped below */
+			else
+				type = S_ISREG(st.st_mode) ? DT_REG :
+				       S_ISDIR(st.st_mode) ? DT_DIR : DT_LNK;
 		}
-		if (type == DT_REG)
-			err = ev_add(l, child, -1);
+		if ((type == DT_REG || type == DT_DIR) &&
+		    !ev_wanted(l, e->d_name, type == DT_DIR)) {
+			l->sk.filtered++;
+			free(child);
+			continue;
+		}
+		if (type == DT_REG && !ev_add(l, child, dir, e->d_ino,
+					      strlen(child) -
+					      strlen(e->d_name)))
+			err = -ENOMEM;
+		else if (type == DT_REG)
+			;
 		else if (type == DT_DIR)
-			err = ev_walk(l, child, failed);
+			err = ev_walk_sub(l, dfd, child, e->d_name, e->d_ino,
+					  l->dirs[dir].ino_ok, mnt);
+		else if (type == DT_WHT)
+			ev_skip(child, "vanished", &l->sk.vanished);
+		else
+			l->sk.special++;
 		free(child);
+	}
+	if (!err && errno) {
+		tool_error("evict", "%s: %s", path, strerror(errno));
+		l->failed = true;
 	}
 	closedir(d);
 	return err;
@@ -135,21 +328,35 @@ static int ev_walk(struct ev_list *l, const char *path, bool *failed)
 /* Adds a file, or every regular file under a directory, to @l. */
 static int ev_add_arg(struct ev_list *l, const char *path)
 {
-	bool failed = false;
+	struct ev_file *f;
 	struct stat st;
+	int fd, err;
 
-	if (stat(path, &st)) {
+	/* The argument itself may be a symbolic link: the user named it. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
 		tool_error("evict", "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	if (S_ISDIR(st.st_mode))
-		return ev_walk(l, path, &failed) || failed ? -1 : 0;
+	if (S_ISDIR(st.st_mode)) {
+		err = ev_walk(l, fd, path, ev_mount(fd, &st));
+		return err || l->failed ? -1 : 0;
+	}
 	if (!S_ISREG(st.st_mode)) {
 		tool_error("evict", "%s: not a regular file or directory",
 			   path);
+		close(fd);
 		return -1;
 	}
-	return ev_add(l, path, -1) ? -1 : 0;
+	f = ev_add(l, path, -1, st.st_ino, 0);
+	if (!f) {
+		close(fd);
+		return -1;
+	}
+	f->fd = fd;	/* the one the check would open */
+	return 0;
 }
 
 static struct ev_file *ev_iter(struct ev_file *f, size_t n)
@@ -159,17 +366,73 @@ static struct ev_file *ev_iter(struct ev_file *f, size_t n)
 	return f;
 }
 
-static int ev_evict(struct ev_file *f)
+/*
+ * Opens @f without following anything the walk did not: relative to its
+ * directory, O_NOFOLLOW.  Return: the descriptor; -ESTALE when it is no
+ * longer the regular file listed; or another negative errno.
+ */
+static int ev_open(const struct ev_list *l, struct ev_file *f,
+		   struct stat *st)
+{
+	const struct ev_dir *d = f->dir >= 0 ? &l->dirs[f->dir] : NULL;
+	int fd, err;
+
+	if (d)
+		fd = openat(d->fd, f->path + f->name, EV_OPEN);
+	else
+		fd = open(f->path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+			  O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -ESTALE : -errno;
+	if (fstat(fd, st)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st->st_mode) ||
+	    (f->ino && (!d || d->ino_ok) && st->st_ino != f->ino) ||
+	    (d && !l->cross && st->st_dev != d->dev)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* Says why @f is skipped, or names it as unreadable: 1 if it was. */
+static int ev_open_failed(struct ev_list *l, struct ev_file *f, int err)
+{
+	f->skip = true;
+	if (err == -ENOENT) {
+		ev_skip(f->path, "vanished", &l->sk.vanished);
+		return 0;
+	}
+	if (err == -ESTALE) {
+		ev_skip(f->path, "replaced by something else than the "
+			"regular file listed", &l->sk.changed);
+		return 0;
+	}
+	tool_error("evict", "%s: %s", f->path, strerror(-err));
+	return 1;
+}
+
+static int ev_evict(struct ev_list *l, struct ev_file *f)
 {
 	int fd = f->fd, err;
+	struct stat st;
 
 	f->fd = -1;
-	if (!f->size)
+	if (f->skip || !f->size) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
+	}
+	if (fd < 0) {
+		fd = ev_open(l, f, &st);
+		if (fd == -ENOENT || fd == -ESTALE)
+			return ev_open_failed(l, f, fd);
+	}
 	if (fd < 0)
-		fd = open(f->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+		return fd;
 	err = sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE |
 			      SYNC_FILE_RANGE_WRITE |
 			      SYNC_FILE_RANGE_WAIT_AFTER) &&
@@ -180,14 +443,119 @@ static int ev_evict(struct ev_file *f)
 	return err;
 }
 
-static int ev_chunk(struct ev_file *start, struct ev_file *end, void *arg)
+/*
+ * residency: counts @f's pages in the page cache with mincore(2) on a
+ * shared read-only mapping, which faults nothing in.
+ */
+static int ev_resident(struct ev_list *l, struct ev_file *f)
+{
+	size_t ps = tool_page_size(), pages, i;
+	unsigned char *vec;
+	struct stat st;
+	void *map;
+	int fd = f->fd, err = 0;
+
+	f->fd = -1;
+	if (f->skip || f->size <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	if (fd < 0) {
+		fd = ev_open(l, f, &st);
+		if (fd == -ENOENT || fd == -ESTALE)
+			return ev_open_failed(l, f, fd);
+		if (fd < 0)
+			return fd;
+	}
+	pages = ((size_t)f->size + ps - 1) / ps;
+	map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
+	vec = malloc(pages);
+	if (map == MAP_FAILED || !vec) {
+		err = map == MAP_FAILED ? -errno : -ENOMEM;
+	} else if (mincore(map, f->size, vec)) {
+		err = -errno;
+	} else {
+		for (i = 0; i < pages; i++)
+			f->cached += vec[i] & 1;
+	}
+	free(vec);
+	if (map != MAP_FAILED)
+		munmap(map, f->size);
+	close(fd);
+	return err;
+}
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+/* Reads @len bytes of @fd from the start, into the page cache. */
+static int ev_read_through(int fd, off_t len)
+{
+	static __thread char buf[1 << 16];
+	off_t off;
+	ssize_t n;
+
+	for (off = 0; off < len; off += n) {
+		n = pread(fd, buf, sizeof(buf), off);
+		if (n < 0)
+			return -errno;
+		if (!n)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * populate --files: brings @f into the page cache through a shared
+ * read-only mapping (MADV_POPULATE_READ: a file cut short meanwhile is an
+ * error, not a SIGBUS), and with --lock keeps it mapped and locked.
+ */
+static int ev_touch(struct ev_list *l, struct ev_file *f)
+{
+	struct stat st;
+	void *map;
+	int fd = f->fd, err = 0;
+
+	f->fd = -1;
+	if (f->skip || f->size <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	if (fd < 0) {
+		fd = ev_open(l, f, &st);
+		if (fd == -ENOENT || fd == -ESTALE)
+			return ev_open_failed(l, f, fd);
+		if (fd < 0)
+			return fd;
+	}
+	map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		err = -errno;
+	} else if (madvise(map, f->size, MADV_POPULATE_READ)) {
+		err = errno == EINVAL ? ev_read_through(fd, f->size) : -errno;
+	}
+	if (!err && l->o->lock && mlock(map, f->size))
+		err = -errno;
+	if (!err && l->o->lock)
+		f->map = map;
+	else if (map != MAP_FAILED)
+		munmap(map, f->size);
+	close(fd);
+	return err;
+}
+
+static int ev_chunk(struct ev_file *start, struct ev_file *end,
+		    struct ev_list *l)
 {
 	struct ev_file *f;
 	int err;
 
-	(void)arg;
 	for (f = start; f != end; f = f->next) {
-		err = ev_evict(f);
+		err = l->mode == 'r' ? ev_resident(l, f) :
+		      l->mode == 't' ? ev_touch(l, f) : ev_evict(l, f);
 		if (err) {
 			/* Named here: main no longer has the path. */
 			tool_error("evict", "%s: %s", f->path, strerror(-err));
@@ -204,6 +572,7 @@ static int ev_chunk(struct ev_file *start, struct ev_file *end, void *arg)
  * descriptor for the eviction; otherwise it closes it again.
  */
 struct ev_check {
+	struct ev_list *l;
 	atomic_size_t denied;
 	atomic_size_t bytes;	/* the files' sizes, for the report */
 	bool keep;
@@ -217,16 +586,29 @@ static int ev_check_chunk(struct ev_file *start, struct ev_file *end,
 	int fd;
 
 	for (f = start; f != end; f = f->next) {
-		fd = open(f->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st)) {
-			tool_error("evict", "%s: %s", f->path,
-				   strerror(errno));
-			atomic_fetch_add(&c->denied, 1);
-			if (fd >= 0)
+		if (f->fd >= 0) {	/* an argument, opened already */
+			fd = f->fd;
+			f->fd = -1;
+			if (fstat(fd, &st)) {
 				close(fd);
+				fd = -errno;
+			}
+		} else {
+			fd = ev_open(c->l, f, &st);
+		}
+		if (fd < 0) {
+			if (ev_open_failed(c->l, f, fd))
+				atomic_fetch_add(&c->denied, 1);
+			continue;
+		}
+		if (c->l->o->max_size && st.st_size > c->l->o->max_size) {
+			f->skip = true;
+			atomic_fetch_add(&c->l->sk.large, 1);
+			close(fd);
 			continue;
 		}
 		f->size = st.st_size;
+		f->ino = st.st_ino;	/* a reopen must find the same */
 		atomic_fetch_add_explicit(&c->bytes, st.st_size,
 					  memory_order_relaxed);
 		if (c->keep && st.st_size)
@@ -280,7 +662,7 @@ static bool ev_fds_fit(size_t nr)
 static int ev_check(const struct tool_opts *o, struct ev_list *l)
 {
 	DEFINE_KTASK_CTL(ctl, ev_check_chunk, NULL, EVICT_MIN_CHUNK);
-	struct ev_check c = { .keep = ev_fds_fit(l->nr) };
+	struct ev_check c = { .l = l, .keep = ev_fds_fit(l->nr) };
 	size_t n;
 
 	ctl.kc_func_arg = &c;
@@ -295,6 +677,216 @@ static int ev_check(const struct tool_opts *o, struct ev_list *l)
 	return n ? -1 : 0;
 }
 
+/* populate --daemon: where the child says it is ready, or -1. */
+static int ev_ready_fd = -1;
+
+static void ev_ready(char status)
+{
+	if (ev_ready_fd < 0)
+		return;
+	if (write(ev_ready_fd, &status, 1) < 0)
+		status = 1;
+	close(ev_ready_fd);
+	ev_ready_fd = -1;
+}
+
+/*
+ * populate --files --lock: reports, then keeps the files locked until
+ * SIGINT or SIGTERM.  A daemon writes its pid file first and then tells
+ * the parent it is ready.
+ */
+static int ev_hold(const struct tool_opts *o, struct tool_result *r)
+{
+	struct timespec tick = { 0, 100000000 };
+	char line[32];
+	int fd, n;
+
+	tool_report(o, r);
+	r->reported = true;
+	fflush(stdout);
+	if (o->pidfile) {
+		fd = open(o->pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+			  O_CLOEXEC, 0644);
+		n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+		if (fd < 0 || write(fd, line, n) != n) {
+			tool_error("populate", "%s: %s", o->pidfile,
+				   strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -EIO;
+		}
+		close(fd);
+	}
+	if (o->daemon) {
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		ev_ready(0);
+	}
+	while (!tool_stop_signal())
+		nanosleep(&tick, NULL);
+	if (o->pidfile)
+		unlink(o->pidfile);
+	return 0;
+}
+
+/*
+ * populate --daemon: forks before any thread exists (locks are not
+ * inherited); the parent waits until the child has locked the files and
+ * exits with its status.
+ */
+static int ev_daemonize(void)
+{
+	int p[2];
+	char status = 1;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid) {
+		close(p[1]);
+		if (read(p[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(p[0]);
+	ev_ready_fd = p[1];
+	setsid();
+	return 0;
+}
+
+/* `ktask populate --files [--lock [--daemon] [--pidfile FILE]] PATH...` */
+int populate_files(struct tool_opts *o, int argc, char **argv)
+{
+	int ret = tool_check_opts("populate", o, TOOL_OPT_POP | TOOL_OPT_EVICT,
+				  argc, o->files_from ? 0 : 1, -1);
+	struct tool_result r = { 0 };
+
+	if (ret)
+		return ret;
+	if (!o->files || o->file || o->read || o->write || o->mlock ||
+	    o->touch || ((o->daemon || o->pidfile) && !o->lock) ||
+	    o->evict_mode) {
+		tool_error("populate", "--files takes --lock, and --lock "
+			   "--daemon and --pidfile; not --file, --read, "
+			   "--write, --mlock, --touch or --dry-run");
+		return 2;
+	}
+	if (o->daemon && (ret = ev_daemonize())) {
+		tool_error("populate", "cannot start a daemon: %s",
+			   strerror(-ret));
+		return 1;
+	}
+	tool_catch_signals();
+	o->evict_mode = 't';
+	ret = evict_do(o, argv, argc, &r);
+	ev_ready(ret ? 1 : 0);
+	if (!ret && !r.reported)
+		tool_report(o, &r);
+	return ret;
+}
+
+/* --files-from FILE, or '-': a path a line, each as an argument. */
+static int ev_files_from(struct ev_list *l, const char *file)
+{
+	FILE *f = strcmp(file, "-") ? fopen(file, "re") : stdin;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int err = 0;
+
+	if (!f) {
+		tool_error("evict", "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n)
+			err |= ev_add_arg(l, line);
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return err;
+}
+
+/* residency --verbose: each file's cached pages, as vmtouch -v. */
+static void ev_print_resident(struct ev_list *l)
+{
+	size_t ps = tool_page_size(), pages;
+	struct ev_file *f;
+	char name[4096];
+
+	for (f = l->head; f; f = f->next) {
+		if (f->skip)
+			continue;
+		pages = f->size > 0 ? ((size_t)f->size + ps - 1) / ps : 0;
+		tool_escape(f->path, name, sizeof(name));
+		printf("%s  %zu/%zu pages  %.0f%%\n", name, f->cached, pages,
+		       pages ? 100.0 * f->cached / pages : 100.0);
+	}
+}
+
+/* --dry-run: the files that would be evicted, one a line, escaped. */
+static void ev_list_files(struct ev_list *l, const struct tool_opts *o,
+			  struct tool_result *r)
+{
+	struct ev_file *f;
+	char name[4096];
+
+	for (f = l->head; f; f = f->next) {
+		if (f->skip || o->json)
+			continue;
+		tool_escape(f->path, name, sizeof(name));
+		printf("%s\n", name);
+	}
+	r->bytes = l->bytes;
+	r->how = "dry run";
+	snprintf(r->what, sizeof(r->what), "page cache, dry run: nothing "
+		 "evicted");
+	snprintf(r->method, sizeof(r->method), "--dry-run: every file found "
+		 "and opened, none evicted");
+}
+
+/* Says what was skipped, in one line. */
+static void ev_summary(struct ev_list *l)
+{
+	size_t v = atomic_load(&l->sk.vanished), c = atomic_load(&l->sk.changed);
+	char line[256];
+	int n = 0;
+
+	line[0] = '\0';
+	if (v)
+		n += snprintf(line + n, sizeof(line) - n, ", %zu vanished", v);
+	if (c)
+		n += snprintf(line + n, sizeof(line) - n, ", %zu changed "
+			      "during the walk", c);
+	if (l->sk.mounts)
+		n += snprintf(line + n, sizeof(line) - n, ", %zu mount %s not "
+			      "crossed", l->sk.mounts,
+			      tool_plural(l->sk.mounts, "point", "points"));
+	if (l->sk.filtered)
+		n += snprintf(line + n, sizeof(line) - n, ", %zu left out by "
+			      "--include/--exclude", l->sk.filtered);
+	if (atomic_load(&l->sk.large))
+		n += snprintf(line + n, sizeof(line) - n, ", %zu larger than "
+			      "--max-size", atomic_load(&l->sk.large));
+	if (l->sk.special)
+		n += snprintf(line + n, sizeof(line) - n, ", %zu %s not "
+			      "regular files", l->sk.special,
+			      tool_plural(l->sk.special, "entry", "entries"));
+	if (n)
+		tool_note("evict", "skipped%s", line + 1);
+}
+
 /**
  * evict_do() - drops the page cache of files and of files under directories.
  * @o: the options; --min-chunk counts files.
@@ -307,8 +899,11 @@ static int ev_check(const struct tool_opts *o, struct ev_list *l)
 int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	     struct tool_result *r)
 {
-	struct ev_list l = { .tail = &l.head };
-	DEFINE_KTASK_CTL(ctl, ev_chunk, NULL, EVICT_MIN_CHUNK);
+	struct ev_list l = { .tail = &l.head, .cross = o->cross_mounts,
+			     .mode = o->evict_mode, .o = o };
+	DEFINE_KTASK_CTL(ctl, ev_chunk, &l, EVICT_MIN_CHUNK);
+	double t0 = tool_now(), t1, t2;
+	struct ev_file *f;
 	int i, err = 0;
 
 	r->command = "evict";
@@ -316,10 +911,18 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	snprintf(r->what, sizeof(r->what), "page cache");
 	/* Every argument is looked at, so that all problems are named. */
 	for (i = 0; i < nr_paths; i++)
-		err |= ev_add_arg(&l, paths[i]);
-	if (!err && l.nr)
-		err = ev_check(o, &l);
-	if (!err) {
+		err |= strcmp(paths[i], "-") ? ev_add_arg(&l, paths[i]) :
+		       ev_files_from(&l, "-");
+	if (o->files_from)
+		err |= ev_files_from(&l, o->files_from);
+	t1 = tool_now();
+	/* Even after a failure, so that every unreadable file is named. */
+	if (l.nr)
+		err |= ev_check(o, &l);
+	t2 = tool_now();
+	if (!err && l.mode == 'n') {
+		ev_list_files(&l, o, r);
+	} else if (!err) {
 		ktask_ctl_set_iter_func(&ctl, ev_iter);
 		r->bytes = l.bytes;
 		err = tool_run(o, l.head, l.nr, 1, &ctl, r);
@@ -330,6 +933,47 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 			 tool_plural(r->stats.ks_helpers + 1, "thread",
 				     "threads"));
 	}
+	ev_summary(&l);
+	r->units = l.nr;
+	for (f = l.head; f; f = f->next) {
+		if (f->skip) {
+			r->skipped++, r->units--;
+			continue;
+		}
+		r->pages += f->size > 0 ? ((size_t)f->size +
+					   tool_page_size() - 1) /
+					  tool_page_size() : 0;
+		r->resident += f->cached;
+	}
+	if (!err && l.mode == 't') {
+		r->command = "populate";
+		r->how = "MADV_POPULATE_READ, shared map";
+		r->moves_data = true;
+		snprintf(r->what, sizeof(r->what), "page cache%s",
+			 o->lock ? ", locked" : "");
+		snprintf(r->method, sizeof(r->method), "MADV_POPULATE_READ of "
+			 "a shared read-only mapping of each file%s, %zu %s",
+			 o->lock ? ", mlock(2)" : "", r->stats.ks_helpers + 1,
+			 tool_plural(r->stats.ks_helpers + 1, "thread",
+				     "threads"));
+		if (o->lock)
+			err = ev_hold(o, r);
+	}
+	if (!err && l.mode == 'r') {
+		r->command = "residency";
+		snprintf(r->method, sizeof(r->method), "mincore(2) of a "
+			 "shared read-only mapping of each file, %zu %s",
+			 r->stats.ks_helpers + 1,
+			 tool_plural(r->stats.ks_helpers + 1, "thread",
+				     "threads"));
+		if (o->verbose && !o->json)
+			ev_print_resident(&l);
+	}
+	r->seconds = tool_now() - t0;	/* the walk and the check too */
+	snprintf(r->phases, sizeof(r->phases), "walk %.3f s, open and check "
+		 "%.3f s, %s %.3f s", t1 - t0, t2 - t1, l.mode == 'r' ?
+		 "mincore" : l.mode == 't' ? "populate" : l.mode == 'n' ?
+		 "listing" : "eviction", r->seconds - (t2 - t0));
 	ev_free(&l);
 	return err ? 1 : 0;
 }
@@ -337,11 +981,32 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 /* `ktask evict FILE...|DIR...` */
 int cmd_evict(struct tool_opts *o, int argc, char **argv)
 {
-	int ret = tool_check_opts("evict", o, 0, argc, 1, -1);
+	int ret = tool_check_opts("evict", o, TOOL_OPT_EVICT, argc,
+				  o->files_from ? 0 : 1, -1);
 	struct tool_result r = { 0 };
 
 	if (ret)
 		return ret;
+	ret = evict_do(o, argv, argc, &r);
+	if (!ret)
+		tool_report(o, &r);
+	return ret;
+}
+
+/* `ktask residency FILE...|DIR...`: evict's walk, counting cached pages. */
+int cmd_residency(struct tool_opts *o, int argc, char **argv)
+{
+	int ret = tool_check_opts("residency", o, TOOL_OPT_EVICT, argc,
+				  o->files_from ? 0 : 1, -1);
+	struct tool_result r = { 0 };
+
+	if (ret)
+		return ret;
+	if (o->evict_mode == 'n') {
+		tool_error("residency", "--dry-run applies to evict only");
+		return 2;
+	}
+	o->evict_mode = 'r';
 	ret = evict_do(o, argv, argc, &r);
 	if (!ret)
 		tool_report(o, &r);

@@ -21,7 +21,14 @@
  * any fault there allocates); --write write-faults every page, which
  * marks them all dirty: a disk file is then written back in full and its
  * mtime changes.  Holes that were allocated are punched again if the job
- * fails (ENOSPC) or SIGINT or SIGTERM stops it.
+ * fails (ENOSPC) or SIGINT or SIGTERM stops it, under the same rule as
+ * fallocate: only while ktask holds an exclusive write lease on the file
+ * (lease.c), and never preallocated space (holes.c).  Without a lease, or
+ * once another process opens the file, what was allocated is kept.
+ *
+ * The file is opened O_RDONLY, O_NONBLOCK (a FIFO does not block the
+ * open) and checked to be regular; it is reopened for writing through
+ * /proc/self/fd, the same inode, only when the job writes or allocates.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +66,7 @@ struct pop_task {
 	char *map;
 	bool file;
 	struct tool_holes h;	/* a file's holes, to undo */
+	bool undo;		/* leased and exact: failures are undone */
 	atomic_bool punch_failed;
 };
 
@@ -142,6 +150,16 @@ static int populate_step(const struct pop_task *t, char *p, size_t n,
 	return err;
 }
 
+/* Releases the holes of [@s, @e) again, while the lease holds. */
+static void pop_punch(struct pop_task *t, off_t s, off_t e)
+{
+	if (!t->file || !t->undo)
+		return;
+	if (tool_undo_begin() && holes_punch(&t->h, s, e))
+		atomic_store(&t->punch_failed, true);
+	tool_undo_end();
+}
+
 /* Populates [@s, @e) of the region in steps, checking for signals. */
 static int populate_steps(struct pop_task *t, off_t s, off_t e, bool write)
 {
@@ -195,8 +213,8 @@ static int populate_chunk(char *start, char *end, struct pop_task *t)
 		err = populate_steps(t, s, e, t->mode == POP_WRITE);
 	}
 	/* ktask does not undo the chunk that failed: do it here. */
-	if (err && t->file && holes_punch(&t->h, s, e))
-		atomic_store(&t->punch_failed, true);
+	if (err)
+		pop_punch(t, s, e);
 	if (err && t->o->mlock)
 		munlock(start, end - start);
 	return err;
@@ -208,8 +226,7 @@ static void populate_undo(char *start, char *end, struct pop_task *t)
 {
 	if (t->o->mlock)
 		munlock(start, end - start);
-	if (t->file && holes_punch(&t->h, start - t->map, end - t->map))
-		atomic_store(&t->punch_failed, true);
+	pop_punch(t, start - t->map, end - t->map);
 }
 
 static int populate_run(struct pop_task *t, size_t len, size_t granule,
@@ -281,7 +298,7 @@ static int pop_file_holes(struct pop_task *t, const struct tool_fsinfo *fi,
 	if (t->mode == POP_READ)
 		return 0;
 	if (fi->fs != TOOL_FS_HUGETLBFS)
-		return holes_find(&t->h, st->st_size, len);
+		return holes_find(&t->h, st, len);
 	if (alloc && alloc < st->st_size) {
 		tool_error("populate", "%s: hugetlbfs cannot say which of the "
 			   "file's pages are allocated, and some are, so "
@@ -292,38 +309,83 @@ static int pop_file_holes(struct pop_task *t, const struct tool_fsinfo *fi,
 	return alloc ? 0 : holes_add(&t->h, 0, len);
 }
 
+/*
+ * Reopens the file for writing: the same inode through /proc/self/fd, so
+ * that a name swapped meanwhile changes nothing.
+ */
+static int pop_reopen_rw(struct pop_task *t, const struct stat *st)
+{
+	char proc[64];
+	struct stat now;
+	int fd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t->h.fd);
+	fd = open(proc, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &now) || now.st_dev != st->st_dev ||
+	    now.st_ino != st->st_ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	close(t->h.fd);
+	t->h.fd = fd;
+	return 0;
+}
+
+/* Undo rights come with the lease (lease.c), as for fallocate. */
+static void pop_lease(struct pop_task *t)
+{
+	int err;
+
+	if (t->mode == POP_READ || !t->h.bytes)
+		return;
+	err = tool_lease_take(t->h.fd);
+	if (err) {
+		tool_note("populate", "%s: cannot lease it (%s): if the job "
+			  "fails, the holes it allocated stay allocated",
+			  t->o->file, tool_lease_why(err));
+	} else if (t->h.inexact) {
+		tool_note("populate", "%s: it has preallocated space this "
+			  "filesystem cannot locate: if the job fails, the "
+			  "holes it allocated stay allocated", t->o->file);
+	} else {
+		t->undo = true;
+	}
+}
+
+/* Opens --file read-only and non-blocking; checks it is a regular file. */
+static int pop_open_ro(const char *path, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, st)) {
+		tool_error("populate", "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		tool_error("populate", "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Opens --file, checks it and the room for its holes, and maps it. */
 static int pop_open_file(struct pop_task *t, size_t *len)
 {
 	const struct tool_opts *o = t->o;
 	struct tool_fsinfo fi;
 	struct stat st;
-	int fd, err = 1;
+	int err = 1;
 
-	fd = open(o->file, (o->read && !o->write ? O_RDONLY : O_RDWR) |
-		  O_CLOEXEC);
-	if (fd < 0) {
-		tool_error("populate", "%s: %s", o->file, strerror(errno));
+	t->h.fd = pop_open_ro(o->file, &st);
+	if (t->h.fd < 0)
 		return 1;
-	}
-	t->h.fd = fd;
-	if (!tool_fsinfo(fd, &fi) && fi.fs == TOOL_FS_HUGETLBFS &&
-	    o->read && !o->write) {
-		/* A read fault allocates there: undoing it needs writing. */
-		t->h.fd = open(o->file, O_RDWR | O_CLOEXEC);
-		close(fd);
-		fd = t->h.fd;
-		if (fd < 0) {
-			tool_error("populate", "%s: %s (on hugetlbfs even a "
-				   "read allocates, and undoing that needs "
-				   "write access)", o->file, strerror(errno));
-			return 1;
-		}
-	}
-	if (fstat(fd, &st) || tool_fsinfo(fd, &fi)) {
+	if (tool_fsinfo(t->h.fd, &fi)) {
 		tool_error("populate", "%s: %s", o->file, strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		tool_error("populate", "%s: not a regular file", o->file);
 	} else if (!st.st_size) {
 		tool_error("populate", "%s: file is empty", o->file);
 	} else if (o->size > (size_t)st.st_size) {
@@ -339,6 +401,15 @@ static int pop_open_file(struct pop_task *t, size_t *len)
 	}
 	if (err)
 		return err;
+	/* Holes that stay holes need no write: map read-only. */
+	if (t->mode == POP_ALLOC && !t->h.bytes)
+		t->mode = POP_READ;
+	if (t->mode != POP_READ && (err = pop_reopen_rw(t, &st))) {
+		tool_error("populate", "%s: %s%s", o->file, strerror(-err),
+			   fi.fs == TOOL_FS_HUGETLBFS ? " (on hugetlbfs even "
+			   "a read allocates, which needs write access)" : "");
+		return 1;
+	}
 	if (fi.memory && t->h.bytes > fi.avail && !o->force) {
 		tool_error("populate", "%s: No space left on device: its holes "
 			   "need %zu MiB, %s has %zu MiB free; nothing done "
@@ -349,6 +420,7 @@ static int pop_open_file(struct pop_task *t, size_t *len)
 	if (fi.fs == TOOL_FS_TMPFS && tool_check_memory("populate", o,
 							t->h.bytes))
 		return 1;
+	pop_lease(t);
 	/*
 	 * No reservation on hugetlbfs: a punched hole gives back the pages
 	 * that were allocated, but not the reservation of pages that never
@@ -358,7 +430,7 @@ static int pop_open_file(struct pop_task *t, size_t *len)
 	t->map = mmap(NULL, *len, PROT_READ | (t->mode == POP_READ ? 0 :
 					       PROT_WRITE),
 		      MAP_SHARED | (fi.fs == TOOL_FS_HUGETLBFS ?
-				    MAP_NORESERVE : 0), fd, 0);
+				    MAP_NORESERVE : 0), t->h.fd, 0);
 	if (t->map == MAP_FAILED) {
 		t->map = NULL;
 		tool_error("populate", "%s: %s", o->file,
@@ -398,7 +470,14 @@ static void pop_describe(const struct pop_task *t, struct tool_result *r)
 /* Says why a job failed, and what was left of it. */
 static void pop_report_error(const struct pop_task *t, int err)
 {
-	const char *what = t->file ? "; nothing left allocated" : "";
+	const char *what = !t->file ? "" :
+			   t->mode == POP_READ || !t->h.bytes ?
+			   "; nothing left allocated" :
+			   !t->undo ? "; the holes allocated are kept (the job "
+			   "could not have the file to itself)" :
+			   tool_lease_broken() ? "; another process opened the "
+			   "file during the job, so the holes allocated are "
+			   "kept" : "; nothing left allocated";
 	int sig = tool_stop_signal();
 
 	if (err == -EINTR && sig)
@@ -425,10 +504,12 @@ int populate_do(const struct tool_opts *o, struct tool_result *r)
 {
 	struct pop_task t = { .o = o, .h.fd = -1 };
 	size_t len = o->size;
+	double t0, t1;
 	int err;
 
 	r->command = "populate";
 	t.file = o->file;
+	t0 = tool_now();
 	if (t.file) {
 		err = pop_open_file(&t, &len);
 	} else {
@@ -448,19 +529,28 @@ int populate_do(const struct tool_opts *o, struct tool_result *r)
 			}
 		}
 	}
+	t1 = tool_now();
 	if (!err && !tool_stop_signal())
 		err = populate_run(&t, len, tool_page_size(), r);
+	if (t.file) {
+		/* The whole job: the open and the hole scan too. */
+		r->seconds = tool_now() - t0;
+		snprintf(r->phases, sizeof(r->phases), "open, hole scan and "
+			 "map %.3f s (%zu holes), populate %.3f s", t1 - t0,
+			 t.h.nr, r->seconds - (t1 - t0));
+	}
 	if (err <= 0 && tool_stop_signal())
 		err = -EINTR;	/* after the last chunk: still "undo" */
 	/* A signal after the last chunk: everything is undone here. */
-	if (err == -EINTR && tool_stop_signal() && t.file && t.map &&
-	    holes_punch(&t.h, 0, len))
-		atomic_store(&t.punch_failed, true);
+	if (err == -EINTR && tool_stop_signal() && t.file && t.map)
+		pop_punch(&t, 0, len);
 	if (err < 0)
 		pop_report_error(&t, err);
 	pop_describe(&t, r);
 	if (t.map)
 		munmap(t.map, len);
+	if (t.file)
+		tool_lease_release();
 	if (t.h.fd >= 0)
 		close(t.h.fd);
 	holes_free(&t.h);
@@ -470,10 +560,13 @@ int populate_do(const struct tool_opts *o, struct tool_result *r)
 /* `ktask populate [SIZE]`: SIZE defaults to 1 GiB, or the file's size. */
 int cmd_populate(struct tool_opts *o, int argc, char **argv)
 {
-	int ret = tool_check_opts("populate", o, TOOL_OPT_POP | TOOL_OPT_FORCE,
-				  argc, 0, 1);
+	int ret;
 	struct tool_result r = { 0 };
 
+	if (o->files || o->lock || o->daemon || o->pidfile)
+		return populate_files(o, argc, argv);
+	ret = tool_check_opts("populate", o, TOOL_OPT_POP | TOOL_OPT_FORCE,
+			      argc, 0, 1);
 	if (ret)
 		return ret;
 	o->size = o->file ? 0 : 1UL << 30;

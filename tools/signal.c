@@ -19,7 +19,9 @@
  * futex wait (a worker paused by the test hook, the caller waiting for it:
  * a deadlock under ThreadSanitizer).  A step is at most 64 MiB (1 GiB when
  * the kernel's ktask runs fallocate), so the job stops within one step.
- * A second signal during the undo is ignored: the undo finishes.
+ * A second signal during the undo is ignored: the undo finishes.  The
+ * same thread takes the lease signal (lease.c): another process opened a
+ * file the job holds a lease on.
  *
  * A test hook makes "a signal in the middle of the job" happen at a known
  * point: with KTASK_TEST_PAUSE_AFTER=N, a thread that has just finished
@@ -47,6 +49,7 @@ static atomic_int stop_signal;
 static atomic_size_t steps_done;
 static size_t pause_after;	/* 0: the hook is off */
 static sigset_t stop_set;
+static bool signals_no_thread;	/* the fallback handler runs instead */
 
 static void stop(int sig)
 {
@@ -61,9 +64,14 @@ static void *signal_thread(void *arg)
 	int sig;
 
 	(void)arg;
-	for (;;)
-		if (!sigwait(&stop_set, &sig))
+	for (;;) {
+		if (sigwait(&stop_set, &sig))
+			continue;
+		if (sig == TOOL_LEASE_SIGNAL)
+			tool_lease_broken_now();
+		else
 			stop(sig);
+	}
 	return NULL;
 }
 
@@ -77,14 +85,19 @@ static void *signal_thread(void *arg)
 void tool_catch_signals(void)
 {
 	const char *s = getenv("KTASK_TEST_PAUSE_AFTER");
+	static bool caught;
 	struct sigaction sa;
 	pthread_t thread;
 
+	if (caught)
+		return;
+	caught = true;
 	atomic_store(&steps_done, 0);
 	pause_after = s ? strtoul(s, NULL, 10) : 0;
 	sigemptyset(&stop_set);
 	sigaddset(&stop_set, SIGINT);
 	sigaddset(&stop_set, SIGTERM);
+	sigaddset(&stop_set, TOOL_LEASE_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
 	if (!pthread_create(&thread, NULL, signal_thread, NULL)) {
 		pthread_detach(thread);
@@ -95,7 +108,10 @@ void tool_catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* No thread to take the lease signal: tool_lease_take() fails. */
+	sigdelset(&stop_set, TOOL_LEASE_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &stop_set, NULL);
+	signals_no_thread = true;
 }
 
 /* The signal that stopped the job, or 0. */
@@ -148,4 +164,10 @@ int tool_exit_code(int err)
 	int sig = tool_stop_signal();
 
 	return sig && err ? 128 + sig : err;
+}
+
+/* Whether the signal thread runs, which leases need. */
+bool tool_signal_thread(void)
+{
+	return !signals_no_thread;
 }

@@ -14,6 +14,7 @@
 #include <ktask.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -42,6 +43,21 @@ struct tool_opts {
 	bool force;		/* --force: skip the memory limit check */
 	enum tool_mem mem;	/* clear --thp / --hugetlb */
 	const char *file;	/* populate --file */
+	bool cross_mounts;	/* evict --cross-mounts */
+	int evict_mode;		/* 'n': evict --dry-run; 'r': residency */
+	off_t max_size;		/* evict --max-size: larger files skipped */
+	const char *include[16];	/* --include PATTERN: only these files */
+	const char *exclude[16];	/* --exclude PATTERN: not these */
+	int nr_include, nr_exclude;
+	const char *files_from;	/* --files-from FILE ("-": stdin) */
+	bool files;		/* populate --files PATH...: the page cache */
+	bool lock;		/* populate --files --lock: stay resident */
+	bool daemon;		/* ... in the background */
+	const char *pidfile;	/* ... writing its pid here */
+	off_t offset;		/* fallocate --offset */
+	off_t length;		/* fallocate --length, or -1 */
+	bool keep_size;		/* fallocate --keep-size */
+	int falloc_mode;	/* 'p' punch, 'z' zero, 'd' dig, or 0 */
 	unsigned int given;	/* TOOL_OPT_* bits of subcommand options */
 };
 
@@ -49,6 +65,8 @@ struct tool_opts {
 #define TOOL_OPT_MEM	0x1	/* --thp, --hugetlb: clear */
 #define TOOL_OPT_POP	0x2	/* --mlock, --read, --touch, --file, --write */
 #define TOOL_OPT_FORCE	0x4	/* --force: clear, populate */
+#define TOOL_OPT_EVICT	0x8	/* -x, --cross-mounts: evict */
+#define TOOL_OPT_FALLOC	0x10	/* -o, -n, -p, -z, -d, -l: fallocate */
 
 int tool_check_opts(const char *cmd, const struct tool_opts *o,
 		    unsigned int allowed, int argc, int min_args, int max_args);
@@ -66,6 +84,14 @@ struct tool_result {
 	const char *how;	/* the method in a few words, for the demo */
 	bool one_thread;	/* the method is serial whatever the options */
 	double seconds;		/* wall time of ktask_run() alone */
+	const char *create;	/* fallocate: "O_TMPFILE", "rename", "existing" */
+	const char *undo;	/* "discard", "lease", "none" on failure */
+	char sharing[192];	/* the same in a sentence, for --verbose */
+	size_t skipped;		/* evict: files that vanished or changed */
+	size_t pages;		/* evict, residency: pages of the files */
+	size_t resident;	/* residency: of them in the page cache */
+	bool reported;		/* populate --lock: printed before the wait */
+	char phases[160];	/* --verbose: where the time went */
 	struct ktask_stats stats;
 };
 
@@ -91,6 +117,17 @@ void tool_catch_signals(void);
 int tool_stop_signal(void);
 int tool_step_done(void);
 int tool_exit_code(int err);
+bool tool_signal_thread(void);
+
+/* lease.c: undo on an existing file only while no one else has it open. */
+#define TOOL_LEASE_SIGNAL (SIGRTMIN + 2)
+int tool_lease_take(int fd);
+void tool_lease_broken_now(void);
+bool tool_lease_broken(void);
+bool tool_undo_begin(void);
+void tool_undo_end(void);
+void tool_lease_release(void);
+const char *tool_lease_why(int err);
 
 /* holes.c: the holes of a file, which are all a job may allocate or undo. */
 struct tool_hole {
@@ -102,16 +139,21 @@ struct tool_holes {
 	int fd;
 	struct tool_hole *v;	/* sorted, disjoint */
 	size_t nr;
+	size_t cap;		/* room in v */
 	size_t bytes;		/* their total length */
+	bool inexact;		/* preallocated space somewhere unknown */
+	bool eof_alloc;		/* blocks were allocated past the end */
 };
 
 typedef int (*tool_hole_fn)(struct tool_holes *h, off_t off, off_t len,
 			    void *arg);
-int holes_find(struct tool_holes *h, off_t size, off_t len);
+struct stat;
+int holes_find(struct tool_holes *h, const struct stat *st, off_t len);
 int holes_add(struct tool_holes *h, off_t start, off_t end);
 int holes_for_each(struct tool_holes *h, off_t start, off_t end,
 		   tool_hole_fn fn, void *arg);
 int holes_punch(struct tool_holes *h, off_t start, off_t end);
+void holes_trim(struct tool_holes *h, off_t start);
 void holes_free(struct tool_holes *h);
 
 /* fsinfo.c: what kind of filesystem a file is on. */
@@ -169,6 +211,8 @@ int cmd_fallocate(struct tool_opts *o, int argc, char **argv);
 int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	     struct tool_result *r);
 int cmd_evict(struct tool_opts *o, int argc, char **argv);
+int cmd_residency(struct tool_opts *o, int argc, char **argv);
+int populate_files(struct tool_opts *o, int argc, char **argv);
 
 int cmd_demo(struct tool_opts *o, int argc, char **argv);
 

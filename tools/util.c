@@ -16,10 +16,38 @@
 
 static char first_error[2048];
 
+/* The length of the valid UTF-8 sequence at @s (no overlongs, no
+ * surrogates), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+	unsigned int c;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return n;
+}
+
 /**
- * tool_escape() - copies @s with control characters and backslashes
- * escaped (\n, \t, \\, \xNN), so that a file name cannot break a
- * message into several lines or hide part of it.
+ * tool_escape() - copies @s with control characters, backslashes and
+ * bytes that are not UTF-8 escaped (\n, \t, \\, \xNN), so that a file
+ * name cannot break a message into several lines or hide part of it.
  * @s: the text.
  * @buf: where to write; always terminated.
  * @len: room in @buf.
@@ -31,8 +59,19 @@ void tool_escape(const char *s, char *buf, size_t len)
 
 	for (; *s && n + 1 < len; s++) {
 		unsigned char c = *s;
+		size_t u = utf8_len((const unsigned char *)s);
 
-		if (c == '\n')
+		if (u > 1) {
+			if (n + u >= len)
+				break;
+			memcpy(buf + n, s, u);
+			n += u;
+			s += u - 1;
+			continue;
+		}
+		if (!u)
+			snprintf(e, sizeof(e), "\\x%02x", c);
+		else if (c == '\n')
 			snprintf(e, sizeof(e), "\\n");
 		else if (c == '\t')
 			snprintf(e, sizeof(e), "\\t");
@@ -96,14 +135,29 @@ const char *tool_first_error(void)
 	return first_error;
 }
 
-/* Writes @s as a JSON string, quotes included. */
+/*
+ * Writes @s as a JSON string, quotes included.  JSON text is UTF-8: a
+ * byte of a file name that is not valid UTF-8 is written as the four
+ * characters \xNN (as in the messages), the backslash escaped.
+ */
 void tool_json_string(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
 
-		if (c == '"' || c == '\\')
+	fputc('"', f);
+	while (*p) {
+		unsigned char c = *p;
+
+		n = utf8_len(p);
+		if (!n) {
+			fprintf(f, "\\\\x%02x", c);
+			p++;
+			continue;
+		}
+		if (n > 1)
+			fwrite(p, 1, n, f);
+		else if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
 		else if (c == '\n')
 			fputs("\\n", f);
@@ -111,6 +165,7 @@ void tool_json_string(FILE *f, const char *s)
 			fprintf(f, "\\u%04x", c);
 		else
 			fputc(c, f);
+		p += n;
 	}
 	fputc('"', f);
 }
@@ -210,9 +265,27 @@ static void tool_report_json(const struct tool_result *r)
 						0.0);
 	else
 		printf("null");
-	printf(",\"threads\":%zu,\"helpers\":%zu,\"chunk\":%zu}\n",
+	printf(",\"threads\":%zu,\"helpers\":%zu,\"chunk\":%zu",
 	       r->stats.ks_threads, r->stats.ks_helpers,
 	       r->stats.ks_chunk_size);
+	if (!strcmp(r->command, "evict") || !strcmp(r->command, "residency"))
+		printf(",\"skipped\":%zu,\"pages\":%zu", r->skipped,
+		       r->pages);
+	if (!strcmp(r->command, "residency"))
+		printf(",\"resident_pages\":%zu", r->resident);
+	if (r->create)
+		printf(",\"create\":\"%s\"", r->create);
+	if (r->undo)
+		printf(",\"undo\":\"%s\"", r->undo);
+	if (r->sharing[0]) {
+		printf(",\"sharing\":");
+		tool_json_string(stdout, r->sharing);
+	}
+	if (r->phases[0]) {
+		printf(",\"phases\":");
+		tool_json_string(stdout, r->phases);
+	}
+	printf("}\n");
 }
 
 /**
@@ -248,11 +321,19 @@ void tool_report(const struct tool_opts *o, const struct tool_result *r)
 		printf("%s: %zu %s (%s) in %.3f s (%.0f files/s)", r->command,
 		       r->units, tool_plural(r->units, "file", "files"), sz,
 		       r->seconds, r->units / secs);
+		if (!strcmp(r->command, "residency"))
+			printf(", %zu/%zu pages resident (%.0f%%)",
+			       r->resident, r->pages, r->pages ?
+			       100.0 * r->resident / r->pages : 100.0);
 	}
 	printf(", %zu %s, chunk %s\n", threads,
 	       tool_plural(threads, "thread", "threads"), chunk);
 	if (o->verbose && r->method[0])
 		printf("  method: %s\n", r->method);
+	if (o->verbose && r->sharing[0])
+		printf("  file: %s\n", r->sharing);
+	if (o->verbose && r->phases[0])
+		printf("  phases: %s\n", r->phases);
 	if (o->verbose && r->kernel_ktask)
 		printf("  kernel: ktask is built into this kernel, so one "
 		       "fallocate(2) on hugetlbfs is already parallel\n");
@@ -281,8 +362,19 @@ int tool_check_opts(const char *cmd, const struct tool_opts *o,
 			   "apply to populate only");
 		return 2;
 	}
+	if (o->given & ~allowed & TOOL_OPT_EVICT) {
+		tool_error(cmd, "-x, --one-file-system, --cross-mounts and "
+			   "--dry-run apply to evict and residency only");
+		return 2;
+	}
+	if (o->given & ~allowed & TOOL_OPT_FALLOC) {
+		tool_error(cmd, "-o, -l, -n, -p, -z and -d apply to fallocate "
+			   "only");
+		return 2;
+	}
 	if (o->given & ~allowed & TOOL_OPT_FORCE) {
-		tool_error(cmd, "--force applies to clear and populate only");
+		tool_error(cmd, "--force applies to clear, populate and "
+			   "fallocate -d only");
 		return 2;
 	}
 	if (argc < min_args) {

@@ -14,6 +14,10 @@ fail() {
 	FAILED=1
 }
 
+allocated_kib() {
+	echo $(($(stat -c '%b * %B' "$1") / 1024))
+}
+
 # expect CODE PATTERN ARGS...: exit code CODE, one line on stderr matching
 # PATTERN (or no stderr at all when PATTERN is empty).
 expect() {
@@ -45,7 +49,7 @@ expect 2 'size too large' populate 99E
 expect 2 'invalid thread count' --threads 0 clear 1M
 expect 2 'invalid size' --min-chunk 1.5M clear 1M
 expect 2 'unknown command' frobnicate
-expect 2 'missing argument' fallocate "$TMP/f"
+expect 2 'missing LENGTH' fallocate "$TMP/f"
 expect 2 'too many arguments' clear 1M 2M
 expect 2 'apply to populate only' clear --mlock 1M
 expect 2 'apply to clear only' populate --thp 1M
@@ -53,7 +57,7 @@ expect 2 'makes no sense' demo --serial
 expect 2 'a size cannot be negative' clear -1
 expect 2 'a size cannot be negative' populate -5M
 expect 2 'unknown option' clear --frobnicate
-expect 2 'applies to clear and populate only' fallocate --force "$TMP/f" 1M
+expect 2 'applies to clear, populate and fallocate -d only' fallocate --force "$TMP/f" 1M
 expect 2 'contradict' populate --read --write --file /etc/hostname
 
 # SUBCOMMAND --help: that subcommand's own help, on stdout.
@@ -81,7 +85,21 @@ json_error 1 fallocate "$TMP/no/such/dir" 1M
 json_error 2 clear 4Q
 json_error 2 clear -1
 json_error 1 evict "$TMP/missing"
+# An error in an option before --json is JSON too, and so is no command.
+json_error 2 --bogus evict "$TMP/missing"
+json_error 2 -t 0 clear
+"$KTASK" --json >"$TMP/json" 2>/dev/null
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["exit_code"] == 2' \
+	"$TMP/json" || fail "--json with no command: $(cat "$TMP/json")"
+# A name that is not UTF-8: valid JSON, the byte escaped.
+"$KTASK" --json evict "$(printf '%s/bad\377name' "$TMP")" >"$TMP/json" 2>/dev/null
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1], encoding="utf-8")); assert "bad\\xffname" in d["error"], d' \
+	"$TMP/json" || fail "--json of a non-UTF-8 name: $(cat "$TMP/json")"
 echo "ok: --json errors are JSON objects"
+# --version
+"$KTASK" --version | grep -q '^ktask [0-9][0-9.]*$' || fail "--version: $("$KTASK" --version)"
+"$KTASK" -V --json | python3 -c 'import json, sys; assert json.load(sys.stdin)["version"]' ||
+	fail "--version --json"
 
 # A name with a newline is escaped: one error, one line.
 expect 1 'No such file or directory' evict "$TMP/two
@@ -123,11 +141,55 @@ expect 0 '' populate --mlock --touch 8M
 expect 0 '' populate --file "$TMP/f"
 
 # An injected failure through the command line: the new file is removed.
-KTASK_TEST_FAIL_AT=3M expect 1 'file removed' --min-chunk 1M fallocate "$TMP/g" 8M
+KTASK_TEST_FAIL_AT=3M expect 1 'no file created' --min-chunk 1M fallocate "$TMP/g" 8M
 [ -e "$TMP/g" ] && fail "failed fallocate left $TMP/g"
 KTASK_TEST_FAIL_AT=3M expect 1 'file left as it was' --min-chunk 1M fallocate "$TMP/f" 16M
 [ "$(stat -c %s "$TMP/f")" -eq 8388608 ] || fail "failed fallocate changed the size"
 unset KTASK_TEST_FAIL_AT
+
+# fallocate(1)'s options: the same bytes, size and allocation as
+# util-linux fallocate on a copy (where the filesystem has the mode).
+falloc_same() {
+	what=$1
+	shift
+	cmp -s "$TMP/k" "$TMP/u" || fail "fallocate $what: bytes differ from fallocate(1)'s"
+	[ "$(stat -c %s "$TMP/k")" -eq "$(stat -c %s "$TMP/u")" ] ||
+		fail "fallocate $what: size $(stat -c %s "$TMP/k"), fallocate(1): $(stat -c %s "$TMP/u")"
+	[ "$(stat -c %b "$TMP/k")" -eq "$(stat -c %b "$TMP/u")" ] ||
+		fail "fallocate $what: $(stat -c %b "$TMP/k") blocks, fallocate(1): $(stat -c %b "$TMP/u")"
+}
+if command -v fallocate >/dev/null; then
+	head -c 8388608 /dev/urandom >"$TMP/data"
+	dd if=/dev/zero of="$TMP/data" bs=1M seek=3 count=2 conv=notrunc status=none
+	for args in "-o 1M -l 2M" "-n -o 6M -l 4M" "-p -o 1M -l 2M" "-z -o 7M -l 2M" "-d" "-d -o 4M -l 2M"; do
+		cp "$TMP/data" "$TMP/k"
+		cp "$TMP/data" "$TMP/u"
+		# shellcheck disable=SC2086
+		fallocate $args "$TMP/u" 2>/dev/null || continue
+		# shellcheck disable=SC2086
+		expect 0 '' --quiet fallocate $args "$TMP/k"
+		falloc_same "$args"
+	done
+	rm -f "$TMP/k" "$TMP/u"
+	"$KTASK" --quiet fallocate -o 1M -l 2M "$TMP/new" >/dev/null
+	[ "$(stat -c %s "$TMP/new")" -eq 3145728 ] || fail "fallocate -o 1M -l 2M: size $(stat -c %s "$TMP/new")"
+	"$KTASK" --quiet fallocate -n "$TMP/newn" 1M >/dev/null
+	[ "$(stat -c %s "$TMP/newn")" -eq 0 ] && [ "$(allocated_kib "$TMP/newn")" -ge 1024 ] ||
+		fail "fallocate -n of a new file: size $(stat -c %s "$TMP/newn")"
+	rm -f "$TMP/new" "$TMP/newn" "$TMP/data"
+fi
+expect 2 'missing LENGTH' fallocate -p "$TMP/x"
+expect 2 'exclude each other' fallocate -p -z "$TMP/x" 1M
+expect 2 'apply to fallocate only' evict -o 1M "$TMP"
+
+# --verbose names the phases of the whole job, which the time covers.
+"$KTASK" -v --quiet fallocate "$TMP/ph" 1M | grep -q '^  phases: hole scan .* s (.* holes), allocation' ||
+	fail "fallocate -v: no phases: $("$KTASK" -v --quiet fallocate "$TMP/ph" 1M)"
+"$KTASK" -v evict "$TMP/ph" | grep -q '^  phases: walk .* s, open and check .* s, eviction' ||
+	fail "evict -v: no phases"
+"$KTASK" -v --quiet populate --file "$TMP/ph" | grep -q '^  phases: open, hole scan and map' ||
+	fail "populate --file -v: no phases"
+rm -f "$TMP/ph"
 
 # One file is "1 file"; evict moves no data, so no GB/s.
 head -c 4096 /dev/zero >"$TMP/one"

@@ -53,6 +53,22 @@ mount_ext4() {
 	LOOPDEV=$(basename "$(findmnt -n -o SOURCE "$1")")
 }
 
+# mount_loop TYPE DIR SIZE: a TYPE (ext4, xfs, btrfs) filesystem in a file
+# of SIZE on a loop device, at DIR.  Fails when mkfs.TYPE is missing.
+mount_loop() {
+	command -v "mkfs.$1" >/dev/null || return 1
+	img=$LIB_TMP/$1.$(basename "$2").img
+	truncate -s "$3" "$img" || return 1
+	case $1 in
+	ext4) mkfs.ext4 -q -F "$img" ;;
+	xfs) mkfs.xfs -q -f "$img" ;;
+	btrfs) mkfs.btrfs -q -f "$img" ;;
+	*) false ;;
+	esac >/dev/null 2>&1 || return 1
+	mkdir -p "$2" && mount -o loop "$img" "$2" || return 1
+	LIB_MOUNTS="$2 $LIB_MOUNTS"
+}
+
 # mount_hugetlbfs DIR PAGES [OPTS]: reserves PAGES more 2 MiB pages and
 # mounts hugetlbfs at DIR.  Fails when the pages cannot be had.
 mount_hugetlbfs() {

@@ -24,7 +24,7 @@ interrupt_new() {
 	[ "$MID" -ge $((before + 131072)) ] && [ "$MID" -lt $((before + 524288)) ] ||
 		fail "$fs new file: $MID KiB used when paused, was $before"
 	[ "$RC" -eq "$code" ] || fail "$fs new file, SIG$sig: exit $RC, expected $code"
-	grep -q "interrupted by SIG$sig; file removed" "$LIB_TMP/err" ||
+	grep -q "interrupted by SIG$sig; no file created" "$LIB_TMP/err" ||
 		fail "$fs new file, SIG$sig: message: $(cat "$LIB_TMP/err")"
 	[ -e "$dir/new" ] && fail "$fs new file, SIG$sig: file left behind"
 	after=$(used "$dir")

@@ -1,0 +1,222 @@
+#!/bin/sh
+# share.sh - the ktask command among other processes, on tmpfs, ext4, xfs
+# and btrfs (loop devices; xfs and btrfs when their mkfs is installed):
+#
+#   - a second process writes into a file during `fallocate` or `populate
+#     --file`, then SIGINT/SIGTERM: what it wrote survives (the lease
+#     broke, so nothing is undone);
+#   - a file with preallocated space and a failure: that space stays;
+#   - SIGKILL of a job on a new file leaves no file, and of a job on an
+#     existing file leaves its size as it was;
+#   - the temporary-name fallback (no O_TMPFILE) leaves nothing on failure;
+#   - no lease to be had: a note, and what was allocated is kept;
+#   - populate --file on a read-only mount, and of a FIFO.
+# Needs root; exits 77 otherwise.
+#
+#   usage: share.sh PATH/TO/ktask
+set -u
+KTASK=$1
+. "$(dirname "$0")/lib.sh"
+need_root
+
+MiB=1048576
+MARK=ktask-share-marker
+
+# mark FILE MIB: another process writes the marker at MIB MiB, as a
+# database would: in place, then fsync.
+mark() {
+	printf %s "$MARK" | dd of="$1" bs=1M seek="$2" conv=notrunc,fsync \
+		status=none 2>>"$LIB_TMP/dd.err"
+}
+
+# marked FILE MIB: whether the marker reads back there.
+marked() {
+	[ "$(dd if="$1" bs=1M skip="$2" count=1 status=none | head -c ${#MARK})" = "$MARK" ]
+}
+
+# A writer during fallocate of an existing sparse file, then SIGINT.
+writer_fallocate() {
+	fs=$1 d=$2
+	truncate -s 512M "$d/img"
+	: >"$LIB_TMP/dd.err"
+	# The writer opens the file while the job is paused: it must not
+	# wait for the lease (45 s) but get the file at once.
+	(
+		i=0
+		while ! grep -q "paused after 2" "$LIB_TMP/err" 2>/dev/null &&
+			[ $i -lt 600 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		t0=$(date +%s)
+		mark "$d/img" 400
+		echo $(($(date +%s) - t0)) >"$LIB_TMP/dd.secs"
+		touch "$LIB_TMP/dd.done"
+	) &
+	writer=$!
+	rm -f "$LIB_TMP/dd.done"
+	# Send the signal only once the marker is written.
+	KTASK_TEST_PAUSE_AFTER=2 "$KTASK" --threads 2 fallocate "$d/img" 512M \
+		>/dev/null 2>"$LIB_TMP/err" &
+	pid=$!
+	i=0
+	while [ ! -e "$LIB_TMP/dd.done" ] && [ $i -lt 600 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	kill -INT $pid
+	wait $pid
+	rc=$?
+	wait $writer
+	[ $rc -eq 130 ] || fail "$fs writer: exit $rc, expected 130"
+	marked "$d/img" 400 || fail "$fs writer: the marker written at 400M is gone"
+	[ "$(stat -c %s "$d/img")" -eq $((512 * MiB)) ] ||
+		fail "$fs writer: size $(stat -c %s "$d/img")"
+	grep -q "another process opened the file" "$LIB_TMP/err" ||
+		fail "$fs writer: message: $(cat "$LIB_TMP/err")"
+	[ "$(cat "$LIB_TMP/dd.secs")" -lt 10 ] ||
+		fail "$fs writer: the writer waited $(cat "$LIB_TMP/dd.secs") s for the file"
+	rm -f "$d/img"
+	ok "$fs: a writer during fallocate, then SIGINT: its marker survives"
+}
+
+# The same for populate --file (tmpfs: it allocates the holes).
+writer_populate() {
+	fs=$1 d=$2
+	truncate -s 512M "$d/img"
+	: >"$LIB_TMP/err"
+	rm -f "$LIB_TMP/dd.done"
+	KTASK_TEST_PAUSE_AFTER=2 "$KTASK" --min-chunk 64M populate \
+		--file "$d/img" >/dev/null 2>"$LIB_TMP/err" &
+	pid=$!
+	i=0
+	while ! grep -q "paused after 2" "$LIB_TMP/err" && [ $i -lt 600 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	mark "$d/img" 400
+	kill -TERM $pid
+	wait $pid
+	rc=$?
+	[ $rc -eq 143 ] || fail "$fs populate writer: exit $rc, expected 143"
+	marked "$d/img" 400 || fail "$fs populate writer: the marker is gone"
+	grep -q "another process opened the file" "$LIB_TMP/err" ||
+		fail "$fs populate writer: message: $(cat "$LIB_TMP/err")"
+	rm -f "$d/img"
+	ok "$fs: a writer during populate --file, then SIGTERM: its marker survives"
+}
+
+# fallocate -l 100M, then a job that fails at 150M: the 100M stay.
+preallocated() {
+	fs=$1 d=$2
+	fallocate -l 100M "$d/pre" || { echo "SKIP: $fs: no fallocate(1)"; return; }
+	KTASK_TEST_FAIL_AT=150M "$KTASK" --min-chunk 64M fallocate "$d/pre" 200M \
+		>/dev/null 2>"$LIB_TMP/err"
+	rc=$?
+	[ $rc -eq 1 ] || fail "$fs preallocated: exit $rc"
+	a=$(allocated "$d/pre")
+	[ "$a" -ge $((100 * MiB)) ] ||
+		fail "$fs preallocated: $a bytes allocated, was 100 MiB"
+	[ "$(stat -c %s "$d/pre")" -eq $((100 * MiB)) ] ||
+		fail "$fs preallocated: size $(stat -c %s "$d/pre")"
+	rm -f "$d/pre"
+	ok "$fs: preallocated 100M, failure at 150M: $((a / MiB)) MiB stay allocated"
+}
+
+# SIGKILL in the middle: no new file; an existing one keeps its size.
+killed() {
+	fs=$1 d=$2
+	before=$(used "$d")
+	run_paused "$LIB_TMP/err" 2 KILL "$KTASK" fallocate "$d/new" 512M
+	[ -e "$d/new" ] && fail "$fs SIGKILL: the new file exists ($(stat -c %s "$d/new") bytes)"
+	[ "$(ls -A "$d" | grep -c ktask)" -eq 0 ] || fail "$fs SIGKILL: $(ls -A "$d")"
+	after=$(used "$d")
+	[ "$after" -le $((before + 1024)) ] ||
+		fail "$fs SIGKILL: $after KiB used, was $before"
+	truncate -s 1M "$d/old"
+	run_paused "$LIB_TMP/err" 2 KILL "$KTASK" fallocate "$d/old" 512M
+	[ "$(stat -c %s "$d/old")" -eq $MiB ] ||
+		fail "$fs SIGKILL: the existing file looks complete: $(stat -c %s "$d/old") bytes"
+	rm -f "$d/old"
+	ok "$fs: SIGKILL leaves no new file, and an old one its size"
+}
+
+# No O_TMPFILE: a hidden temporary name, renamed into place; on failure
+# nothing is left, on success the file is there and --json says how.
+fallback() {
+	fs=$1 d=$2
+	mkdir "$d/fb"
+	KTASK_TEST_NO_TMPFILE=1 KTASK_TEST_FAIL_AT=3M "$KTASK" --min-chunk 1M \
+		fallocate "$d/fb/f" 8M >/dev/null 2>"$LIB_TMP/err"
+	[ $? -eq 1 ] || fail "$fs fallback: the failure did not fail"
+	[ -z "$(ls -A "$d/fb")" ] || fail "$fs fallback: left $(ls -A "$d/fb")"
+	KTASK_TEST_NO_TMPFILE=1 "$KTASK" --json fallocate "$d/fb/f" 8M \
+		>"$LIB_TMP/json" 2>"$LIB_TMP/err" || fail "$fs fallback failed: $(cat "$LIB_TMP/err")"
+	grep -q '"create":"rename"' "$LIB_TMP/json" || fail "$fs fallback: $(cat "$LIB_TMP/json")"
+	[ "$(ls -A "$d/fb")" = f ] || fail "$fs fallback: $(ls -A "$d/fb")"
+	[ "$(allocated "$d/fb/f")" -ge $((8 * MiB)) ] || fail "$fs fallback: not allocated"
+	"$KTASK" --json fallocate "$d/fb/g" 8M >"$LIB_TMP/json" 2>/dev/null
+	grep -q '"create":"O_TMPFILE"' "$LIB_TMP/json" || fail "$fs: $(cat "$LIB_TMP/json")"
+	rm -rf "$d/fb"
+	ok "$fs: O_TMPFILE, and the temporary-name fallback, leave nothing on failure"
+}
+
+# No lease: the file is open elsewhere (or KTASK_TEST_NO_LEASE): a note,
+# and a failure keeps what was allocated.
+no_lease() {
+	fs=$1 d=$2
+	truncate -s 16M "$d/open"
+	exec 3<"$d/open"
+	KTASK_TEST_FAIL_AT=9M "$KTASK" --min-chunk 4M fallocate "$d/open" 16M \
+		>/dev/null 2>"$LIB_TMP/err"
+	rc=$?
+	exec 3<&-
+	[ $rc -eq 1 ] || fail "$fs no lease: exit $rc"
+	grep -q "cannot lease it (it is open in another process)" "$LIB_TMP/err" ||
+		fail "$fs no lease: $(cat "$LIB_TMP/err")"
+	grep -q "are kept" "$LIB_TMP/err" || fail "$fs no lease: $(cat "$LIB_TMP/err")"
+	[ "$(allocated "$d/open")" -ge $((8 * MiB)) ] ||
+		fail "$fs no lease: $(allocated "$d/open") bytes allocated"
+	[ "$(stat -c %s "$d/open")" -eq $((16 * MiB)) ] || fail "$fs no lease: size"
+	rm -f "$d/open"
+	ok "$fs: no lease (open elsewhere): noted, allocation kept"
+}
+
+# populate --file opens read-only where it only reads; a FIFO is refused.
+readonly_and_fifo() {
+	fs=$1 d=$2
+	head -c 4M /dev/urandom >"$d/ro"
+	mount -o remount,ro "$d" || { echo "SKIP: $fs: cannot remount ro"; return; }
+	"$KTASK" --quiet populate --file "$d/ro" >/dev/null 2>"$LIB_TMP/err" ||
+		fail "$fs read-only: populate --file failed: $(cat "$LIB_TMP/err")"
+	mount -o remount,rw "$d"
+	rm -f "$d/ro"
+	mkfifo "$d/fifo"
+	timeout -k 5 20 "$KTASK" populate --read --file "$d/fifo" >/dev/null 2>"$LIB_TMP/err"
+	rc=$?
+	[ $rc -eq 1 ] && grep -q "not a regular file" "$LIB_TMP/err" ||
+		fail "$fs FIFO: exit $rc: $(cat "$LIB_TMP/err")"
+	rm -f "$d/fifo"
+	ok "$fs: populate --file on a read-only mount, and a FIFO refused"
+}
+
+on_fs() {
+	writer_fallocate "$@"
+	[ "$1" = tmpfs ] && writer_populate "$@"
+	preallocated "$@"
+	killed "$@"
+	fallback "$@"
+	no_lease "$@"
+	[ "$1" != tmpfs ] && readonly_and_fifo "$@"
+}
+
+if mount_tmpfs "$LIB_TMP/tmpfs" 1g; then
+	on_fs tmpfs "$LIB_TMP/tmpfs"
+else
+	fail "cannot mount a tmpfs"
+fi
+for t in ext4 xfs btrfs; do
+	if mount_loop $t "$LIB_TMP/$t" 1G; then
+		on_fs $t "$LIB_TMP/$t"
+	else
+		echo "SKIP: $t on a loop device: no mkfs.$t or no loop device"
+	fi
+done
+exit $FAILED

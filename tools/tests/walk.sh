@@ -1,0 +1,208 @@
+#!/bin/sh
+# walk.sh - `ktask evict DIR` walks that cannot be redirected, on ext4 (a
+# loop device; fincore tells what stayed cached): symbolic links and FIFOs
+# in the tree are not followed nor opened, a mount point is not crossed
+# unless --cross-mounts, and a second process that swaps entries for
+# symbolic links and FIFOs, or deletes files, during the walk makes no run
+# hang, leave the tree or fail.  Needs root; exits 77 otherwise.
+#
+#   usage: walk.sh PATH/TO/ktask
+set -u
+KTASK=$1
+. "$(dirname "$0")/lib.sh"
+need_root
+
+# cached FILE: pages of FILE in the page cache.
+cached() {
+	fincore -n -o PAGES "$1"
+}
+
+# evict_ok WHAT ARGS...: evict must end (20 s at most) with exit 0.
+evict_ok() {
+	what=$1
+	shift
+	timeout -k 2 20 "$KTASK" "$@" >"$LIB_TMP/out" 2>"$LIB_TMP/err"
+	rc=$?
+	[ $rc -eq 0 ] || fail "$what: exit $rc: $(cat "$LIB_TMP/err")"
+}
+
+mount_loop ext4 "$LIB_TMP/ext4" 256M || { echo "SKIP: no ext4 loop device"; exit 77; }
+command -v fincore >/dev/null || { echo "SKIP: no fincore"; exit 77; }
+d=$LIB_TMP/ext4
+mkdir -p "$d/tree/sub" "$d/outside"
+for f in a b sub/c; do head -c 1M /dev/urandom >"$d/tree/$f"; done
+head -c 1M /dev/urandom >"$d/outside/data"
+mkfifo "$d/outside/fifo" "$d/tree/fifo"
+ln -s ../outside "$d/tree/link"
+ln -s ../outside/data "$d/tree/datalink"
+ln -s ../outside/fifo "$d/tree/fifolink"
+sync
+cat "$d/outside/data" "$d/tree/a" >/dev/null
+
+# --- Links and FIFOs in the tree: skipped, the outside stays cached.
+evict_ok "links and FIFOs" --json evict "$d/tree"
+[ "$(cached "$d/outside/data")" -gt 0 ] ||
+	fail "evict followed a link out of the tree: outside/data was evicted"
+[ "$(cached "$d/tree/a")" -eq 0 ] || fail "evict left tree/a cached"
+grep -q '"units":3,' "$LIB_TMP/out" || fail "links and FIFOs: $(cat "$LIB_TMP/out")"
+grep -q "4 entries not regular files" "$LIB_TMP/err" ||
+	fail "links and FIFOs: no summary: $(cat "$LIB_TMP/err")"
+ok "evict: symbolic links and FIFOs under DIR are not followed nor opened"
+
+# --- residency counts what fincore counts; --dry-run evicts nothing.
+cat "$d/tree/a" "$d/tree/b" >/dev/null
+"$KTASK" evict "$d/tree/sub" >/dev/null
+want=$(( $(cached "$d/tree/a") + $(cached "$d/tree/b") + $(cached "$d/tree/sub/c") ))
+"$KTASK" --json residency "$d/tree" >"$LIB_TMP/out" 2>/dev/null
+grep -Eq "\"resident_pages\":$want[,}]" "$LIB_TMP/out" ||
+	fail "residency: fincore says $want: $(cat "$LIB_TMP/out")"
+"$KTASK" -v residency "$d/tree" 2>/dev/null | grep -q "tree/a  256/256 pages  100%" ||
+	fail "residency -v: $("$KTASK" -v residency "$d/tree" 2>&1)"
+"$KTASK" evict --dry-run "$d/tree" >"$LIB_TMP/out" 2>/dev/null
+[ "$(cached "$d/tree/a")" -eq 256 ] || fail "evict --dry-run evicted tree/a"
+grep -q "tree/sub/c$" "$LIB_TMP/out" || fail "evict --dry-run: $(cat "$LIB_TMP/out")"
+ok "residency matches fincore ($want pages); evict --dry-run lists and evicts nothing"
+
+# --- Filters: --include, --exclude (files and directories), --max-size,
+# --files-from and '-'.
+head -c 10 /dev/urandom >"$d/tree/small.log"
+"$KTASK" evict --dry-run --include '*.log' "$d/tree" >"$LIB_TMP/out" 2>/dev/null
+[ "$(wc -l <"$LIB_TMP/out")" -eq 2 ] && grep -q "small.log$" "$LIB_TMP/out" ||
+	fail "--include: $(cat "$LIB_TMP/out")"
+"$KTASK" evict --dry-run --exclude sub --exclude 'b' "$d/tree" >"$LIB_TMP/out" 2>/dev/null
+[ "$(grep -c tree/ "$LIB_TMP/out")" -eq 2 ] && ! grep -q "sub/c" "$LIB_TMP/out" ||
+	fail "--exclude: $(cat "$LIB_TMP/out")"
+"$KTASK" evict --dry-run --max-size 4K "$d/tree" >"$LIB_TMP/out" 2>"$LIB_TMP/err"
+grep -q "small.log$" "$LIB_TMP/out" && [ "$(grep -c tree/ "$LIB_TMP/out")" -eq 1 ] &&
+	grep -q "3 larger than --max-size" "$LIB_TMP/err" ||
+	fail "--max-size: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
+printf '%s\n%s\n' "$d/tree/a" "$d/tree/sub" >"$LIB_TMP/list"
+"$KTASK" --json evict --files-from "$LIB_TMP/list" >"$LIB_TMP/out" 2>/dev/null
+grep -q '"units":2,' "$LIB_TMP/out" || fail "--files-from: $(cat "$LIB_TMP/out")"
+"$KTASK" --json evict - <"$LIB_TMP/list" >"$LIB_TMP/out" 2>/dev/null
+grep -q '"units":2,' "$LIB_TMP/out" || fail "evict -: $(cat "$LIB_TMP/out")"
+rm -f "$d/tree/small.log"
+ok "evict: --include, --exclude, --max-size, --files-from and - select the files"
+
+# --- populate --files warms the cache (vmtouch -t); --lock keeps it
+# locked until a signal, in the foreground or as a daemon with a pid file.
+"$KTASK" evict "$d/tree" >/dev/null 2>&1
+"$KTASK" populate --files "$d/tree" >/dev/null 2>&1 || fail "populate --files failed"
+[ "$(cached "$d/tree/sub/c")" -eq 256 ] || fail "populate --files: $(cached "$d/tree/sub/c") of 256 pages cached"
+"$KTASK" evict "$d/tree" >/dev/null 2>&1
+"$KTASK" populate --files --lock "$d/tree" >"$LIB_TMP/out" 2>&1 &
+pid=$!
+i=0
+while ! grep -q "^populate: 3 files" "$LIB_TMP/out" && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+# The sanitizers make mlock(2) a no-op: nothing to check there.
+if ldd "$KTASK" 2>/dev/null | grep -Eq "lib[at]san"; then
+	echo "  (sanitizer build: mlock is a no-op, VmLck not checked)"
+else
+	lck=$(awk '/VmLck/ { print $2 }' "/proc/$pid/status")
+	[ "${lck:-0}" -ge 3072 ] || fail "populate --lock: VmLck ${lck:-none} KiB"
+	"$KTASK" evict "$d/tree" >/dev/null 2>&1
+	[ "$(cached "$d/tree/a")" -eq 256 ] || fail "populate --lock: evict dropped locked pages"
+fi
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc -eq 0 ] || fail "populate --lock: exit $rc after SIGINT"
+"$KTASK" populate --files --lock --daemon --pidfile "$LIB_TMP/pid" "$d/tree" >/dev/null 2>&1 ||
+	fail "populate --daemon failed"
+dpid=$(cat "$LIB_TMP/pid" 2>/dev/null)
+[ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null || fail "populate --daemon: no daemon"
+kill -TERM "$dpid" 2>/dev/null
+i=0
+while [ -e "$LIB_TMP/pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -e "$LIB_TMP/pid" ] && fail "populate --daemon: pid file left after SIGTERM"
+ok "populate --files warms the cache; --lock holds it until a signal; --daemon --pidfile"
+
+# --- As another user: every unreadable directory and file is named, one
+# line each, and nothing is evicted.
+if command -v setpriv >/dev/null; then
+	chmod 755 "$LIB_TMP" "$d"
+	mkdir -p "$d/perm/d1" "$d/perm/d2" "$d/perm/ok"
+	for f in d1/x d2/y ok/a ok/secret; do head -c 8192 /dev/urandom >"$d/perm/$f"; done
+	chmod 755 "$d/perm" "$d/perm/ok"
+	chmod 644 "$d/perm/ok/a"
+	chmod 700 "$d/perm/d1" "$d/perm/d2"
+	chmod 600 "$d/perm/ok/secret"
+	cat "$d/perm/ok/a" >/dev/null
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$KTASK" evict "$d/perm" >/dev/null 2>"$LIB_TMP/err"
+	rc=$?
+	[ $rc -eq 1 ] || fail "unreadable: exit $rc"
+	for n in perm/d1 perm/d2 perm/ok/secret; do
+		grep -q "$n: Permission denied" "$LIB_TMP/err" ||
+			fail "unreadable: $n not named: $(cat "$LIB_TMP/err")"
+	done
+	[ "$(cached "$d/perm/ok/a")" -eq 2 ] || fail "unreadable: ok/a was evicted"
+	rm -rf "$d/perm"
+	ok "evict: unreadable directories and files are all named; nothing evicted"
+fi
+
+# --- A mount point: not crossed unless asked.
+mount_tmpfs "$d/tree/mnt" 16m || fail "cannot mount a tmpfs"
+head -c 4096 /dev/urandom >"$d/tree/mnt/m"
+evict_ok "mount point" --json evict "$d/tree"
+grep -q '"units":3,' "$LIB_TMP/out" || fail "mount point crossed: $(cat "$LIB_TMP/out")"
+grep -q "1 mount point not crossed" "$LIB_TMP/err" || fail "mount point: $(cat "$LIB_TMP/err")"
+evict_ok "-x" -x --json evict "$d/tree"
+grep -q '"units":3,' "$LIB_TMP/out" || fail "-x: $(cat "$LIB_TMP/out")"
+evict_ok "--cross-mounts" --json evict --cross-mounts "$d/tree"
+grep -q '"units":4,' "$LIB_TMP/out" || fail "--cross-mounts: $(cat "$LIB_TMP/out")"
+umount "$d/tree/mnt" && LIB_MOUNTS=$(echo "$LIB_MOUNTS" | sed "s|$d/tree/mnt||")
+ok "evict: a mount point is crossed only with --cross-mounts"
+
+# --- A second process swaps entries for links and FIFOs, and deletes and
+# recreates files, while evict walks: every run ends, with exit 0, and
+# the outside stays cached.  Bounded: 30 runs, the swapper stops with them.
+mkdir -p "$d/race/d1" "$d/race/d2"
+for i in $(seq 1 40); do
+	head -c 8192 /dev/urandom >"$d/race/d1/f$i"
+	head -c 8192 /dev/urandom >"$d/race/d2/f$i"
+done
+sync
+rm -f "$LIB_TMP/stop"
+(
+	n=0
+	while [ ! -e "$LIB_TMP/stop" ] && [ $n -lt 20000 ]; do
+		n=$((n + 1))
+		i=$((n % 40 + 1))
+		# a file becomes a FIFO, a link to one, a link out; then back
+		mv "$d/race/d1/f$i" "$d/race/d1/.k$i" 2>/dev/null
+		mkfifo "$d/race/d1/f$i" 2>/dev/null
+		rm -f "$d/race/d1/f$i"
+		ln -s ../../outside/fifo "$d/race/d1/f$i" 2>/dev/null
+		rm -f "$d/race/d1/f$i"
+		mv "$d/race/d1/.k$i" "$d/race/d1/f$i" 2>/dev/null
+		# a directory becomes a link out of the tree, then back
+		mv "$d/race/d2" "$d/race/.d2" 2>/dev/null
+		ln -s ../outside "$d/race/d2" 2>/dev/null
+		rm -f "$d/race/d2"
+		mv "$d/race/.d2" "$d/race/d2" 2>/dev/null
+		# a file vanishes and comes back
+		rm -f "$d/race/d1/g$i"
+		echo x >"$d/race/d1/g$i"
+	done
+) &
+swapper=$!
+hangs=0 fails=0
+for run in $(seq 1 30); do
+	cat "$d/outside/data" >/dev/null
+	timeout -k 2 20 "$KTASK" evict "$d/race" >/dev/null 2>"$LIB_TMP/err"
+	rc=$?
+	case $rc in
+	0) ;;
+	124|137) hangs=$((hangs + 1)) ;;
+	*) fails=$((fails + 1)); echo "  run $run: exit $rc: $(head -n 3 "$LIB_TMP/err")" ;;
+	esac
+	[ "$(cached "$d/outside/data")" -gt 0 ] ||
+		fail "run $run: evict left the tree (outside/data evicted)"
+done
+touch "$LIB_TMP/stop"
+wait $swapper
+[ $hangs -eq 0 ] || fail "$hangs of 30 evict runs hung with a swapper active"
+[ $fails -eq 0 ] || fail "$fails of 30 evict runs failed with a swapper active"
+ok "evict: 30 runs with a swapper active: no hang, no failure, never outside"
+exit $FAILED

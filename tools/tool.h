@@ -95,7 +95,7 @@ struct tool_result {
 	struct ktask_stats stats;
 };
 
-/* util.c */
+/* util.c (and run.c: tool_run()) */
 void tool_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void tool_note(const char *cmd, const char *fmt, ...)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * util.c - what every subcommand does the same way: run a task through
- * ktask with the command-line options applied, time it, report it, and
- * print errors as one line on stderr.
+ * util.c - what every subcommand does the same way: time a job, report
+ * it, and print errors as one line on stderr.  A leaf: it calls no other
+ * part of the command (run.c runs the task with a progress bar).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -211,43 +211,6 @@ int tool_test_fail_at(off_t *offset)
 		return 0;
 	*offset = (off_t)v;
 	return 1;
-}
-
-/**
- * tool_run() - runs one task with the command-line options applied.
- * @o: the options: --threads, --min-chunk and --serial apply here.
- * @start: the task's first position.
- * @size: its size in task units; @r->unit names them.
- * @granule: chunk sizes are rounded up to a multiple of this (pages).
- * @ctl: the task, with the subcommand's own minimum chunk size.
- * @r: gets the time, the size and what ktask decided.
- *
- * --serial caps the task at one thread, so the thread function runs once
- * over the whole range in the caller: the series' CONFIG_KTASK=n.
- *
- * Return: what ktask_run() returned.
- */
-int tool_run(const struct tool_opts *o, void *start, size_t size,
-	     size_t granule, struct ktask_ctl *ctl, struct tool_result *r)
-{
-	size_t min = o->min_chunk ? o->min_chunk : ctl->kc_min_chunk_size;
-	double t0;
-	int err;
-
-	if (granule > 1)
-		min = (min + granule - 1) / granule * granule;
-	ctl->kc_min_chunk_size = min ? min : 1;
-	ktask_ctl_set_max_threads(ctl, o->serial ? 1 : o->threads);
-
-	progress_start(o, size, r->unit);
-	t0 = tool_now();
-	err = ktask_run(start, size, ctl);
-	r->seconds = tool_now() - t0;
-	progress_stop();
-
-	ktask_last_stats(&r->stats);
-	r->units = size;
-	return err;
 }
 
 static void tool_report_json(const struct tool_result *r)

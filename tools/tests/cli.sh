@@ -217,7 +217,12 @@ if [ "$(stat -f -c %T "$TMP")" != tmpfs ] && command -v fincore >/dev/null; then
 	cat "$TMP/d/"* >/dev/null
 	expect 0 '' --min-chunk 2 evict "$TMP/d"
 	pages=$(fincore -n -o PAGES "$TMP/d/"* | awk '{ s += $1 } END { print s }')
-	[ "$pages" -eq 0 ] || fail "evict: $pages pages still cached"
+	# POSIX_FADV_DONTNEED drops what it can: a page another CPU still
+	# holds in its LRU batch, or that a neighbouring test's reclaim or
+	# readahead touches, may stay.  Of 1536 pages, keeping a few is not
+	# a failure to evict; keeping most would be.
+	[ "$pages" -le 32 ] || fail "evict: $pages of 1536 pages still cached"
+	[ "$pages" -eq 0 ] || echo "note: evict left $pages of 1536 pages cached"
 fi
 
 exit $FAILED

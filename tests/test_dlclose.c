@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "childtest.h"
+
 #include <ktask.h>
 
 static struct kt_meet meet;
@@ -61,16 +63,8 @@ static void body_dlclose(void)
 
 static void test_dlclose_with_idle_worker(void **state)
 {
-	int st;
-
 	(void)state;
-	st = kt_run_isolated(body_dlclose, 30);
-	if (st == CHILD_SKIP)
-		skip();
-	if (st > 128)
-		fail_msg("child killed by signal %d (%s)", st - 128,
-			 strsignal(st - 128));
-	assert_int_equal(st, 0);
+	expect_child_ok(body_dlclose, 30);
 }
 
 int main(void)

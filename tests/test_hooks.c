@@ -16,21 +16,11 @@
 
 #include <cmocka.h>
 
+#include "childtest.h"
+
 #include <ktask.h>
 
 #include "../lib/user/testhooks.h"
-
-static void expect_child_ok(void (*body)(void), unsigned int secs)
-{
-	int st = kt_run_isolated(body, secs);
-
-	if (st == CHILD_SKIP)
-		skip();
-	if (st > 128)
-		fail_msg("child killed by signal %d (%s)", st - 128,
-			 strsignal(st - 128));
-	assert_int_equal(st, 0);
-}
 
 /* --- fork() between W_DONE and helper_done() --------------------------- */
 

@@ -51,6 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ktap.h"
+
 #define MiB (1ul << 20)
 #define HP (2 * MiB)
 #define NTESTS 16
@@ -70,71 +72,7 @@
 #define MPOL_LOCAL 4
 
 static char mnt[64];
-static int test_no, ktask_kernel;
-
-static void result(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d ", ok ? "ok" : "not ok", ++test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void skip(const char *desc, const char *why)
-{
-	printf("ok %d %s # SKIP %s\n", ++test_no, desc, why);
-	fflush(stdout);
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long read_long(const char *path)
-{
-	char buf[64];
-	long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f))
-		v = strtol(buf, NULL, 10);
-	fclose(f);
-	return v;
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
+static int ktask_kernel;
 
 static int write_long(const char *path, long v)
 {

@@ -8,7 +8,6 @@
  */
 #include "hostutil.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -97,30 +96,16 @@ static void policy_tasks(int tasks, unsigned int flags)
 }
 
 /* Pool threads ("ktask/N") whose policy is not SCHED_OTHER. */
+static bool policy_not_other(pid_t tid)
+{
+	return sched_getscheduler(tid) != SCHED_OTHER;
+}
+
 static int pool_threads_not_other(void)
 {
-	DIR *dir = opendir("/proc/self/task");
-	struct dirent *de;
-	char path[300], comm[32];
-	int n = 0;
+	int n = kt_count_pool_threads_if(policy_not_other);
 
-	CHECK(dir);
-	while ((de = readdir(dir))) {
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
-			 de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "ktask/", 6) &&
-		    sched_getscheduler(atoi(de->d_name)) != SCHED_OTHER)
-			n++;
-		fclose(f);
-	}
-	closedir(dir);
+	CHECK(n >= 0);
 	return n;
 }
 

@@ -106,8 +106,11 @@ static inline bool kt_wait_for(int *counter, int want, long ms)
 	return true;
 }
 
-/* Threads of this process whose name starts with "ktask/". */
-static inline int kt_count_pool_threads(void)
+/*
+ * Threads of this process whose name starts with "ktask/" and, if @keep is
+ * given, for whose thread id it returns true; -1 if /proc is not there.
+ */
+static inline int kt_count_pool_threads_if(bool (*keep)(pid_t tid))
 {
 	DIR *dir = opendir("/proc/self/task");
 	struct dirent *de;
@@ -126,12 +129,19 @@ static inline int kt_count_pool_threads(void)
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "ktask/", 6))
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "ktask/", 6) &&
+		    (!keep || keep(atoi(de->d_name))))
 			n++;
 		fclose(f);
 	}
 	closedir(dir);
 	return n;
+}
+
+/* Threads of this process whose name starts with "ktask/". */
+static inline int kt_count_pool_threads(void)
+{
+	return kt_count_pool_threads_if(NULL);
 }
 
 static inline int kt_usable_cpus(void)

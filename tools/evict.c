@@ -415,24 +415,40 @@ static int ev_open_failed(struct ev_list *l, struct ev_file *f, int err)
 	return 1;
 }
 
-static int ev_evict(struct ev_list *l, struct ev_file *f)
+/*
+ * The descriptor to work on @f with: the one the check left open, or a new
+ * one.  Return: it; or -1 with *@ret set to what the job on @f returns
+ * (0 for a file skipped, empty, vanished or replaced; a negative errno).
+ */
+static int ev_take_fd(struct ev_list *l, struct ev_file *f, int *ret)
 {
-	int fd = f->fd, err;
 	struct stat st;
+	int fd = f->fd;
 
 	f->fd = -1;
-	if (f->skip || !f->size) {
+	*ret = 0;
+	if (f->skip || f->size <= 0) {
 		if (fd >= 0)
 			close(fd);
-		return 0;
+		return -1;
 	}
-	if (fd < 0) {
-		fd = ev_open(l, f, &st);
-		if (fd == -ENOENT || fd == -ESTALE)
-			return ev_open_failed(l, f, fd);
-	}
-	if (fd < 0)
+	if (fd >= 0)
 		return fd;
+	fd = ev_open(l, f, &st);
+	if (fd == -ENOENT || fd == -ESTALE)
+		*ret = ev_open_failed(l, f, fd);
+	else if (fd < 0)
+		*ret = fd;
+	return fd < 0 ? -1 : fd;
+}
+
+static int ev_evict(struct ev_list *l, struct ev_file *f)
+{
+	int fd, err;
+
+	fd = ev_take_fd(l, f, &err);
+	if (fd < 0)
+		return err;
 	err = sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE |
 			      SYNC_FILE_RANGE_WRITE |
 			      SYNC_FILE_RANGE_WAIT_AFTER) &&
@@ -451,23 +467,12 @@ static int ev_resident(struct ev_list *l, struct ev_file *f)
 {
 	size_t ps = tool_page_size(), pages, i;
 	unsigned char *vec;
-	struct stat st;
 	void *map;
-	int fd = f->fd, err = 0;
+	int fd, err;
 
-	f->fd = -1;
-	if (f->skip || f->size <= 0) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	if (fd < 0) {
-		fd = ev_open(l, f, &st);
-		if (fd == -ENOENT || fd == -ESTALE)
-			return ev_open_failed(l, f, fd);
-		if (fd < 0)
-			return fd;
-	}
+	fd = ev_take_fd(l, f, &err);
+	if (fd < 0)
+		return err;
 	pages = ((size_t)f->size + ps - 1) / ps;
 	map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
 	vec = malloc(pages);
@@ -514,23 +519,12 @@ static int ev_read_through(int fd, off_t len)
  */
 static int ev_touch(struct ev_list *l, struct ev_file *f)
 {
-	struct stat st;
 	void *map;
-	int fd = f->fd, err = 0;
+	int fd, err;
 
-	f->fd = -1;
-	if (f->skip || f->size <= 0) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	if (fd < 0) {
-		fd = ev_open(l, f, &st);
-		if (fd == -ENOENT || fd == -ESTALE)
-			return ev_open_failed(l, f, fd);
-		if (fd < 0)
-			return fd;
-	}
+	fd = ev_take_fd(l, f, &err);
+	if (fd < 0)
+		return err;
 	map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		err = -errno;

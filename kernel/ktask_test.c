@@ -7,8 +7,11 @@
  * exactly once, tasks too small to split, an iterator over a linked list,
  * errors, undo of exactly the completed ranges, bad arguments, parts on
  * several NUMA nodes (each helper chunk on its part's node, also after the
- * helper moved to another part), nested and concurrent calls, and, opt-in,
- * a lockdep report for a thread function that takes the caller's lock.
+ * helper moved to another part), nested and concurrent calls, where
+ * helpers run (a kernel thread's within the workqueues' unbound CPUs; a
+ * user process's as its own threads, where ktask can make them), a
+ * real-time caller's class passed on, and, opt-in, a lockdep report for a
+ * thread function that takes the caller's lock.
  * They pass with any max_threads, which the harness passes on.  The Debian
  * kernel has no KUnit, so the module prints the KTAP lines itself.
  *

@@ -472,13 +472,16 @@ struct ktask_uworker {
 static DEFINE_HASHTABLE(ktask_procs, 6);
 static DEFINE_SPINLOCK(ktask_procs_lock);
 
-/* The cache of @sig's process, or NULL; under RCU, not counted. */
+/*
+ * The cache of @sig's process, or NULL; under RCU or ktask_procs_lock, not
+ * counted.
+ */
 static struct ktask_proc *ktask_proc_lookup(struct signal_struct *sig)
 {
 	struct ktask_proc *p;
 
-	hash_for_each_possible_rcu(ktask_procs, p, kp_hash,
-				   (unsigned long)sig)
+	hash_for_each_possible_rcu(ktask_procs, p, kp_hash, (unsigned long)sig,
+				   lockdep_is_held(&ktask_procs_lock))
 		if (p->kp_sig == sig)
 			return p;
 	return NULL;

@@ -93,6 +93,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #ifdef MODULE
+#include <linux/delay.h>
 #include <linux/version.h>
 /*
  * The module runs a user caller's helpers as vhost tasks of the caller's
@@ -1464,9 +1465,23 @@ static void __exit ktask_exit(void)
 {
 	/* Modules that use ktask hold a reference: no task runs now. */
 #if defined(MODULE) && defined(KTASK_VHOST)
-	/* No thread may be left to run this module's code. */
+	/*
+	 * No thread may be left to run this module's code: stop them all,
+	 * also those a fatal signal is taking down meanwhile (they hold their
+	 * cache until the reaper stops them), then the reaper.
+	 */
+	for (;;) {
+		ktask_reap_threads(true);
+		spin_lock(&ktask_procs_lock);
+		if (hash_empty(ktask_procs)) {
+			spin_unlock(&ktask_procs_lock);
+			break;
+		}
+		spin_unlock(&ktask_procs_lock);
+		msleep(10);
+	}
 	cancel_delayed_work_sync(&ktask_reaper);
-	ktask_reap_threads(true);
+	rcu_barrier();	/* the caches' kfree_rcu() */
 #endif
 	cpuhp_remove_state_nocalls(ktask_pool.cpuhp_state);
 	ktask_node_wqs_destroy();

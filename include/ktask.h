@@ -334,6 +334,19 @@ int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
  * loadable ktask.ko sets itself up when it loads instead.
  */
 void ktask_boot_init(void);
+
+struct task_struct;
+
+/**
+ * ktask_exit_thread() - a thread of a process is exiting.
+ * @tsk: the exiting thread (current), past exit_signals().
+ *
+ * Called from do_exit().  When the last thread of a process that is not a
+ * ktask helper exits, the process's idle helper threads are told to exit
+ * too, so that the process ends at once rather than after their idle
+ * timeout.
+ */
+void ktask_exit_thread(struct task_struct *tsk);
 #endif
 
 #else /* KTASK_FALLBACK */
@@ -406,7 +419,13 @@ static inline int ktask_run(void *start, size_t task_size,
 }
 
 #ifdef __KERNEL__
+struct task_struct;
+
 static inline void ktask_boot_init(void)
+{
+}
+
+static inline void ktask_exit_thread(struct task_struct *tsk)
 {
 }
 #endif

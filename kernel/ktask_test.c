@@ -7,8 +7,11 @@
  * exactly once, tasks too small to split, an iterator over a linked list,
  * errors, undo of exactly the completed ranges, bad arguments, parts on
  * several NUMA nodes (each helper chunk on its part's node, also after the
- * helper moved to another part), nested and concurrent calls, and, opt-in,
- * a lockdep report for a thread function that takes the caller's lock.
+ * helper moved to another part), nested and concurrent calls, where
+ * helpers run (a kernel thread's within the workqueues' unbound CPUs; a
+ * user process's as its own threads, where ktask can make them), a
+ * real-time caller's class passed on, and, opt-in, a lockdep report for a
+ * thread function that takes the caller's lock.
  * They pass with any max_threads, which the harness passes on.  The Debian
  * kernel has no KUnit, so the module prints the KTAP lines itself.
  *
@@ -26,10 +29,13 @@
 #include <linux/nodemask.h>
 #include <linux/random.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <uapi/linux/sched/types.h>
 #include <linux/string.h>
 #include <linux/topology.h>
+#include <linux/version.h>
 #include <linux/vmalloc.h>
 
 #include "ktask.h"
@@ -43,6 +49,13 @@
 static unsigned int max_threads;
 module_param(max_threads, uint, 0444);
 MODULE_PARM_DESC(max_threads, "ktask.ko's max_threads parameter (0: default)");
+
+static char *wq_cpumask;
+module_param(wq_cpumask, charp, 0444);
+MODULE_PARM_DESC(wq_cpumask,
+		 "The workqueues' unbound CPUs as /sys/devices/virtual/workqueue/"
+		 "cpumask shows them (hex): helpers of kernel threads must run "
+		 "there (built-in ktask only; default: every CPU)");
 
 static bool lockdep_splat;
 module_param(lockdep_splat, bool, 0444);
@@ -947,12 +960,257 @@ static bool test_lockdep_caller_lock(void)
 	return true;
 }
 
+/*
+ * Where helpers run and what they are.  A built-in ktask runs the helpers
+ * of a kernel thread on per-node workqueues that keep within the
+ * workqueues' unbound CPUs (workqueue.unbound_cpus=, isolcpus, ...), and
+ * the helpers of a user process's thread as threads of that process; a
+ * real-time caller's helpers run at its policy and priority.  kt_where
+ * records, for every chunk a helper ran, its CPU and what it was.
+ */
+struct kt_where {
+	struct task_struct *caller;
+	cpumask_var_t cpus;		/* CPUs helper chunks ran on */
+	atomic_t helper_chunks;
+	atomic_t wq_chunks;		/* ... by a workqueue worker */
+	atomic_t own_chunks;		/* ... by a thread of the caller's process */
+	atomic_t rt_chunks;		/* ... at the caller's policy and priority */
+	bool wait_helper;
+	struct completion done;
+	int err;
+};
+
+static int kt_where_func(u8 *start, u8 *end, struct kt_where *w)
+{
+	int i;
+
+	if (current != w->caller) {
+		cpumask_set_cpu(raw_smp_processor_id(), w->cpus);
+		atomic_inc(&w->helper_chunks);
+		if (current->flags & PF_WQ_WORKER)
+			atomic_inc(&w->wq_chunks);
+		if (same_thread_group(current, w->caller) &&
+		    !(current->flags & PF_KTHREAD))
+			atomic_inc(&w->own_chunks);
+		if (current->policy == w->caller->policy &&
+		    current->rt_priority == w->caller->rt_priority)
+			atomic_inc(&w->rt_chunks);
+	} else if (READ_ONCE(w->wait_helper)) {
+		/* Let a helper run one, 2 s at most. */
+		for (i = 0; i < 2000 && !atomic_read(&w->helper_chunks); i++)
+			msleep(1);
+		WRITE_ONCE(w->wait_helper, false);
+	}
+	usleep_range(100, 150);
+	return KTASK_RETURN_SUCCESS;
+}
+
+/* A task over a part on each online node with CPUs, on kt_units. */
+static int kt_where_run(struct kt_where *w)
+{
+	struct ktask_node parts[4];
+	DEFINE_KTASK_CTL(ctl, kt_where_func, w, 16);
+	int nid, nr = 0;
+
+	for_each_online_node(nid) {
+		if (!nr_cpus_node(nid) || nr == ARRAY_SIZE(parts))
+			continue;
+		parts[nr].kn_start = kt_units + nr * 4096;
+		parts[nr].kn_task_size = 4096;
+		parts[nr].kn_nid = nid;
+		nr++;
+	}
+	w->caller = current;
+	/* Once a helper ran, later tasks need not wait for one. */
+	w->wait_helper = kt_parallel() && !atomic_read(&w->helper_chunks);
+	return ktask_run_numa(parts, nr, &ctl);
+}
+
+static int kt_where_thread(void *arg)
+{
+	struct kt_where *w = arg;
+	int i;
+
+	for (i = 0; i < 10 && !w->err; i++)
+		w->err = kt_where_run(w);
+	complete(&w->done);
+	return 0;
+}
+
+static struct kt_where *kt_where_alloc(void)
+{
+	struct kt_where *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (w && !zalloc_cpumask_var(&w->cpus, GFP_KERNEL)) {
+		kfree(w);
+		return NULL;
+	}
+	if (w)
+		init_completion(&w->done);
+	return w;
+}
+
+static void kt_where_free(struct kt_where *w)
+{
+	free_cpumask_var(w->cpus);
+	kfree(w);
+}
+
+/* Runs kt_where_thread() in a kthread, which @setup may change first. */
+static int kt_where_kthread(struct kt_where *w,
+			    void (*setup)(struct task_struct *t))
+{
+	struct task_struct *t = kthread_create(kt_where_thread, w, "kt_where");
+
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	if (setup)
+		setup(t);
+	wake_up_process(t);
+	wait_for_completion(&w->done);
+	return 0;
+}
+
+/*
+ * A kernel thread's helpers run on the workqueues' unbound CPUs (the
+ * wq_cpumask parameter) only.  The loadable module moves its kworkers with
+ * set_cpus_allowed_ptr() and knows nothing of that mask: it passes only
+ * when the mask has every CPU.
+ */
+static bool test_helpers_in_wq_cpumask(void)
+{
+	struct kt_where *w = kt_where_alloc();
+	cpumask_var_t allowed;
+	bool ok;
+
+	KT_EXPECT(w);
+	if (!zalloc_cpumask_var(&allowed, GFP_KERNEL)) {
+		kt_where_free(w);
+		KT_EXPECT(false);
+	}
+	cpumask_copy(allowed, cpu_possible_mask);
+	if (wq_cpumask && cpumask_parse(wq_cpumask, allowed))
+		pr_info("# wq_cpumask=%s: not a CPU mask\n", wq_cpumask);
+	ok = !kt_where_kthread(w, NULL) && !w->err;
+	pr_info("# %d helper chunks (%d by kworkers) on CPUs %*pbl; "
+		"workqueue CPUs %*pbl\n", atomic_read(&w->helper_chunks),
+		atomic_read(&w->wq_chunks), cpumask_pr_args(w->cpus),
+		cpumask_pr_args(allowed));
+	ok = ok && cpumask_subset(w->cpus, allowed) &&
+	     (!kt_parallel() || atomic_read(&w->helper_chunks) > 0);
+	free_cpumask_var(allowed);
+	kt_where_free(w);
+	KT_EXPECT(ok);
+	return true;
+}
+
+/*
+ * Built in, the helpers of a thread of a user process (insmod, which runs
+ * this) are threads of that process, and a kernel thread's are kworkers.
+ */
+static bool test_helpers_in_caller_process(void)
+{
+	struct kt_where *user = kt_where_alloc(), *kthr = kt_where_alloc();
+	bool ok;
+	int i;
+
+	ok = user && kthr;
+	for (i = 0; ok && i < 10 && !user->err; i++)
+		user->err = kt_where_run(user);
+	ok = ok && !user->err && !kt_where_kthread(kthr, NULL) && !kthr->err;
+	if (user && kthr)
+		pr_info("# user caller: %d helper chunks, %d by its own "
+			"threads; kthread caller: %d, %d by kworkers\n",
+			atomic_read(&user->helper_chunks),
+			atomic_read(&user->own_chunks),
+			atomic_read(&kthr->helper_chunks),
+			atomic_read(&kthr->wq_chunks));
+	ok = ok && atomic_read(&user->own_chunks) ==
+		   atomic_read(&user->helper_chunks) &&
+	     atomic_read(&kthr->wq_chunks) ==
+		   atomic_read(&kthr->helper_chunks) &&
+	     (!kt_parallel() || (atomic_read(&user->helper_chunks) > 0 &&
+				 atomic_read(&kthr->helper_chunks) > 0));
+	if (user)
+		kt_where_free(user);
+	if (kthr)
+		kt_where_free(kthr);
+	KT_EXPECT(ok);
+	return true;
+}
+
+static void kt_set_fifo(struct task_struct *t)
+{
+	struct sched_attr attr = {
+		.size = sizeof(attr),
+		.sched_policy = SCHED_FIFO,
+		.sched_priority = 7,
+	};
+
+	sched_setattr_nocheck(t, &attr);
+}
+
+/*
+ * A SCHED_FIFO caller's helpers run every chunk at its policy and
+ * priority, in a kernel thread and (built in) in insmod's process; the
+ * caller gets its own class back unchanged.
+ */
+static bool test_helpers_rt_policy(void)
+{
+	struct kt_where *kthr = kt_where_alloc(), *user = kt_where_alloc();
+	struct sched_attr normal = { .size = sizeof(normal),
+				     .sched_policy = SCHED_NORMAL };
+	int policy = current->policy, nice = task_nice(current);
+	bool ok;
+
+	ok = kthr && user && !kt_where_kthread(kthr, kt_set_fifo) && !kthr->err;
+	if (ok) {
+		kt_set_fifo(current);
+		user->err = kt_where_run(user);
+		normal.sched_nice = nice;
+		sched_setattr_nocheck(current, &normal);
+		ok = !user->err && current->policy == policy;
+	}
+	if (kthr && user)
+		pr_info("# SCHED_FIFO 7 callers: kthread %d of %d helper "
+			"chunks at its class, user %d of %d\n",
+			atomic_read(&kthr->rt_chunks),
+			atomic_read(&kthr->helper_chunks),
+			atomic_read(&user->rt_chunks),
+			atomic_read(&user->helper_chunks));
+	ok = ok && atomic_read(&kthr->rt_chunks) ==
+		   atomic_read(&kthr->helper_chunks) &&
+	     atomic_read(&user->rt_chunks) ==
+		   atomic_read(&user->helper_chunks) &&
+	     (!kt_parallel() || atomic_read(&kthr->helper_chunks) > 0);
+	if (kthr)
+		kt_where_free(kthr);
+	if (user)
+		kt_where_free(user);
+	KT_EXPECT(ok);
+	return true;
+}
+
 struct kt_case {
 	const char *name;
 	bool (*run)(void);
 	bool needs_two_nodes;
 	bool lockdep_splat;	/* opt-in, needs lockdep and helpers */
+	const char *skip_builtin; /* why it does not apply built in */
+	const char *skip_kworkers; /* why not where all helpers are kworkers */
 };
+
+/*
+ * Whether ktask runs a user caller's helpers as threads of its process:
+ * built in, and ktask.ko where it can use vhost tasks (as its
+ * kernel/plat_kernel.c decides).
+ */
+#if IS_BUILTIN(CONFIG_KTASK) || (IS_ENABLED(CONFIG_VHOST_TASK) && \
+	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0))
+#define KT_OWN_THREADS true
+#else
+#define KT_OWN_THREADS false
+#endif
 
 static const struct kt_case kt_cases[] = {
 	{ "range_each_unit_once", test_range_each_unit_once },
@@ -968,11 +1226,16 @@ static const struct kt_case kt_cases[] = {
 	{ "list_undo", test_list_undo },
 	{ "numa_nodes", test_numa_nodes, true },
 	{ "numa_undo_order", test_numa_undo_order, true },
-	{ "numa_placement_after_move", test_numa_placement_after_move, true },
+	{ "numa_placement_after_move", test_numa_placement_after_move, true,
+	  false, "a kworker helper stays on its node's workqueue" },
 	{ "nested_run", test_nested_run },
 	{ "concurrent_callers", test_concurrent_callers },
 	{ "boost_through_lock", test_boost_through_lock },
 	{ "boost_nested", test_boost_nested },
+	{ "helpers_in_wq_cpumask", test_helpers_in_wq_cpumask },
+	{ "helpers_in_caller_process", test_helpers_in_caller_process, false,
+	  false, NULL, "this ktask.ko runs every helper on a kworker" },
+	{ "helpers_rt_policy", test_helpers_rt_policy },
 	/* Last: it turns lockdep off. */
 	{ "lockdep_caller_lock", test_lockdep_caller_lock, false, true },
 };
@@ -1117,6 +1380,10 @@ static int __init ktask_test_init(void)
 			skip = "no lockdep (CONFIG_PROVE_LOCKING) in this kernel";
 		else if (c->lockdep_splat && !kt_parallel())
 			skip = "needs helpers (max_threads is 1)";
+		else if (IS_BUILTIN(CONFIG_KTASK) && c->skip_builtin)
+			skip = c->skip_builtin;
+		else if (!KT_OWN_THREADS && c->skip_kworkers)
+			skip = c->skip_kworkers;
 		if (skip) {
 			pr_info("ok %u %s # SKIP %s\n", i + 1, c->name, skip);
 			skipped++;

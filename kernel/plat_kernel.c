@@ -1,32 +1,66 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * plat_kernel.c - the kernel home of the ktask core: helpers are work items
- * on an unbound workqueue, queued on the CPUs of the node they work for.
+ * plat_kernel.c - the kernel home of the ktask core: who the helpers are,
+ * where they run, and at what priority.
  *
- * Work items are allocated once, when the module loads, one per helper the
- * limits allow, so a task allocates nothing while it runs.  The limits are
- * the series': helpers (the callers are not counted) may use at most 80% of
- * the online CPUs in total and 80% of each node's CPUs, at least one each.
- * A task that finds them reached runs with fewer helpers, down to none,
- * and its caller does the work: nested and concurrent calls never wait for
- * a helper to become free, so they cannot deadlock on one.
+ * Helpers come from a pool of work items allocated once at start-up, one
+ * per helper the limits allow, so a task allocates nothing to count them.
+ * The limits are the series': helpers (the callers are not counted) may
+ * use at most 80% of the online CPUs in total and 80% of each node's CPUs,
+ * at least one each.  A task that finds them reached runs with fewer
+ * helpers, down to none, and its caller does the work: nested and
+ * concurrent calls never wait for a helper to become free, so they cannot
+ * deadlock on one.
  *
- * Helpers run their chunks at MAX_NICE, so they use CPUs that would be idle
- * and do not crowd out other work.  A caller raises the helpers it waits on
- * to its own nice value (ktask_boost()): those still running when it runs
- * out of chunks and starts to wait, and already when it has to wait for
- * kt_lock, which a MAX_NICE helper may hold while a client's iterator runs.
- * A boost reaches through nested calls: a helper that is itself the caller
- * of an inner task passes it on to that task's helpers.  The workqueue's
- * own pool attributes (apply_workqueue_attrs()) are not exported to
- * modules, hence the per-item set_user_nice(); the worker's nice value is
- * restored before it goes back to its pool.
+ * What runs a helper depends on the caller:
  *
- * Placement: a helper runs on the CPUs of the node of the part it works
- * on, also after it moves on to another node's part (ktask_helper_move()),
- * and where its worker runs for NUMA_NO_NODE parts.  The limits follow CPU
- * hotplug (a cpuhp state); a node with no online CPU gets no helper of its
- * own.
+ * - Built into the kernel, a caller that is a thread of a user process
+ *   (current->mm, not PF_KTHREAD) has its helpers run by threads of its
+ *   own process: io threads (create_io_thread(), PF_IO_WORKER and
+ *   PF_USER_WORKER, named "ktask-helper"), as io_uring's io-wq does.  A
+ *   helper thread is a clone of the caller thread that created it, so it
+ *   is in the caller's cgroups and cpuset and has its mempolicy and
+ *   credentials: its CPU time is the process's (cpu.stat, /proc/PID/stat,
+ *   getrusage()), cpu.max throttles it, and the memory and hugetlb cgroups
+ *   charge the caller for what it allocates.  The threads stay in a small
+ *   per-process cache (struct ktask_proc, keyed by its signal_struct) so that
+ *   a fault does not pay a clone, and exit like io-wq's workers: on a
+ *   fatal signal (exit_group(), exec's de_thread(), a core dump's
+ *   zap_threads()), when the last other thread of the process exits
+ *   (ktask_exit_thread()), or after KTASK_IDLE_TIMEOUT idle.  A cached
+ *   thread is handed to a caller only if it is still in the caller's
+ *   css_set with its credentials and mempolicy; one that is not is retired
+ *   and a fresh clone made.  Each task re-applies the caller's CPU mask
+ *   (within it, the CPUs of the part's node), so sched_setaffinity() and
+ *   cpuset changes between tasks are honoured.  When no thread can be had
+ *   (out of memory, a fatal signal), the task has fewer helpers: a kworker
+ *   never runs a user caller's work.
+ *
+ * - Boot-time tasks and kernel-thread callers use unbound workqueues.
+ *   Built in, there is one per node, with that node's CPUs, NUMA affinity
+ *   scope and strict affinity set by apply_workqueue_attrs(): the workqueue
+ *   code then keeps the workers within wq_unbound_cpumask (isolcpus,
+ *   nohz_full, workqueue.unbound_cpus=, isolated cpuset partitions) and
+ *   updates them across CPU hotplug.  A helper that moves on to another
+ *   node's part runs it where it is.  The loadable module cannot set
+ *   workqueue attributes (alloc_workqueue_attrs() and
+ *   apply_workqueue_attrs() are not exported), so it keeps one unbound
+ *   workqueue and moves each helper to its part's node with
+ *   set_cpus_allowed_ptr() (ktask_helper_move()), and has no helper
+ *   threads of the caller's process (create_io_thread() is not exported;
+ *   kernel/README.md).
+ *
+ * Priority: a caller in SCHED_FIFO or SCHED_RR has its helpers run at its
+ * policy and priority (sched_setattr_nocheck()) for the task, restored
+ * after.  Other helpers run their chunks at MAX_NICE, so they use CPUs
+ * that would be idle and do not crowd out other work.  Such a caller
+ * raises the helpers it waits on to its own nice value (ktask_boost()):
+ * those still running when it runs out of chunks and starts to wait, and
+ * already when it has to wait for kt_lock, which a MAX_NICE helper may
+ * hold while a client's iterator runs.  A boost reaches through nested
+ * calls: a helper that is itself the caller of an inner task passes it on
+ * to that task's helpers.  The thread's own nice value and policy are
+ * restored before it goes back to its pool or cache.
  *
  * Lockdep knows that a caller waits for its helpers: each task has a
  * lockdep map, of a class per ktask_ctl definition (&ktask_ctl.kc_key),
@@ -36,7 +70,8 @@
  * reported as a circular dependency instead of deadlocking silently.
  *
  * Locking legend: [P] ktask_pool.lock, [B] ktask_boost_lock,
- * [O] the task that took the helper from the pool, [H] the helper itself.
+ * [O] the task that took the helper from the pool, [H] the helper itself,
+ * [K] the process's ktask_proc.kp_lock.
  */
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
@@ -49,11 +84,36 @@
 #include <linux/slab.h>
 #include <linux/topology.h>
 #include <linux/workqueue.h>
+#include <uapi/linux/sched/types.h>
+#include <linux/cgroup.h>
+#include <linux/cred.h>
+#include <linux/hashtable.h>
+#include <linux/list.h>
+#include <linux/mempolicy.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#ifdef MODULE
+#include <linux/delay.h>
+#include <linux/version.h>
+/*
+ * The module runs a user caller's helpers as vhost tasks of the caller's
+ * process where the kernel exports vhost_task_create() with its Linux 6.11
+ * signature (Debian's 6.12 does); elsewhere (Linux 6.1) on kworkers.
+ */
+#if IS_ENABLED(CONFIG_VHOST_TASK) && \
+	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+#include <linux/sched/vhost_task.h>
+#define KTASK_VHOST 1
+#endif
+#endif
 
 #include "../lib/ktask_core.h"
 
 /* kpt_boost_nice while the caller has not started waiting. */
 #define KTASK_NO_BOOST (MAX_NICE + 1)
+
+/* How long an idle helper thread of a process waits for work. */
+#define KTASK_IDLE_TIMEOUT (10 * HZ)
 
 static unsigned int max_threads;
 module_param(max_threads, uint, 0644);
@@ -65,7 +125,7 @@ struct ktask_helper {
 	struct ktask_work kh_kw;	/* [O] the core's record of this share */
 	size_t kh_index;		/* [O] the part (kt_nodes index) it starts on */
 	struct ktask_task *kh_task;	/* [O] */
-	struct task_struct *kh_thread;	/* [B] worker running it, or NULL */
+	struct task_struct *kh_thread;	/* [B] thread running it, or NULL */
 	struct ktask_plat_task *kh_inner; /* [B] innermost task it is the
 					 * caller of (a nested call), or NULL */
 	int kh_nid;			/* [O] node it is charged to */
@@ -92,19 +152,35 @@ static struct {
 	unsigned int *node_cpus;	/* [P] its online CPUs */
 	struct ktask_helper *helpers;	/* every helper, nr_helpers of them */
 	struct workqueue_struct *wq;
+	struct workqueue_struct **node_wq; /* built in: one per node, or NULL */
 	int cpuhp_state;
 } ktask_pool = {
 	.lock = __SPIN_LOCK_UNLOCKED(ktask_pool.lock),
 };
 
 /*
- * The module parameter, or the online CPUs of the nodes the task names
- * (every online CPU when a part may run anywhere).
+ * Whether the current thread belongs to a user process whose threads can
+ * run its helpers (always built in; in the module, with vhost tasks).
+ */
+static bool ktask_user_caller(void)
+{
+#if defined(MODULE) && !defined(KTASK_VHOST)
+	return false;
+#else
+	return current->mm && !(current->flags & PF_KTHREAD);
+#endif
+}
+
+/*
+ * The module parameter, or the CPUs of the nodes the task names (every
+ * online CPU when a part may run anywhere); for a user caller, only those
+ * of its CPU mask, since its helpers run where it may run.
  */
 size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 {
-	unsigned int limit = READ_ONCE(max_threads), cpus = 0;
+	unsigned int limit = READ_ONCE(max_threads), cpus = 0, cpu;
 	nodemask_t seen = NODE_MASK_NONE;
+	bool anywhere = false;
 	size_t i;
 
 	if (limit)
@@ -114,14 +190,25 @@ size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 
 		if (!nodes[i].kn_task_size)
 			continue;
-		if (nid == NUMA_NO_NODE)
-			return num_online_cpus();
+		if (nid == NUMA_NO_NODE) {
+			anywhere = true;
+			continue;
+		}
 		if (!node_isset(nid, seen)) {
 			node_set(nid, seen);
 			cpus += READ_ONCE(ktask_pool.node_cpus[nid]);
 		}
 	}
-	return cpus ? cpus : num_online_cpus();
+	if (anywhere || !cpus)
+		cpus = num_online_cpus();
+	if (ktask_user_caller()) {
+		limit = 0;
+		for_each_cpu_and(cpu, current->cpus_ptr, cpu_online_mask)
+			if (anywhere || node_isset(cpu_to_node(cpu), seen))
+				limit++;
+		cpus = min(cpus, max(limit, 1u));
+	}
+	return cpus;
 }
 
 bool ktask_plat_node_valid(int nid)
@@ -141,23 +228,32 @@ void ktask_plat_note(const struct ktask_stats *stats)
 		 stats->ks_chunk_size);
 }
 
+static bool ktask_rt_policy(int policy)
+{
+	return policy == SCHED_FIFO || policy == SCHED_RR;
+}
+
+#ifdef MODULE
 /*
  * Moves the running helper @h to node @nid's active CPUs, or back to its
- * worker's own CPUs for NUMA_NO_NODE or a node with no CPU active.
+ * worker's own CPUs for NUMA_NO_NODE or a node with no CPU active.  The
+ * module only: built in, the node's workqueue places its workers.
  *
  * A workqueue's unbound pool only decides where a worker starts (on Linux
  * 6.1 within the node's pool CPUs, on 6.12 not even that: the default
- * affinity scope is not strict), so the helper sets its own affinity, as
- * the series' ktask_node_migrate() did.  That is safe for a worker of an
- * unbound workqueue: its pool is not bound to a CPU (POOL_DISASSOCIATED),
- * so nothing in the workqueue checks which CPU it runs on, and the worker
+ * affinity scope is not strict), and a module cannot apply workqueue
+ * attributes, so the helper sets its own affinity, as the series'
+ * ktask_node_migrate() did.  That is safe for a worker of an unbound
+ * workqueue: its pool is not bound to a CPU (POOL_DISASSOCIATED), so
+ * nothing in the workqueue checks which CPU it runs on, and the worker
  * gets its own mask back before it returns to the pool, so the next work
  * item runs where the pool means it to.  CPU hotplug needs nothing more:
  * the scheduler moves a task off a CPU going down, within its mask or, for
  * a kthread whose mask has no CPU left, anywhere; should the workqueue
  * reset the worker's mask meanwhile, the helper merely runs elsewhere for
  * the rest of its task; should the saved mask have no CPU online at the
- * end, the worker gets every CPU, as the scheduler's fallback would.
+ * end, the worker gets every CPU, as the scheduler's fallback would.  It
+ * ignores wq_unbound_cpumask, which a module cannot read.
  * Sleeps; never called with a lock held.
  */
 static void ktask_helper_move(struct ktask_helper *h, int nid)
@@ -181,57 +277,724 @@ static void ktask_helper_move(struct ktask_helper *h, int nid)
 		h->kh_moved = false;
 	}
 }
+#endif
+
+/*
+ * Places a helper thread of the caller's process: on the CPUs of the
+ * caller's current mask, within them on node @nid's active CPUs if it has
+ * any there.  The thread is in the caller's cpuset (its css_set was
+ * checked), so the caller's mask is one it may have.
+ */
+static void ktask_helper_place(struct ktask_helper *h, int nid)
+{
+	const struct cpumask *caller = h->kh_task->kt_plat.kpt_caller->cpus_ptr;
+
+	if (nid == NUMA_NO_NODE ||
+	    !cpumask_and(h->kh_want, caller, cpumask_of_node(nid)) ||
+	    !cpumask_intersects(h->kh_want, cpu_active_mask))
+		cpumask_copy(h->kh_want, caller);
+	if (!cpumask_equal(current->cpus_ptr, h->kh_want))
+		set_cpus_allowed_ptr(current, h->kh_want);
+}
 
 void ktask_plat_work_node(struct ktask_work *kw, int nid)
 {
-	ktask_helper_move(container_of(kw, struct ktask_helper, kh_kw), nid);
+	struct ktask_helper *h = container_of(kw, struct ktask_helper, kh_kw);
+
+	/* Built in, a kworker stays where its node's workqueue put it. */
+	if (h->kh_task->kt_plat.kpt_user)
+		ktask_helper_place(h, nid);
+#ifdef MODULE
+	else
+		ktask_helper_move(h, nid);
+#endif
 }
 
-static void ktask_helper_func(struct work_struct *work)
+/* What a helper's thread had before it ran a task's chunks. */
+struct ktask_sched_save {
+	int nice;
+	int policy;
+	unsigned int rt_prio;
+};
+
+/* Sets the current thread to @policy at @prio, or to SCHED_NORMAL at @nice. */
+static void ktask_set_sched(int policy, unsigned int prio, int nice)
 {
-	struct ktask_helper *h = container_of(work, struct ktask_helper,
-					      kh_work);
-	struct ktask_task *task = h->kh_task;
-	struct ktask_plat_task *pt = &task->kt_plat;
-	int pool_nice = task_nice(current), nid;
+	struct sched_attr attr = {
+		.size = sizeof(attr),
+		.sched_policy = policy,
+		.sched_priority = prio,
+		.sched_nice = nice,
+	};
+
+	if (!ktask_rt_policy(policy)) {
+		attr.sched_policy = SCHED_NORMAL;
+		attr.sched_priority = 0;
+	}
+	sched_setattr_nocheck(current, &attr);
+}
+
+/*
+ * The helper @h starts: it gets its caller's class (a real-time policy and
+ * priority, or MAX_NICE until the caller boosts it) and its place.
+ */
+static void ktask_helper_begin(struct ktask_helper *h,
+			       struct ktask_sched_save *save)
+{
+	struct ktask_plat_task *pt = &h->kh_task->kt_plat;
+	int nid;
+
+	save->nice = task_nice(current);
+	save->policy = current->policy;
+	save->rt_prio = current->rt_priority;
+	if (ktask_rt_policy(pt->kpt_policy))
+		ktask_set_sched(pt->kpt_policy, pt->kpt_rt_prio, save->nice);
 
 	/* Under the boost lock, so that a caller's boost is not undone. */
 	spin_lock(&ktask_boost_lock);
 	h->kh_thread = current;
-	set_user_nice(current, pt->kpt_boost_nice == KTASK_NO_BOOST ?
-			       MAX_NICE : pt->kpt_boost_nice);
+	if (!ktask_rt_policy(pt->kpt_policy))
+		set_user_nice(current, pt->kpt_boost_nice == KTASK_NO_BOOST ?
+				       MAX_NICE : pt->kpt_boost_nice);
 	spin_unlock(&ktask_boost_lock);
 
 	h->kh_moved = false;
-	nid = task->kt_nodes[h->kh_index].kn_nid;
-	if (nid != NUMA_NO_NODE)
+	nid = h->kh_task->kt_nodes[h->kh_index].kn_nid;
+	if (pt->kpt_user)
+		ktask_helper_place(h, nid);
+#ifdef MODULE
+	else if (nid != NUMA_NO_NODE)
 		ktask_helper_move(h, nid);
+#endif
+}
+
+/*
+ * Runs helper @h's share of its task and gives its thread back what it
+ * had.  Returns the task's home state, for ktask_helper_done(): until then
+ * the task and @h stay valid.
+ */
+static struct ktask_plat_task *ktask_helper_run(struct ktask_helper *h)
+{
+	struct ktask_plat_task *pt = &h->kh_task->kt_plat;
+	struct ktask_sched_save save;
+
+	ktask_helper_begin(h, &save);
 
 	/* The caller waits for this: see ktask_plat_task_init(). */
 	lock_map_acquire(&pt->kpt_map);
 	ktask_work_run(&h->kh_kw);
 	lock_map_release(&pt->kpt_map);
 
-	ktask_helper_move(h, NUMA_NO_NODE);
+#ifdef MODULE
+	if (!pt->kpt_user)
+		ktask_helper_move(h, NUMA_NO_NODE);
+#endif
 	spin_lock(&ktask_boost_lock);
 	h->kh_thread = NULL;
 	spin_unlock(&ktask_boost_lock);
-	set_user_nice(current, pool_nice);
+	if (current->policy != save.policy ||
+	    current->rt_priority != save.rt_prio)
+		ktask_set_sched(save.policy, save.rt_prio, save.nice);
+	else
+		set_user_nice(current, save.nice);
+	return pt;
+}
 
-	/*
-	 * Fully ordered: the caller, once it sees the count reach zero, also
-	 * sees this helper's claims and failure record.  After this the task
-	 * (on the caller's stack) may be gone: touch nothing of it.
-	 */
+/*
+ * Fully ordered: the caller, once it sees the count reach zero, also sees
+ * this helper's claims and failure record.  After this the task (on the
+ * caller's stack) and its helper may be gone: touch nothing of them.
+ */
+static void ktask_helper_done(struct ktask_plat_task *pt)
+{
 	if (atomic_dec_and_test(&pt->kpt_pending))
 		complete(&pt->kpt_done);
 }
+
+static void ktask_helper_func(struct work_struct *work)
+{
+	struct ktask_helper *h = container_of(work, struct ktask_helper,
+					      kh_work);
+
+	ktask_helper_done(ktask_helper_run(h));
+}
+
+#if !defined(MODULE) || defined(KTASK_VHOST)
+/*
+ * Helper threads of a user process.
+ *
+ * struct ktask_proc is the process's cache, in a hash table keyed by the
+ * process's signal_struct (shared by its threads, kept across exec).  It
+ * is counted (kp_refs) by the callers of running tasks and by its
+ * threads, and freed after RCU when the count drops to zero; a thread of
+ * the process therefore finds it, or a new one, whenever it looks.  (A
+ * field in signal_struct would spare the hash table, but the module
+ * cannot have one, and one scheme for both keeps the hooks into the
+ * kernel down to do_exit()'s.)
+ *
+ * Each thread (struct ktask_uworker) is on kp_all while it lives and on
+ * kp_idle while it waits for work.  A caller takes a thread off kp_idle
+ * and sets its kw_helper under kp_lock, then wakes it; the thread clears
+ * kw_helper and goes back on kp_idle under kp_lock once its share is
+ * done, before it tells the caller, so that back-to-back tasks find it
+ * there.  A thread that exits first takes itself off kp_idle under
+ * kp_lock; a helper given to it before that is still run (see
+ * ktask_uworker_dying()), so no caller ever waits for a thread that is
+ * gone.
+ */
+struct ktask_proc {
+	spinlock_t kp_lock;
+	struct list_head kp_all;	/* [K] every helper thread */
+	struct list_head kp_idle;	/* [K] those waiting for work */
+	struct hlist_node kp_hash;	/* [M] in ktask_procs, RCU */
+	struct signal_struct *kp_sig;	/* its process, the hash key */
+	unsigned int kp_refs;		/* [M] callers and threads */
+	struct rcu_head kp_rcu;
+};
+
+struct ktask_uworker {
+	struct task_struct *kw_thread;	/* set before it is idle */
+	struct ktask_proc *kw_proc;
+	struct list_head kw_all;	/* [K] */
+	struct list_head kw_idle;	/* [K] empty when not idle */
+	struct ktask_helper *kw_helper;	/* [K] the share it is to run */
+	bool kw_retire;			/* [K] told to exit */
+#ifdef MODULE
+	struct vhost_task *kw_vtsk;
+	unsigned long kw_idle_since;	/* [K] jiffies */
+	struct list_head kw_dead;	/* [D] on ktask_dead, to be stopped */
+#endif
+};
+
+/*
+ * [M] ktask_procs_lock guards the hash table's changes and every kp_refs;
+ * it is taken before a kp_lock.  Lookups are under RCU.
+ */
+static DEFINE_HASHTABLE(ktask_procs, 6);
+static DEFINE_SPINLOCK(ktask_procs_lock);
+
+/*
+ * The cache of @sig's process, or NULL; under RCU or ktask_procs_lock, not
+ * counted.
+ */
+static struct ktask_proc *ktask_proc_lookup(struct signal_struct *sig)
+{
+	struct ktask_proc *p;
+
+	hash_for_each_possible_rcu(ktask_procs, p, kp_hash, (unsigned long)sig,
+				   lockdep_is_held(&ktask_procs_lock))
+		if (p->kp_sig == sig)
+			return p;
+	return NULL;
+}
+
+/* The cache of @sig's process, counted, or NULL; under ktask_procs_lock. */
+static struct ktask_proc *ktask_proc_find(struct signal_struct *sig)
+{
+	struct ktask_proc *p = ktask_proc_lookup(sig);
+
+	if (p)
+		p->kp_refs++;
+	return p;
+}
+
+/* The current process's cache, counted; made if it has none. */
+static struct ktask_proc *ktask_proc_get(void)
+{
+	struct signal_struct *sig = current->signal;
+	struct ktask_proc *p, *new;
+
+	spin_lock(&ktask_procs_lock);
+	p = ktask_proc_find(sig);
+	spin_unlock(&ktask_procs_lock);
+	if (p)
+		return p;
+	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	if (!new)
+		return NULL;
+	spin_lock_init(&new->kp_lock);
+	INIT_LIST_HEAD(&new->kp_all);
+	INIT_LIST_HEAD(&new->kp_idle);
+	new->kp_sig = sig;
+	new->kp_refs = 1;
+	spin_lock(&ktask_procs_lock);
+	p = ktask_proc_find(sig);	/* another thread's, meanwhile */
+	if (!p)
+		hash_add_rcu(ktask_procs, &new->kp_hash, (unsigned long)sig);
+	spin_unlock(&ktask_procs_lock);
+	if (p) {
+		kfree(new);
+		return p;
+	}
+	return new;
+}
+
+static void ktask_proc_ref(struct ktask_proc *p)
+{
+	spin_lock(&ktask_procs_lock);
+	p->kp_refs++;
+	spin_unlock(&ktask_procs_lock);
+}
+
+static void ktask_proc_put(struct ktask_proc *p)
+{
+	if (!p)
+		return;
+	spin_lock(&ktask_procs_lock);
+	if (--p->kp_refs) {
+		p = NULL;
+	} else {
+		hash_del_rcu(&p->kp_hash);
+	}
+	spin_unlock(&ktask_procs_lock);
+	if (p)
+		kfree_rcu(p, kp_rcu);
+}
+
+#ifdef MODULE
+/*
+ * [D] ktask_dead_lock guards ktask_dead and the kw_dead links, and is
+ * taken last.  The reaper (a delayed work item) stops the threads that are
+ * on ktask_dead (killed or retired) or idle for KTASK_IDLE_TIMEOUT, with
+ * vhost_task_stop(), which waits for the thread to exit: a thread cannot
+ * stop itself.
+ */
+static DEFINE_SPINLOCK(ktask_dead_lock);
+static LIST_HEAD(ktask_dead);
+static void ktask_reap(struct work_struct *work);
+static DECLARE_DELAYED_WORK(ktask_reaper, ktask_reap);
+
+/* Hands @w to the reaper to be stopped; it is off kp_idle. */
+static void ktask_uworker_bury(struct ktask_uworker *w)
+{
+	spin_lock(&ktask_dead_lock);
+	list_add_tail(&w->kw_dead, &ktask_dead);
+	spin_unlock(&ktask_dead_lock);
+	mod_delayed_work(system_wq, &ktask_reaper, 0);
+}
+
+static void ktask_uworker_wake(struct ktask_uworker *w)
+{
+	vhost_task_wake(w->kw_vtsk);
+}
+
+/* Tells the idle thread @w to exit; it is off kp_idle.  Under kp_lock. */
+static void ktask_uworker_retire(struct ktask_uworker *w)
+{
+	if (!w->kw_retire) {
+		w->kw_retire = true;
+		ktask_uworker_bury(w);
+	}
+}
+#else
+static void ktask_uworker_wake(struct ktask_uworker *w)
+{
+	wake_up_process(w->kw_thread);
+}
+
+/* Tells the idle thread @w to exit; it is off kp_idle.  Under kp_lock. */
+static void ktask_uworker_retire(struct ktask_uworker *w)
+{
+	w->kw_retire = true;
+	wake_up_process(w->kw_thread);
+}
+#endif
+
+/*
+ * Whether the idle thread @w may work for the current thread: it must be
+ * charged where the caller is (the same css_set: every cgroup, the cpuset
+ * included) and act as the caller does (credentials; built in, the
+ * mempolicy too: mpol_equal() is not exported).  The CPU mask is not
+ * compared: each task applies the caller's.  Under kp_lock.
+ */
+static bool ktask_uworker_fits(struct ktask_uworker *w)
+{
+	struct task_struct *t = w->kw_thread;
+	bool fits;
+
+	rcu_read_lock();
+	fits = rcu_access_pointer(t->cred) == rcu_access_pointer(current->cred);
+#ifdef CONFIG_CGROUPS
+	fits = fits && task_css_set(t) == task_css_set(current);
+#endif
+	rcu_read_unlock();
+#ifndef MODULE
+	if (fits) {
+		task_lock(t);
+		fits = mpol_equal(t->mempolicy, current->mempolicy);
+		task_unlock(t);
+	}
+#endif
+	return fits;
+}
+
+/*
+ * @w runs its share: it goes back on kp_idle before it tells the caller
+ * (the caller may give it the next share at once).
+ */
+static void ktask_uworker_work(struct ktask_uworker *w, struct ktask_helper *h)
+{
+	struct ktask_proc *p = w->kw_proc;
+	struct ktask_plat_task *pt = ktask_helper_run(h);
+
+	spin_lock(&p->kp_lock);
+	w->kw_helper = NULL;
+#ifdef MODULE
+	w->kw_idle_since = jiffies;
+#endif
+	list_add(&w->kw_idle, &p->kp_idle);
+	spin_unlock(&p->kp_lock);
+	ktask_helper_done(pt);
+}
+
+/*
+ * @w is about to exit: off kp_idle, and a share it was given before that
+ * is run, since its caller waits for it.
+ */
+static void ktask_uworker_dying(struct ktask_uworker *w)
+{
+	struct ktask_proc *p = w->kw_proc;
+	struct ktask_helper *h;
+
+	spin_lock(&p->kp_lock);
+	list_del_init(&w->kw_idle);
+	h = w->kw_helper;
+	w->kw_retire = true;
+	spin_unlock(&p->kp_lock);
+	if (h)
+		ktask_helper_done(ktask_helper_run(h));
+}
+
+#ifdef MODULE
+/*
+ * The vhost task's function, called with the thread TASK_INTERRUPTIBLE:
+ * runs a share if it has one (true: call again), else lets vhost_task_fn()
+ * sleep until woken.  vhost_task_fn() handles the signals: a fatal one
+ * makes it call ktask_vworker_killed() and exit.
+ */
+static bool ktask_vworker_fn(void *arg)
+{
+	struct ktask_uworker *w = arg;
+	struct ktask_helper *h;
+
+	if (unlikely(!READ_ONCE(w->kw_thread))) {
+		/* Its first call: current is known from now on. */
+		spin_lock(&w->kw_proc->kp_lock);
+		w->kw_thread = current;
+		spin_unlock(&w->kw_proc->kp_lock);
+		/* A clone of a real-time caller: idle threads are normal ones. */
+		if (current->policy != SCHED_NORMAL) {
+			ktask_set_sched(SCHED_NORMAL, 0, 0);
+			set_current_state(TASK_INTERRUPTIBLE);
+		}
+	}
+	/* Acquire: pairs with the release in ktask_uworker_start(). */
+	h = smp_load_acquire(&w->kw_helper);
+	if (!h)
+		return false;
+	__set_current_state(TASK_RUNNING);
+	ktask_uworker_work(w, h);
+	return true;
+}
+
+/* Killed: finish what it was given, and let the reaper free it. */
+static void ktask_vworker_killed(void *arg)
+{
+	struct ktask_uworker *w = arg;
+	bool retired;
+
+	spin_lock(&w->kw_proc->kp_lock);
+	retired = w->kw_retire;
+	spin_unlock(&w->kw_proc->kp_lock);
+	ktask_uworker_dying(w);
+	if (!retired)
+		ktask_uworker_bury(w);
+}
+
+/*
+ * Stops the threads on ktask_dead, and those idle longer than
+ * KTASK_IDLE_TIMEOUT; with @all (unload), every thread.  Runs again while
+ * threads are left.
+ */
+static void ktask_reap_threads(bool all)
+{
+	struct ktask_uworker *w, *next;
+	struct ktask_proc *p;
+	LIST_HEAD(stop);
+	bool left = false;
+	int bkt;
+
+	spin_lock(&ktask_dead_lock);
+	list_splice_init(&ktask_dead, &stop);
+	spin_unlock(&ktask_dead_lock);
+	spin_lock(&ktask_procs_lock);
+	hash_for_each(ktask_procs, bkt, p, kp_hash) {
+		spin_lock(&p->kp_lock);
+		list_for_each_entry_safe(w, next, &p->kp_idle, kw_idle) {
+			if (!all && time_before(jiffies, w->kw_idle_since +
+						KTASK_IDLE_TIMEOUT)) {
+				left = true;
+				continue;
+			}
+			list_del_init(&w->kw_idle);
+			w->kw_retire = true;
+			list_add_tail(&w->kw_dead, &stop);
+		}
+		if (!list_empty(&p->kp_all))
+			left = true;
+		spin_unlock(&p->kp_lock);
+	}
+	spin_unlock(&ktask_procs_lock);
+
+	list_for_each_entry_safe(w, next, &stop, kw_dead) {
+		p = w->kw_proc;
+		vhost_task_stop(w->kw_vtsk);	/* waits for it to exit */
+		spin_lock(&p->kp_lock);
+		list_del(&w->kw_all);
+		spin_unlock(&p->kp_lock);
+		kfree(w);
+		ktask_proc_put(p);
+	}
+	if (left && !all)
+		mod_delayed_work(system_wq, &ktask_reaper, KTASK_IDLE_TIMEOUT);
+}
+
+static void ktask_reap(struct work_struct *work)
+{
+	ktask_reap_threads(false);
+}
+
+/* A new thread of the caller's process for @w, started. */
+static bool ktask_uworker_create(struct ktask_uworker *w)
+{
+	w->kw_vtsk = vhost_task_create(ktask_vworker_fn, ktask_vworker_killed,
+				       w, "ktask-helper");
+	if (IS_ERR(w->kw_vtsk))
+		return false;
+	ktask_proc_ref(w->kw_proc);
+	spin_lock(&w->kw_proc->kp_lock);
+	list_add(&w->kw_all, &w->kw_proc->kp_all);
+	spin_unlock(&w->kw_proc->kp_lock);
+	vhost_task_start(w->kw_vtsk);
+	mod_delayed_work(system_wq, &ktask_reaper, KTASK_IDLE_TIMEOUT);
+	return true;
+}
+#else
+static void __noreturn ktask_uworker_exit(struct ktask_uworker *w)
+{
+	struct ktask_proc *p = w->kw_proc;
+
+	ktask_uworker_dying(w);
+	spin_lock(&p->kp_lock);
+	list_del(&w->kw_all);
+	spin_unlock(&p->kp_lock);
+	kfree(w);
+	ktask_proc_put(p);
+	do_exit(0);
+}
+
+/* An idle thread that timed out leaves kp_idle, unless given work. */
+static bool ktask_uworker_timeout(struct ktask_uworker *w)
+{
+	struct ktask_proc *p = w->kw_proc;
+	bool leave;
+
+	spin_lock(&p->kp_lock);
+	leave = !w->kw_helper && !list_empty(&w->kw_idle);
+	if (leave)
+		list_del_init(&w->kw_idle);
+	spin_unlock(&p->kp_lock);
+	return leave;
+}
+
+/*
+ * A helper thread: runs the shares it is given, sleeping in between, and
+ * exits on a fatal signal (get_signal() returns true for a user worker
+ * instead of exiting for it), when retired, or when idle too long.  Its
+ * signals are blocked but for SIGKILL and SIGSTOP (create_io_thread()).
+ */
+static int ktask_uworker_fn(void *arg)
+{
+	struct ktask_uworker *w = arg;
+	struct ktask_helper *h;
+	bool timed_out = false;
+
+	set_task_comm(current, "ktask-helper");
+	/* A clone of a real-time caller: idle threads are normal ones. */
+	if (current->policy != SCHED_NORMAL)
+		ktask_set_sched(SCHED_NORMAL, 0, 0);
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		/* Acquire: pairs with the release in ktask_uworker_start(). */
+		h = smp_load_acquire(&w->kw_helper);
+		if (h) {
+			__set_current_state(TASK_RUNNING);
+			ktask_uworker_work(w, h);
+			timed_out = false;
+			continue;
+		}
+		if (signal_pending(current)) {
+			struct ksignal ksig;
+
+			__set_current_state(TASK_RUNNING);
+			if (get_signal(&ksig))
+				break;
+			continue;
+		}
+		if (READ_ONCE(w->kw_retire) ||
+		    (timed_out && ktask_uworker_timeout(w)))
+			break;
+		timed_out = !schedule_timeout(KTASK_IDLE_TIMEOUT);
+	}
+	__set_current_state(TASK_RUNNING);
+	ktask_uworker_exit(w);
+}
+
+/* A new thread of the caller's process for @w, started. */
+static bool ktask_uworker_create(struct ktask_uworker *w)
+{
+	struct task_struct *t;
+
+	t = create_io_thread(ktask_uworker_fn, w, w->kw_helper->kh_nid);
+	if (IS_ERR(t))
+		return false;
+	w->kw_thread = t;
+	ktask_proc_ref(w->kw_proc);
+	spin_lock(&w->kw_proc->kp_lock);
+	list_add(&w->kw_all, &w->kw_proc->kp_all);
+	spin_unlock(&w->kw_proc->kp_lock);
+	wake_up_new_task(t);
+	return true;
+}
+#endif
+
+/*
+ * Hands helper @h to a thread of process @p: an idle one that fits the
+ * caller, else a new clone of the caller.  Idle threads that no longer fit
+ * (the caller's cgroup, credentials or mempolicy changed) are retired on
+ * the way.  Returns false when no thread could be had.
+ */
+static bool ktask_uworker_start(struct ktask_proc *p, struct ktask_helper *h)
+{
+	struct ktask_uworker *w, *next;
+
+	spin_lock(&p->kp_lock);
+	list_for_each_entry_safe(w, next, &p->kp_idle, kw_idle) {
+		list_del_init(&w->kw_idle);
+		if (!ktask_uworker_fits(w)) {
+			ktask_uworker_retire(w);
+			continue;
+		}
+		/* Release: the helper's fields before the thread reads them. */
+		smp_store_release(&w->kw_helper, h);
+		/* Under kp_lock: the thread cannot exit and be freed before. */
+		ktask_uworker_wake(w);
+		spin_unlock(&p->kp_lock);
+		return true;
+	}
+	spin_unlock(&p->kp_lock);
+
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return false;
+	w->kw_proc = p;
+	INIT_LIST_HEAD(&w->kw_idle);
+	w->kw_helper = h;
+	if (!ktask_uworker_create(w)) {
+		kfree(w);
+		return false;
+	}
+	return true;
+}
+
+#ifndef MODULE
+/*
+ * @tsk is exiting.  If no other thread of its process but helper threads
+ * (user workers) is left, the idle helper threads exit too, or the process
+ * would wait for their idle timeout.  PF_EXITING is set under siglock
+ * (exit_signals()), and this looks at it under siglock, so of two last
+ * threads exiting at once the later sees the other exiting.  No helper
+ * thread is busy then: a caller waits for its helpers in the kernel.
+ */
+void ktask_exit_thread(struct task_struct *tsk)
+{
+	struct ktask_uworker *w, *next;
+	struct ktask_proc *p;
+	struct task_struct *t;
+	bool last = true;
+
+	if (tsk->flags & PF_USER_WORKER)
+		return;
+	rcu_read_lock();
+	p = ktask_proc_lookup(tsk->signal);
+	rcu_read_unlock();
+	if (!p)
+		return;
+	spin_lock_irq(&tsk->sighand->siglock);
+	for_each_thread(tsk, t) {
+		if (t != tsk && !(t->flags & (PF_EXITING | PF_USER_WORKER))) {
+			last = false;
+			break;
+		}
+	}
+	spin_unlock_irq(&tsk->sighand->siglock);
+	if (!last)
+		return;
+	/* Freed after RCU only: with no thread left, its lists are empty. */
+	rcu_read_lock();
+	p = ktask_proc_lookup(tsk->signal);
+	if (p) {
+		spin_lock(&p->kp_lock);
+		list_for_each_entry_safe(w, next, &p->kp_idle, kw_idle) {
+			list_del_init(&w->kw_idle);
+			ktask_uworker_retire(w);
+		}
+		spin_unlock(&p->kp_lock);
+	}
+	rcu_read_unlock();
+}
+#endif
+
+/* The helper the current helper thread of a process runs, or NULL. */
+static struct ktask_helper *ktask_current_uhelper(void)
+{
+	struct ktask_helper *h = NULL;
+	struct ktask_uworker *w;
+	struct ktask_proc *p;
+
+	/* The thread itself holds a count on its process's cache. */
+	rcu_read_lock();
+	p = ktask_proc_lookup(current->signal);
+	if (p) {
+		spin_lock(&p->kp_lock);
+		list_for_each_entry(w, &p->kp_all, kw_all) {
+			if (w->kw_thread == current) {
+				h = w->kw_helper;
+				break;
+			}
+		}
+		spin_unlock(&p->kp_lock);
+	}
+	rcu_read_unlock();
+	return h;
+}
+#else
+struct ktask_proc;
+
+static void ktask_proc_put(struct ktask_proc *p)
+{
+}
+#endif /* !MODULE || KTASK_VHOST */
 
 /* The ktask helper the current thread is running, or NULL. */
 static struct ktask_helper *ktask_current_helper(void)
 {
 	struct work_struct *work;
 
+#if !defined(MODULE) || defined(KTASK_VHOST)
+	if (current->flags & PF_USER_WORKER)
+		return ktask_current_uhelper();
+#endif
 	if (!(current->flags & PF_WQ_WORKER))
 		return NULL;
 	work = current_work();
@@ -289,6 +1052,15 @@ static struct ktask_helper *ktask_take_helpers(struct ktask_task *task,
 	return taken;
 }
 
+/* Gives helper @h back to the pool.  Under ktask_pool.lock. */
+static void ktask_put_helper_locked(struct ktask_helper *h)
+{
+	ktask_pool.nr_busy--;
+	ktask_pool.node_busy[h->kh_nid]--;
+	h->kh_next = ktask_pool.free;
+	ktask_pool.free = h;
+}
+
 void ktask_plat_task_init(struct ktask_task *task)
 {
 	struct ktask_plat_task *pt = &task->kt_plat;
@@ -302,6 +1074,14 @@ void ktask_plat_task_init(struct ktask_task *task)
 	pt->kpt_caller = current;
 	pt->kpt_background = task->kt_ctl->kc_flags & KTASK_BACKGROUND;
 	pt->kpt_boost_nice = KTASK_NO_BOOST;
+	pt->kpt_policy = current->policy;
+	pt->kpt_rt_prio = current->rt_priority;
+	pt->kpt_user = ktask_user_caller();
+	pt->kpt_proc = NULL;
+#if !defined(MODULE) || defined(KTASK_VHOST)
+	if (pt->kpt_user)
+		pt->kpt_proc = ktask_proc_get();
+#endif
 
 	/*
 	 * The caller waits for its helpers, which hold kpt_map while they
@@ -329,6 +1109,28 @@ void ktask_plat_task_init(struct ktask_task *task)
 	}
 }
 
+/*
+ * Starts helper @h: on a thread of the caller's process for a user caller
+ * (false if none can be had), else on the workqueue of its node.  Queueing
+ * and the handing over in ktask_uworker_start() order the helper's fields
+ * before it runs (the PENDING bit is set with a fully ordered atomic).
+ */
+static bool ktask_helper_start(struct ktask_plat_task *pt,
+			       struct ktask_helper *h)
+{
+#if !defined(MODULE) || defined(KTASK_VHOST)
+	if (pt->kpt_user)
+		return pt->kpt_proc && ktask_uworker_start(pt->kpt_proc, h);
+#endif
+	if (ktask_pool.node_wq) {
+		queue_work_node(h->kh_nid, ktask_pool.node_wq[h->kh_nid],
+				&h->kh_work);
+		return true;
+	}
+	queue_work_node(h->kh_nid, ktask_pool.wq, &h->kh_work);
+	return true;
+}
+
 size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 				size_t nr)
 {
@@ -343,14 +1145,16 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		h->kh_task = task;
 		h->kh_thread = NULL;
 		h->kh_inner = NULL;
+		atomic_inc(&pt->kpt_pending);
+		if (!ktask_helper_start(pt, h)) {
+			atomic_dec(&pt->kpt_pending);
+			spin_lock(&ktask_pool.lock);
+			ktask_put_helper_locked(h);
+			spin_unlock(&ktask_pool.lock);
+			continue;
+		}
 		h->kh_next = pt->kpt_helpers;
 		pt->kpt_helpers = h;
-		atomic_inc(&pt->kpt_pending);
-		/*
-		 * Queueing orders the stores above before the work runs
-		 * (the PENDING bit is set with a fully ordered atomic).
-		 */
-		queue_work_node(h->kh_nid, ktask_pool.wq, &h->kh_work);
 		started++;
 	}
 	return started;
@@ -421,9 +1225,10 @@ void ktask_plat_wait_helpers(struct ktask_task *task)
 	/*
 	 * The caller claims chunks until none is left, so a helper that has
 	 * not started yet would find nothing: take it off the queue instead
-	 * of waiting for a worker to pick it up.
+	 * of waiting for a worker to pick it up.  A helper thread of the
+	 * caller's process has been woken already; it finds nothing to do.
 	 */
-	for (h = pt->kpt_helpers; h; h = h->kh_next)
+	for (h = pt->kpt_helpers; h && !pt->kpt_user; h = h->kh_next)
 		if (cancel_work(&h->kh_work))
 			atomic_dec(&pt->kpt_pending);
 	/* Fully ordered; pairs with atomic_dec_and_test() in the helpers. */
@@ -456,13 +1261,12 @@ void ktask_plat_task_done(struct ktask_task *task)
 	spin_lock(&ktask_pool.lock);
 	for (h = task->kt_plat.kpt_helpers; h; h = next) {
 		next = h->kh_next;
-		ktask_pool.nr_busy--;
-		ktask_pool.node_busy[h->kh_nid]--;
-		h->kh_next = ktask_pool.free;
-		ktask_pool.free = h;
+		ktask_put_helper_locked(h);
 	}
 	spin_unlock(&ktask_pool.lock);
 	task->kt_plat.kpt_helpers = NULL;
+	ktask_proc_put(pt->kpt_proc);
+	pt->kpt_proc = NULL;
 }
 
 static void ktask_pool_free(void)
@@ -540,6 +1344,64 @@ static const struct kernel_param_ops ktask_limits_ops = {
 module_param_cb(limits, &ktask_limits_ops, NULL, 0444);
 MODULE_PARM_DESC(limits, "Helper limits now, in total and per node (read-only)");
 
+static void ktask_node_wqs_destroy(void)
+{
+	int nid;
+
+	for (nid = 0; ktask_pool.node_wq && nid < nr_node_ids; nid++)
+		if (ktask_pool.node_wq[nid])
+			destroy_workqueue(ktask_pool.node_wq[nid]);
+	kfree(ktask_pool.node_wq);
+	ktask_pool.node_wq = NULL;
+}
+
+#ifdef MODULE
+/* alloc_workqueue_attrs() and apply_workqueue_attrs() are not exported. */
+static void ktask_node_wqs_init(void)
+{
+}
+#else
+/*
+ * Built in: a workqueue per node for the helpers of kernel threads, whose
+ * workers run on the node's CPUs within wq_unbound_cpumask (on all of
+ * wq_unbound_cpumask if none of them is in it), strictly, and follow CPU
+ * hotplug as the workqueue code updates them.  Without them (out of
+ * memory), every helper goes to the one unbound workqueue.
+ */
+static void ktask_node_wqs_init(void)
+{
+	struct workqueue_attrs *attrs = alloc_workqueue_attrs();
+	int nid, cpu;
+
+	ktask_pool.node_wq = kcalloc(nr_node_ids, sizeof(*ktask_pool.node_wq),
+				     GFP_KERNEL);
+	if (!attrs || !ktask_pool.node_wq)
+		goto fail;
+	attrs->affn_scope = WQ_AFFN_NUMA;
+	attrs->affn_strict = true;
+	for_each_node(nid) {
+		/* Possible CPUs: one that comes online later is in already. */
+		cpumask_clear(attrs->cpumask);
+		for_each_possible_cpu(cpu)
+			if (cpu_to_node(cpu) == nid)
+				cpumask_set_cpu(cpu, attrs->cpumask);
+		if (cpumask_empty(attrs->cpumask))
+			continue;	/* ktask_pick_node() never picks it */
+		ktask_pool.node_wq[nid] = alloc_workqueue("ktask_node%d",
+							  WQ_UNBOUND, 0, nid);
+		if (!ktask_pool.node_wq[nid] ||
+		    apply_workqueue_attrs(ktask_pool.node_wq[nid], attrs))
+			goto fail;
+	}
+	free_workqueue_attrs(attrs);
+	return;
+fail:
+	free_workqueue_attrs(attrs);
+	ktask_node_wqs_destroy();
+	pr_warn("ktask: no per-node workqueues, helpers of kernel threads run anywhere\n");
+}
+#endif
+
 static int __init ktask_init(void)
 {
 	unsigned int i;
@@ -573,6 +1435,7 @@ static int __init ktask_init(void)
 	ktask_pool.wq = alloc_workqueue("ktask", WQ_UNBOUND, 0);
 	if (!ktask_pool.wq)
 		goto err_free;
+	ktask_node_wqs_init();
 
 	/* Limits and the hotplug callbacks with no CPU coming or going between. */
 	cpus_read_lock();
@@ -591,6 +1454,7 @@ static int __init ktask_init(void)
 	return 0;
 
 err_wq:
+	ktask_node_wqs_destroy();
 	destroy_workqueue(ktask_pool.wq);
 err_free:
 	ktask_pool_free();
@@ -600,7 +1464,27 @@ err_free:
 static void __exit ktask_exit(void)
 {
 	/* Modules that use ktask hold a reference: no task runs now. */
+#if defined(MODULE) && defined(KTASK_VHOST)
+	/*
+	 * No thread may be left to run this module's code: stop them all,
+	 * also those a fatal signal is taking down meanwhile (they hold their
+	 * cache until the reaper stops them), then the reaper.
+	 */
+	for (;;) {
+		ktask_reap_threads(true);
+		spin_lock(&ktask_procs_lock);
+		if (hash_empty(ktask_procs)) {
+			spin_unlock(&ktask_procs_lock);
+			break;
+		}
+		spin_unlock(&ktask_procs_lock);
+		msleep(10);
+	}
+	cancel_delayed_work_sync(&ktask_reaper);
+	rcu_barrier();	/* the caches' kfree_rcu() */
+#endif
 	cpuhp_remove_state_nocalls(ktask_pool.cpuhp_state);
+	ktask_node_wqs_destroy();
 	destroy_workqueue(ktask_pool.wq);
 	ktask_pool_free();
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * plat_kernel.h - the kernel home of the ktask core: kernel atomics, a
- * mutex for iterator tasks, and per-task helper bookkeeping for the unbound
- * workqueue in kernel/plat_kernel.c.
+ * mutex for iterator tasks, and per-task helper bookkeeping for
+ * kernel/plat_kernel.c (helpers on unbound workqueues, or threads of the
+ * caller's process).
  *
  * The atomics map to the kernel's own primitives rather than GCC's
  * __atomic builtins.  They then follow the Linux kernel memory model, are
@@ -78,9 +79,10 @@ static inline void ktask_unlock(struct ktask_lock *l)
 }
 
 struct ktask_helper;
+struct ktask_proc;
 
 /*
- * What the workqueue home keeps per task, on the caller's stack.
+ * What the kernel home keeps per task, on the caller's stack.
  *
  * kpt_pending counts the helpers still to finish plus one for the caller,
  * who drops its own count when it starts waiting; whoever drops the last
@@ -89,14 +91,24 @@ struct ktask_helper;
  * raise the priority of helpers that are still running.  A task started
  * from a helper's thread function (a nested call) is linked to that helper
  * (kpt_parent), and the tasks a helper is the caller of form a stack
- * through kpt_outer, innermost first.
+ * through kpt_outer, innermost first.  kpt_user is set when the caller is
+ * a thread of a user process (built in only): its helpers are threads of
+ * that process, kept in kpt_proc, or there are none (no kworker runs work
+ * that its cgroups would not be charged for).  Other callers' helpers run
+ * on the workqueues.  kpt_policy and
+ * kpt_rt_prio are the caller's scheduling class at the start: a real-time
+ * caller's helpers run at its policy and priority.
  */
 struct ktask_plat_task {
 	struct ktask_helper *kpt_helpers;	/* owned by the caller */
 	atomic_t kpt_pending;
 	struct completion kpt_done;
 	struct task_struct *kpt_caller;
+	struct ktask_proc *kpt_proc;		/* the caller's process, or NULL */
+	bool kpt_user;				/* helpers must be kpt_proc's */
 	bool kpt_background;			/* KTASK_BACKGROUND */
+	int kpt_policy;				/* the caller's, at the start */
+	unsigned int kpt_rt_prio;		/* for SCHED_FIFO, SCHED_RR */
 	int kpt_boost_nice;			/* or KTASK_NO_BOOST */
 	struct ktask_helper *kpt_parent;	/* helper calling, or NULL */
 	struct ktask_plat_task *kpt_outer;	/* its previous inner task */

@@ -313,7 +313,8 @@ else
 fi
 
 if [ \$K = y ]; then
-	insmod /ktask/ktask_test.ko && rmmod ktask_test
+	insmod /ktask/ktask_test.ko wq_cpumask=\$(cat /sys/devices/virtual/workqueue/cpumask) &&
+		rmmod ktask_test
 	insmod /ktask/ktask_clear.ko mib=256 && rmmod ktask_clear
 	insmod /ktask/ktask_torture.ko secs=15 threads=4 && rmmod ktask_torture
 fi

@@ -8,12 +8,18 @@
  * number of threads, starts them and balances the chunks among them.  An
  * iterator lets the task be something other than an address range, and an
  * undo function lets a failed task roll back the chunks that completed.
- *
- * The same header serves userland programs (libktask) and kernel modules
- * (ktask.ko).  Names and meanings follow the ktask series' include/linux/ktask.h.
+ * Names and meanings follow the ktask series (2017-2018).
  */
 #ifndef KTASK_H
 #define KTASK_H
+
+#ifndef __KERNEL__
+/*
+ * The same header serves userland programs (libktask), kernel modules
+ * (ktask.ko) and, through kernel/series/gen-core.sh, which keeps only its
+ * __KERNEL__ side, the kernel tree's <linux/ktask.h>.
+ */
+#endif
 
 #ifdef __KERNEL__
 #include <linux/types.h>
@@ -117,9 +123,8 @@ struct ktask_node {
  *                     it must be at least 1.
  * @kc_iter_func: advances positions; NULL means ktask_iter_range().
  * @kc_max_threads: the most threads to use, the caller included; 0 means
- *                  the default (userland: every usable CPU; kernel: the
- *                  online CPUs of the nodes named, or ktask.ko's
- *                  max_threads parameter).
+ *                  the default (the usable CPUs of the nodes named, or
+ *                  ktask's max_threads setting).
  * @kc_flags: %KTASK_BACKGROUND, or 0.  An extension of the series.
  * @kc_key: kernel only, private: the lockdep class of "the caller waits
  *          for its helpers", one per place the ctl is defined; set by the
@@ -146,29 +151,85 @@ struct ktask_ctl {
  *
  * The helpers run at the lowest priority (nice 19, MAX_NICE) throughout,
  * so that a big task uses only CPU time that nothing else wants.  The
- * caller keeps its own priority.  Without it, userland helpers run at the
- * caller's nice value, and kernel helpers at MAX_NICE until the caller
- * raises them to its own (see ktask_run()).
+ * caller keeps its own priority.  Without it, helpers run at the caller's
+ * priority while it waits for them (see ktask_run()).
  */
 #define KTASK_BACKGROUND 0x1u
 
 /* Every flag this version knows; others get -EINVAL. */
 #define KTASK_FLAGS_ALL KTASK_BACKGROUND
 
-#if defined(__KERNEL__) && defined(CONFIG_LOCKDEP)
+#ifdef __KERNEL__
+#ifdef CONFIG_LOCKDEP
 /*
  * One lockdep class per place a ktask_ctl is defined, as INIT_WORK() has
  * one per work item: the statement expression makes a static key there.
  * So the initializer belongs in a function, not at file scope.
  */
 #define KTASK_CTL_KEY_INIT						\
-	({ static struct lock_class_key __ktask_key; &__ktask_key; }),
-#elif defined(__KERNEL__)
-#define KTASK_CTL_KEY_INIT NULL,
+	({ static struct lock_class_key __ktask_key; &__ktask_key; })
 #else
-#define KTASK_CTL_KEY_INIT
+#define KTASK_CTL_KEY_INIT NULL
 #endif
 
+/**
+ * define KTASK_CTL_INITIALIZER - the initial value of a &struct ktask_ctl.
+ * @thread_func: the thread function, a &ktask_thread_func.
+ * @func_arg: its @arg.
+ * @min_chunk_size: the minimum chunk size, in task units.
+ *
+ * No undo function, the range iterator, and the default thread limit.
+ * The functions given here and to the setters below must have the exact
+ * types &ktask_thread_func, &ktask_undo_func and &ktask_iter_func (taking
+ * void pointers, which they convert themselves): with control-flow
+ * integrity a call through a pointer of another type traps, so nothing
+ * here casts them.
+ */
+#define KTASK_CTL_INITIALIZER(thread_func, func_arg, min_chunk_size)	\
+	{								\
+		.kc_thread_func = (thread_func),			\
+		.kc_undo_func = NULL,					\
+		.kc_func_arg = (func_arg),				\
+		.kc_min_chunk_size = (min_chunk_size),			\
+		.kc_iter_func = ktask_iter_range,			\
+		.kc_max_threads = 0,					\
+		.kc_flags = 0,						\
+		.kc_key = KTASK_CTL_KEY_INIT				\
+	}
+
+/**
+ * define DEFINE_KTASK_CTL - declares and initialises a &struct ktask_ctl.
+ * @ctl_name: the variable's name.
+ * @thread_func: the thread function, a &ktask_thread_func.
+ * @func_arg: its @arg.
+ * @min_chunk_size: the minimum chunk size, in task units.
+ */
+#define DEFINE_KTASK_CTL(ctl_name, thread_func, func_arg, min_chunk_size) \
+	struct ktask_ctl ctl_name =					  \
+		KTASK_CTL_INITIALIZER(thread_func, func_arg, min_chunk_size)
+
+/**
+ * ktask_ctl_set_iter_func() - sets a task's iterator.
+ * @ctl: the &struct ktask_ctl.
+ * @iter_func: the iterator.
+ */
+static inline void ktask_ctl_set_iter_func(struct ktask_ctl *ctl,
+					   ktask_iter_func iter_func)
+{
+	ctl->kc_iter_func = iter_func;
+}
+
+/**
+ * ktask_ctl_set_undo_func() - sets a task's undo function.
+ * @ctl: the &struct ktask_ctl.
+ * @undo_func: the undo function.
+ */
+static inline void ktask_ctl_set_undo_func(struct ktask_ctl *ctl,
+					   ktask_undo_func undo_func)
+{
+	ctl->kc_undo_func = undo_func;
+}
+#else /* !__KERNEL__ */
 /**
  * define KTASK_CTL_INITIALIZER - the initial value of a &struct ktask_ctl.
  * @thread_func: the thread function; cast, so it may take its real types.
@@ -176,9 +237,9 @@ struct ktask_ctl {
  * Like the series, the casts here and in the setters let a function such
  * as int f(struct page *, struct page *, struct foo *) be called through
  * &ktask_thread_func.  That works on the ABIs Linux runs on, but is not
- * strictly portable C, and a kernel built with control-flow integrity
- * (CONFIG_CFI_CLANG) traps on it: there, write functions of the exact
- * types and cast inside them.
+ * strictly portable C, and control-flow integrity checks
+ * (-fsanitize=cfi-icall) trap on it.  The kernel's variant has no casts:
+ * there the functions must have the exact types.
  * @func_arg: its @arg.
  * @min_chunk_size: the minimum chunk size, in task units.
  *
@@ -192,8 +253,7 @@ struct ktask_ctl {
 		(min_chunk_size),					\
 		ktask_iter_range,					\
 		0,							\
-		0,							\
-		KTASK_CTL_KEY_INIT					\
+		0							\
 	}
 
 /**
@@ -222,6 +282,8 @@ struct ktask_ctl {
  */
 #define ktask_ctl_set_undo_func(ctl, undo_func)				\
 	((ctl)->kc_undo_func = (ktask_undo_func)(undo_func))
+
+#endif /* __KERNEL__ */
 
 /**
  * ktask_ctl_set_max_threads() - caps the threads a task may use.
@@ -265,6 +327,7 @@ static inline void ktask_ctl_set_flags(struct ktask_ctl *ctl,
  */
 void *ktask_iter_range(void *position, size_t size);
 
+#ifdef __KERNEL__
 /**
  * ktask_run() - runs a task on the caller's NUMA node and waits for it.
  * @start: the task's first position.
@@ -277,27 +340,51 @@ void *ktask_iter_range(void *position, size_t size);
  * already running finish, and the undo function (if any) is called on every
  * completed range before ktask_run() returns.
  *
- * Where helpers run.  In userland: within the caller's CPU affinity mask,
- * at the caller's nice value (nice 19 with %KTASK_BACKGROUND).  In the
- * kernel (ktask.ko): on the CPUs of the node they work for, not within the
- * caller's CPU mask or cgroup, as in the series; they start at MAX_NICE and
- * the caller raises those it waits on to its own nice value, when it has
- * run out of chunks or has to wait for the lock of an iterator task, and
- * through nested calls (not with %KTASK_BACKGROUND).  A kernel thread
- * function must not take a lock that the caller holds while it calls
- * ktask_run(): the caller waits for the helper, and lockdep reports it.
+ * Where helpers run: on the CPUs of the node they work for, not within
+ * the caller's CPU mask or cgroup, as in the series; they start at
+ * MAX_NICE and the caller raises those it waits on to its own nice value,
+ * when it has run out of chunks or has to wait for the lock of an
+ * iterator task, and through nested calls (not with %KTASK_BACKGROUND).  A thread function must not
+ * take a lock that the caller holds while it calls ktask_run(): the
+ * caller waits for the helper, and lockdep reports it.
  *
- * Context: process context; may sleep (in the kernel it checks with
- * might_sleep() on every call, so do not call it under a spinlock or with
- * interrupts or preemption off).  The thread, undo and iterator functions
- * run in process context too, in the caller or in helper threads (kernel:
- * unbound workqueue workers); the iterator runs under a mutex.
+ * Context: process context; may sleep (it checks with might_sleep() on
+ * every call, so do not call it under a spinlock or with interrupts or
+ * preemption off).  The thread, undo and iterator functions run in
+ * process context too, in the caller or in helpers (unbound workqueue
+ * workers); the iterator runs under a mutex.
  *
  * Return: 0 on success (a task of size 0 succeeds without calling anything),
  * -EINVAL for a NULL @ctl or thread function, a zero minimum chunk size,
  * unknown flags or a range that wraps the address space (nothing is run
  * then), or the first error a thread function returned.
  */
+#else
+/**
+ * ktask_run() - runs a task on the caller's NUMA node and waits for it.
+ * @start: the task's first position.
+ * @task_size: its size, in task units.
+ * @ctl: how to run it.
+ *
+ * The caller runs chunks too.  A task that fits one thread runs entirely in
+ * the caller, with no hand-off and no allocation.  On the first nonzero
+ * return of the thread function no more chunks are handed out, the chunks
+ * already running finish, and the undo function (if any) is called on every
+ * completed range before ktask_run() returns.
+ *
+ * Where helpers run: within the caller's CPU affinity mask, at the
+ * caller's nice value (nice 19 with %KTASK_BACKGROUND).  In the kernel
+ * (ktask.ko): see the kernel's variant of this comment.
+ *
+ * Context: may sleep.  The thread, undo and iterator functions run in the
+ * caller or in helper threads; the iterator runs under a mutex.
+ *
+ * Return: 0 on success (a task of size 0 succeeds without calling anything),
+ * -EINVAL for a NULL @ctl or thread function, a zero minimum chunk size,
+ * unknown flags or a range that wraps the address space (nothing is run
+ * then), or the first error a thread function returned.
+ */
+#endif
 int ktask_run(void *start, size_t task_size, struct ktask_ctl *ctl);
 
 /**
@@ -307,13 +394,13 @@ int ktask_run(void *start, size_t task_size, struct ktask_ctl *ctl);
  * @ctl: how to run it.
  *
  * Like ktask_run(), over every part.  Threads are spread over the nodes in
- * proportion to their work, each helper on its node's CPUs (in userland,
- * those in the caller's affinity mask); a thread whose node has no work
- * left moves on to another node that has some, and a helper that does runs
- * that node's chunks on that node's CPUs (anywhere again for a
- * %NUMA_NO_NODE part).  The caller runs where it is.  In the kernel, a
- * node with no CPU online gets no helper of its own: others or the caller
- * do its part.  Undo after a failure covers exactly the completed ranges,
+ * proportion to their work, each helper on its node's CPUs (those the
+ * caller may use, where the home honours the caller's mask); a thread
+ * whose node has no work left moves on to another node that has some, and
+ * a helper that does runs that node's chunks on that node's CPUs
+ * (anywhere again for a %NUMA_NO_NODE part).  The caller runs where it is.
+ * A node with no CPU online gets no helper of its own: others or the
+ * caller do its part.  Undo after a failure covers exactly the completed ranges,
  * node by node in array order.
  *
  * Context: as ktask_run(): process context, may sleep.
@@ -330,8 +417,7 @@ int ktask_run_numa(struct ktask_node *nodes, size_t nr_nodes,
  * ktask_boot_init() - sets ktask up in a kernel that has it built in.
  *
  * Called once from kernel_init_freeable(), after the CPUs are up and before
- * page_alloc_init_late(), whose deferred struct page init is a client.  A
- * loadable ktask.ko sets itself up when it loads instead.
+ * page_alloc_init_late(), whose deferred struct page init is a client.
  */
 void ktask_boot_init(void);
 
@@ -441,15 +527,15 @@ static inline void ktask_exit_thread(struct task_struct *tsk)
  * @ks_threads: threads the task was planned for, the caller included
  *              (1 for a task that ran inline).
  * @ks_helpers: helper threads started for the task; fewer than
- *              @ks_threads - 1 when the process-wide helper limit was reached
- *              or a thread could not be started.  A helper that found every
+ *              @ks_threads - 1 when the helper limit was reached or a
+ *              thread could not be started.  A helper that found every
  *              chunk taken when it woke up counts too.
  * @ks_chunk_size: units per chunk (the whole task when it ran inline).
  * @ks_max_threads: the default limit in force: usable CPUs (only those of
  *                  the nodes named, for node-placed work and for
- *                  ktask_run() on a machine with several nodes), within
- *                  %KTASK_MAX_THREADS from the environment; 0 for a task
- *                  too small for more than one thread.
+ *                  ktask_run() on a machine with several nodes), or the
+ *                  max_threads setting; 0 for a task too small for more
+ *                  than one thread.
  * @ks_total_size: units in the task, over all nodes.
  */
 struct ktask_stats {

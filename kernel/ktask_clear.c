@@ -32,8 +32,10 @@ MODULE_PARM_DESC(chunk_mib, "Minimum chunk, in MiB");
 #define CLEAR_STEP (1UL << 20)
 
 /* Clears [start, end), rescheduling between megabytes. */
-static int clear_func(u8 *start, u8 *end, void *arg)
+static int clear_func(void *start_, void *end_, void *arg)
 {
+	u8 *start = start_;
+	u8 *end = end_;
 	size_t n;
 
 	while (start < end) {

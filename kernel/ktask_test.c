@@ -146,8 +146,11 @@ static int kt_chunk_error(struct kt_state *s, void *start, void *end)
 	return KTASK_RETURN_SUCCESS;
 }
 
-static int kt_range_func(u8 *start, u8 *end, struct kt_state *s)
+static int kt_range_func(void *start_, void *end_, void *s_)
 {
+	u8 *start = start_;
+	u8 *end = end_;
+	struct kt_state *s = s_;
 	int err = kt_chunk_error(s, start, end);
 	u8 *p;
 
@@ -159,8 +162,11 @@ static int kt_range_func(u8 *start, u8 *end, struct kt_state *s)
 	return KTASK_RETURN_SUCCESS;
 }
 
-static void kt_range_undo(u8 *start, u8 *end, struct kt_state *s)
+static void kt_range_undo(void *start_, void *end_, void *s_)
 {
+	u8 *start = start_;
+	u8 *end = end_;
+	struct kt_state *s = s_;
 	u8 *p;
 
 	atomic_inc(&s->undo_calls);
@@ -387,8 +393,9 @@ static struct kt_item *kt_list_build(void)
 
 static struct kt_state *kt_list_state;
 
-static struct kt_item *kt_list_iter(struct kt_item *pos, size_t size)
+static void *kt_list_iter(void *pos_, size_t size)
 {
+	struct kt_item *pos = pos_;
 	struct kt_state *s = kt_list_state;
 
 	if (atomic_inc_return(&s->in_iter) > 1)
@@ -399,9 +406,11 @@ static struct kt_item *kt_list_iter(struct kt_item *pos, size_t size)
 	return pos;
 }
 
-static int kt_list_func(struct kt_item *start, struct kt_item *end,
-			struct kt_state *s)
+static int kt_list_func(void *start_, void *end_, void *s_)
 {
+	struct kt_item *start = start_;
+	struct kt_item *end = end_;
+	struct kt_state *s = s_;
 	struct kt_item *it;
 	int err = KTASK_RETURN_SUCCESS;
 
@@ -416,9 +425,11 @@ static int kt_list_func(struct kt_item *start, struct kt_item *end,
 	return KTASK_RETURN_SUCCESS;
 }
 
-static void kt_list_undo(struct kt_item *start, struct kt_item *end,
-			 struct kt_state *s)
+static void kt_list_undo(void *start_, void *end_, void *s_)
 {
+	struct kt_item *start = start_;
+	struct kt_item *end = end_;
+	struct kt_state *s = s_;
 	struct kt_item *it;
 
 	atomic_inc(&s->undo_calls);
@@ -481,8 +492,11 @@ static bool test_list_undo(void)
 	return true;
 }
 
-static int kt_numa_func(u8 *start, u8 *end, struct kt_state *s)
+static int kt_numa_func(void *start_, void *end_, void *s_)
 {
+	u8 *start = start_;
+	u8 *end = end_;
+	struct kt_state *s = s_;
 	int part = (void *)start >= s->part_end[0];
 
 	if (current != s->caller) {
@@ -580,8 +594,10 @@ static int kt_move_last(struct kt_move *m, int part)
 	return prev;
 }
 
-static int kt_move_func(u8 *start, u8 *end, struct kt_move *m)
+static int kt_move_func(void *start_, void *end, void *m_)
 {
+	u8 *start = start_;
+	struct kt_move *m = m_;
 	int part = 0, cpu = raw_smp_processor_id(), prev, i;
 
 	while (part + 1 < m->nr && (void *)start >=
@@ -695,8 +711,11 @@ static bool test_numa_undo_order(void)
 	return true;
 }
 
-static int kt_nested_func(u8 *start, u8 *end, struct kt_state *s)
+static int kt_nested_func(void *start_, void *end_, void *s_)
 {
+	u8 *start = start_;
+	u8 *end = end_;
+	struct kt_state *s = s_;
 	DEFINE_KTASK_CTL(inner, kt_range_func, s, 32);
 
 	return ktask_run(start, end - start, &inner);
@@ -784,8 +803,9 @@ struct kt_boost {
 
 static struct kt_boost *kt_boost_state;
 
-static struct kt_item *kt_boost_iter(struct kt_item *pos, size_t size)
+static void *kt_boost_iter(void *pos_, size_t size)
 {
+	struct kt_item *pos = pos_;
 	struct kt_boost *b = kt_boost_state;
 	int i;
 
@@ -801,9 +821,9 @@ static struct kt_item *kt_boost_iter(struct kt_item *pos, size_t size)
 	return pos;
 }
 
-static int kt_boost_func(struct kt_item *start, struct kt_item *end,
-			 struct kt_boost *b)
+static int kt_boost_func(void *start, void *end, void *b_)
 {
+	struct kt_boost *b = b_;
 	int i;
 
 	if (current == b->caller)
@@ -847,8 +867,9 @@ struct kt_nest {
 	bool boosted;
 };
 
-static int kt_nest_inner(void *start, void *end, struct kt_nest *n)
+static int kt_nest_inner(void *start, void *end, void *n_)
 {
+	struct kt_nest *n = n_;
 	int i;
 
 	if (current != n->inner_caller) {
@@ -866,8 +887,9 @@ static int kt_nest_inner(void *start, void *end, struct kt_nest *n)
 	return KTASK_RETURN_SUCCESS;
 }
 
-static int kt_nest_outer(void *start, void *end, struct kt_nest *n)
+static int kt_nest_outer(void *start, void *end, void *n_)
 {
+	struct kt_nest *n = n_;
 	DEFINE_KTASK_CTL(inner, kt_nest_inner, n, 1);
 	struct ktask_node part = { start, 2, NUMA_NO_NODE };
 
@@ -921,8 +943,11 @@ static bool test_boost_nested(void)
  */
 static DEFINE_MUTEX(kt_dep_mutex);
 
-static int kt_dep_func(u8 *start, u8 *end, struct kt_state *s)
+static int kt_dep_func(void *start_, void *end_, void *s_)
 {
+	u8 *start = start_;
+	u8 *end = end_;
+	struct kt_state *s = s_;
 	if (s->fail_a) {	/* phase 1: take it */
 		mutex_lock(&kt_dep_mutex);
 		mutex_unlock(&kt_dep_mutex);
@@ -1273,8 +1298,9 @@ static int kt_hog(void *arg)
 	return 0;
 }
 
-static struct kt_item *kt_slow_iter(struct kt_item *pos, size_t size)
+static void *kt_slow_iter(void *pos_, size_t size)
 {
+	struct kt_item *pos = pos_;
 	kt_spin(50000);
 	while (size--)
 		pos = pos->next;
@@ -1283,7 +1309,7 @@ static struct kt_item *kt_slow_iter(struct kt_item *pos, size_t size)
 
 static atomic_t kt_slow_calls;
 
-static int kt_slow_func(struct kt_item *start, struct kt_item *end, void *arg)
+static int kt_slow_func(void *start, void *end, void *arg)
 {
 	atomic_inc(&kt_slow_calls);
 	kt_spin(50000);

@@ -71,15 +71,17 @@ static void *ktt_pos(struct ktt_caller *c, size_t unit)
 	return c->units + unit;
 }
 
-static struct ktt_item *ktt_iter(struct ktt_item *pos, size_t n)
+static void *ktt_iter(void *pos_, size_t n)
 {
+	struct ktt_item *pos = pos_;
 	while (n--)
 		pos = pos->next;
 	return pos;
 }
 
-static int ktt_leaf(void *start, void *end, struct ktt_caller *c)
+static int ktt_leaf(void *start, void *end, void *c_)
 {
+	struct ktt_caller *c = c_;
 	size_t lo = ktt_unit(c, start), hi = ktt_unit(c, end), i, k;
 
 	for (i = lo; i < hi; i++) {
@@ -97,16 +99,18 @@ static int ktt_leaf(void *start, void *end, struct ktt_caller *c)
 }
 
 /* A chunk's own cleanup, as the undo of a nested inner task. */
-static void ktt_cleanup(void *start, void *end, struct ktt_caller *c)
+static void ktt_cleanup(void *start, void *end, void *c_)
 {
+	struct ktt_caller *c = c_;
 	size_t i;
 
 	for (i = ktt_unit(c, start); i < ktt_unit(c, end); i++)
 		c->units[i]--;
 }
 
-static int ktt_outer(void *start, void *end, struct ktt_caller *c)
+static int ktt_outer(void *start, void *end, void *c_)
 {
+	struct ktt_caller *c = c_;
 	DEFINE_KTASK_CTL(inner, ktt_leaf, c, 1 + get_random_u32() % 16);
 
 	ktask_ctl_set_undo_func(&inner, ktt_cleanup);
@@ -115,8 +119,9 @@ static int ktt_outer(void *start, void *end, struct ktt_caller *c)
 	return ktask_run(start, ktt_unit(c, end) - ktt_unit(c, start), &inner);
 }
 
-static void ktt_undo(void *start, void *end, struct ktt_caller *c)
+static void ktt_undo(void *start, void *end, void *c_)
 {
+	struct ktt_caller *c = c_;
 	size_t i;
 
 	for (i = ktt_unit(c, start); i < ktt_unit(c, end); i++) {
@@ -161,8 +166,7 @@ static void ktt_make(struct ktt_caller *c, struct ktask_ctl *ctl)
 	for (i = 0; i < c->size; i++)
 		c->items[i].next = i + 1 < c->size ? &c->items[i + 1] : NULL;
 
-	fn = c->nested ? (ktask_thread_func)ktt_outer :
-			 (ktask_thread_func)ktt_leaf;
+	fn = c->nested ? ktt_outer : ktt_leaf;
 	*ctl = (struct ktask_ctl)KTASK_CTL_INITIALIZER(fn, c,
 		1 + get_random_u32() % (get_random_u32() % 2 ? 8 : c->size + 8));
 	if (c->list)

@@ -120,6 +120,13 @@ module_param(max_threads, uint, 0644);
 MODULE_PARM_DESC(max_threads,
 		 "Default thread limit per task, caller included (0: online CPUs)");
 
+/* For tests (CONFIG_KTASK_TEST): ktask_init() fails as if kcalloc() had. */
+static bool fail_init;
+#if IS_ENABLED(CONFIG_KTASK_TEST)
+module_param(fail_init, bool, 0);
+MODULE_PARM_DESC(fail_init, "Fail ktask_init(), for tests");
+#endif
+
 struct ktask_helper {
 	struct work_struct kh_work;
 	struct ktask_work kh_kw;	/* [O] the core's record of this share */
@@ -174,7 +181,8 @@ static bool ktask_user_caller(void)
 /*
  * The module parameter, or the CPUs of the nodes the task names (every
  * online CPU when a part may run anywhere); for a user caller, only those
- * of its CPU mask, since its helpers run where it may run.
+ * of its CPU mask, since its helpers run where it may run; 1 when
+ * ktask_init() failed and there are no helpers.
  */
 size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 {
@@ -183,6 +191,8 @@ size_t ktask_plat_max_threads(const struct ktask_node *nodes, size_t nr_nodes)
 	bool anywhere = false;
 	size_t i;
 
+	if (!ktask_pool.node_cpus)
+		return 1;
 	if (limit)
 		return limit;
 	for (i = 0; i < nr_nodes; i++) {
@@ -1281,6 +1291,13 @@ static void ktask_pool_free(void)
 	kfree(ktask_pool.node_cpus);
 	kfree(ktask_pool.node_max);
 	kfree(ktask_pool.node_busy);
+	/* Built in, ktask lives on without a pool: leave nothing dangling. */
+	ktask_pool.free = NULL;
+	ktask_pool.helpers = NULL;
+	ktask_pool.nr_helpers = 0;
+	ktask_pool.node_cpus = NULL;
+	ktask_pool.node_max = NULL;
+	ktask_pool.node_busy = NULL;
 }
 
 /*
@@ -1332,8 +1349,9 @@ static int ktask_limits_get(char *buf, const struct kernel_param *kp)
 	spin_lock(&ktask_pool.lock);
 	len = sysfs_emit(buf, "helpers %u", ktask_pool.max_busy);
 	for_each_online_node(nid)
-		len += sysfs_emit_at(buf, len, " node%d %u", nid,
-				     ktask_pool.node_max[nid]);
+		if (ktask_pool.node_max)	/* NULL: ktask_init() failed */
+			len += sysfs_emit_at(buf, len, " node%d %u", nid,
+					     ktask_pool.node_max[nid]);
 	spin_unlock(&ktask_pool.lock);
 	return len + sysfs_emit_at(buf, len, "\n");
 }
@@ -1413,8 +1431,8 @@ static int __init ktask_init(void)
 				       GFP_KERNEL);
 	ktask_pool.node_max = kcalloc(nr_node_ids, sizeof(unsigned int),
 				      GFP_KERNEL);
-	ktask_pool.node_cpus = kcalloc(nr_node_ids, sizeof(unsigned int),
-				       GFP_KERNEL);
+	ktask_pool.node_cpus = fail_init ? NULL :
+		kcalloc(nr_node_ids, sizeof(unsigned int), GFP_KERNEL);
 	ktask_pool.helpers = kcalloc(ktask_pool.nr_helpers,
 				     sizeof(struct ktask_helper), GFP_KERNEL);
 	if (!ktask_pool.node_busy || !ktask_pool.node_max ||
@@ -1499,10 +1517,8 @@ module_init(ktask_init);
  */
 void __init ktask_boot_init(void)
 {
-	if (ktask_init()) {
-		ktask_pool.free = NULL;
+	if (ktask_init())
 		pr_err("ktask: no helpers, tasks run in their callers\n");
-	}
 }
 #endif
 module_exit(ktask_exit);

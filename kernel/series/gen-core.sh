@@ -22,6 +22,9 @@
 #   kernel/ktask/platform.h        <- lib/platform.h
 #   kernel/ktask/plat_kernel.h     <- kernel/plat_kernel.h
 #   kernel/ktask/plat_kernel.c     <- kernel/plat_kernel.c
+#   kernel/ktask/ktask_test.c      <- kernel/ktask_test.c     (CONFIG_KTASK_TEST:
+#   kernel/ktask/ktask_torture.c   <- kernel/ktask_torture.c   the test modules,
+#   kernel/ktask/ktask_clear.c     <- kernel/ktask_clear.c     the exports' users)
 #   kernel/ktask/Makefile          <- kernel/series/core/Makefile
 #   Documentation/core-api/ktask.rst <- kernel/series/core/ktask.rst
 #
@@ -107,6 +110,10 @@ line "$k/platform.h" '#include "ktask.h"' '#include <linux/ktask.h>'
 resolve "$top/kernel/plat_kernel.h" "$k/plat_kernel.h"
 resolve "$top/kernel/plat_kernel.c" "$k/plat_kernel.c"
 line "$k/plat_kernel.c" '#include "../lib/ktask_core.h"' '#include "ktask_core.h"'
+for t in ktask_test ktask_torture ktask_clear; do
+	resolve "$top/kernel/$t.c" "$k/$t.c"
+	line "$k/$t.c" '#include "ktask.h"' '#include <linux/ktask.h>'
+done
 cp "$in/Makefile" "$k/Makefile"
 cp "$in/ktask.rst" "$new/Documentation/core-api/ktask.rst"
 

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 #
 # run.sh - builds Linux 6.12 (Debian's linux-source-6.12) with the ktask
-# series twice, with CONFIG_KTASK=y and with CONFIG_KTASK=n, boots each in
-# QEMU (TCG, 4 vCPUs on 2 NUMA nodes, 1 GiB and 2 MiB huge pages, lockdep,
-# panic_on_warn=1) and runs the tests in the guest.  See docs/kernel.md.
+# series twice, with CONFIG_KTASK=y and with CONFIG_KTASK=n, and once
+# without the series (plain 6.12), boots each in QEMU (TCG, 4 vCPUs on 2
+# NUMA nodes, 1 GiB and 2 MiB huge pages, lockdep, panic_on_warn=1) and
+# runs the tests in the guest.  See docs/kernel.md.
 #
 #   usage: kernel/series/run.sh [userland-test-executable...]
 #
@@ -13,7 +14,21 @@
 # ktask_clear.c, ktask_torture.c, built as modules against the new tree),
 # the userland test executables given (as kernel/test-qemu.sh runs them),
 # and every program kernel/series/guest/*.c.  In the CONFIG_KTASK=n guest:
-# the sysfs check and the guest programs.
+# the sysfs check and the guest programs.  The CONFIG_KTASK=y kernel boots
+# a second time with ktask.fail_init=1 (ktask_init() fails): it must boot,
+# run its boot-time tasks in their callers and clear memory with
+# ktask_clear.ko.
+#
+# Peer suites (kernel/series/peer/*.sh), on every kernel, after the guest
+# programs: libhugetlbfs's regression tests (built with
+# ../shared/peer/libhugetlbfs/build.sh, beside the clone; skipped with a
+# message where that is absent) and the mm selftests' hugetlb set
+# ("run_vmtests.sh -t hugetlb", built statically from the kernel tree).
+# Their results are judged against plain 6.12's: a test that passes there
+# and fails (or is skipped) with the series is a failure; one that fails
+# on plain 6.12 too is printed and not counted.  The plain kernel's results
+# are kept ($KTASK_SERIES_DIR/kernels/peer-results-plain) for runs
+# without it; with none, every peer failure counts.
 #
 # Contract with the guest programs (kernel/series/guest/*.c): each is
 # built on the host with "gcc -O2 -static -Wall -pthread ... -lm" and run
@@ -37,7 +52,10 @@
 #   CCACHE_DIR            ccache directory (default /var/cache/ktask-ccache
 #                         as root, else ${XDG_CACHE_HOME:-~/.cache}/ktask-ccache)
 #   KTASK_SERIES_UPTO     apply the series only up to this patch file name
-#   KTASK_SERIES_KERNELS  which kernels, "y n" (default), "y" or "n"
+#   KTASK_SERIES_KERNELS  which kernels, "plain y n" (default), or some of
+#                         them; plain is Linux 6.12 without the series
+#   KTASK_SERIES_FAIL_INIT  0: no ktask.fail_init=1 boot of the y kernel
+#   KTASK_SERIES_PEERS    0: no peer suites
 #   KTASK_SERIES_CONFIG   more config fragments (files, space-separated),
 #                         merged after guest.config and checked the same
 #                         way, e.g. kernel/series/kasan.config
@@ -54,8 +72,11 @@
 #   KTASK_SERIES_QEMU_ARGS  more QEMU arguments; KTASK_SERIES_CMDLINE: more
 #                         kernel command line
 # The kernels are kept as $KTASK_SERIES_DIR/kernels/bzImage-ktask-{y,n}
-# (with their .config), the serial logs as .../logs/serial-ktask-{y,n}.log;
-# with KTASK_SERIES_UPTO=0001-..., as bzImage-ktask-{y,n}-upto-0001 etc.
+# and bzImage-plain (with their .config), the serial logs as
+# .../logs/serial-ktask-{y,n}.log; with KTASK_SERIES_UPTO=0001-..., as
+# bzImage-ktask-{y,n}-upto-0001 etc.  The plain kernel does not depend on
+# the series: it is rebuilt only when the source package or the config
+# fragments change (a stamp beside it).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -68,7 +89,9 @@ fi
 dir=${KTASK_SERIES_DIR:-$cachebase/ktask-series}
 export CCACHE_DIR=${CCACHE_DIR:-$cachebase/ktask-ccache}
 upto=${KTASK_SERIES_UPTO:-}
-kernels=${KTASK_SERIES_KERNELS:-y n}
+kernels=${KTASK_SERIES_KERNELS:-plain y n}
+fail_init=${KTASK_SERIES_FAIL_INIT:-1}
+peers=${KTASK_SERIES_PEERS:-1}
 build=${KTASK_SERIES_BUILD:-1}
 jobs=${KTASK_SERIES_JOBS:-$(nproc)}
 vm_timeout=${KTASK_SERIES_TIMEOUT:-1800}
@@ -89,7 +112,8 @@ case $dir in "$top"|"$top"/*) die "KTASK_SERIES_DIR must be outside the clone" ;
 if [ "${KTASK_SERIES_APT:-1}" = 1 ]; then
 	missing=()
 	for p in linux-source-6.12 gcc libc6-dev make bc bison flex libelf-dev libssl-dev \
-		 ccache xz-utils cpio busybox-static qemu-system-x86 patch; do
+		 ccache xz-utils cpio busybox-static qemu-system-x86 patch \
+		 libhugetlbfs-dev bash-static; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q "ok installed" || missing+=("$p")
 	done
@@ -121,7 +145,23 @@ mkdir -p "$dir/kernels" "$dir/logs" "$CCACHE_DIR"
 # What the kept kernels and logs are called: ktask-y, ktask-n, or with
 # KTASK_SERIES_UPTO=0001-... ktask-y-upto-0001, so that a partial series
 # does not replace the kernels of the whole one.
-name() { echo "ktask-$1${upto:+-upto-${upto%%-*}}"; }
+name() {
+	case $1 in
+	plain) echo plain ;;
+	yf) echo "ktask-y${upto:+-upto-${upto%%-*}}-fail-init" ;;
+	*) echo "ktask-$1${upto:+-upto-${upto%%-*}}" ;;
+	esac
+}
+# The kernel a boot uses: the fail-init boot uses the y kernel.
+kname() { name "${1%f}"; }
+# How the results name a boot.
+label() {
+	case $1 in
+	plain) echo "plain" ;;
+	yf) echo "ktask=y fail_init" ;;
+	*) echo "ktask=$1" ;;
+	esac
+}
 work=$(mktemp -d "$dir/run.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -143,6 +183,10 @@ check_config() {
 		sym=${line%%=*}
 		[ "$sym" = CONFIG_KTASK ] && [ "$want_ktask" = n ] &&
 			line="# CONFIG_KTASK is not set"
+		# What depends on KTASK is absent without it.
+		[ "$sym" != CONFIG_KTASK ] && [ "$want_ktask" = n ] &&
+			case $sym in CONFIG_KTASK_*) true ;; *) false ;; esac && continue
+		case $sym in CONFIG_KTASK*) [ "$want_ktask" = plain ] && continue ;; esac
 		if ! grep -qxF "$line" "$tree/.config"; then
 			say "config: wanted \"$line\", got \"$(grep -E "^$sym=|^# $sym is not set" "$tree/.config" || echo "$sym missing")\""
 			echo bad
@@ -153,34 +197,58 @@ check_config() {
 	return 0
 }
 
-# build_kernel KTASK: extract, patch, configure and build; keep the result.
+# prepare_source: the source package extracted once into $dir/src, again
+# only when the tarball changes (a stamp beside it).  Each kernel's tree is
+# a copy: extracting takes minutes on a busy machine, copying seconds.
+prepare_source() {
+	local stamp start
+	stamp=$(ls -l --time-style=+%s "$source_tar")
+	[ -f "$dir/src/Makefile" ] && [ "$(cat "$dir/src.stamp" 2>/dev/null)" = "$stamp" ] &&
+		return 0
+	say "extracting $source_tar into $dir/src"
+	start=$(date +%s)
+	rm -rf "$dir/src" "$dir/src.stamp"
+	mkdir -p "$dir/src"
+	tar -xJf "$source_tar" -C "$dir/src" --strip-components=1 ||
+		die "cannot extract $source_tar"
+	echo "$stamp" >"$dir/src.stamp"
+	say "extracted in $(( $(date +%s) - start ))s"
+}
+
+# build_kernel KTASK: copy the source, patch, configure and build; keep
+# the result.
 build_kernel() {
 	local k=$1 tree=$dir/tree-ktask-$1 p start
+	[ "$k" = plain ] && tree=$dir/tree-plain
 	[ -f "$source_tar" ] || die "no $source_tar (apt-get install linux-source-6.12)"
-	say "ktask=$k: extracting $source_tar into $tree"
+	prepare_source
+	say "$(label "$k"): copying the source into $tree"
 	start=$(date +%s)
 	rm -rf "$tree"
-	mkdir -p "$tree"
-	tar -xJf "$source_tar" -C "$tree" --strip-components=1 ||
-		die "cannot extract $source_tar"
-	say "ktask=$k: extracted in $(( $(date +%s) - start ))s"
-	for p in "${patches[@]}"; do
-		patch -d "$tree" -p1 -N --batch --fuzz=0 -s -i "$here/$p" ||
-			die "$p does not apply to $(basename "$source_tar")"
-	done
+	cp -a "$dir/src" "$tree" || die "cannot copy $dir/src to $tree"
+	say "$(label "$k"): copied in $(( $(date +%s) - start ))s"
+	if [ "$k" != plain ]; then
+		for p in "${patches[@]}"; do
+			patch -d "$tree" -p1 -N --batch --fuzz=0 -s -i "$here/$p" ||
+				die "$p does not apply to $(basename "$source_tar")"
+		done
+	fi
 	(
 		cd "$tree"
 		make -s tinyconfig >/dev/null
 		frag=("${fragments[@]}")
-		if [ "$k" = n ]; then
+		if [ "$k" = plain ]; then
+			grep -v '^CONFIG_KTASK' "$here/guest.config" >"$work/plain.config"
+			frag=("$work/plain.config" "${fragments[@]:1}")
+		elif [ "$k" = n ]; then
 			echo "# CONFIG_KTASK is not set" >"$work/ktask-n.config"
 			frag+=("$work/ktask-n.config")
 		fi
 		scripts/kconfig/merge_config.sh -m .config "${frag[@]}" >"$work/merge-$k.log" 2>&1
 		make -s olddefconfig >/dev/null
-	) || die "configuring the ktask=$k kernel failed"
+	) || die "configuring the $(label "$k") kernel failed"
 	check_config "$tree" "$k"
-	say "ktask=$k: make -j$jobs bzImage modules (ccache $CCACHE_DIR)"
+	say "$(label "$k"): make -j$jobs bzImage modules (ccache $CCACHE_DIR)"
 	start=$(date +%s)
 	(
 		cd "$tree"
@@ -188,43 +256,110 @@ build_kernel() {
 		make -j"$jobs" CC="ccache gcc" KBUILD_BUILD_TIMESTAMP=ktask-series \
 			KBUILD_BUILD_USER=ktask KBUILD_BUILD_HOST=series \
 			bzImage modules >"$dir/logs/build-$(name "$k").log" 2>&1
-	) || { tail -30 "$dir/logs/build-$(name "$k").log" >&2; die "the ktask=$k kernel does not build (log: $dir/logs/build-$(name "$k").log)"; }
-	say "ktask=$k: built in $(( $(date +%s) - start ))s"
+	) || { tail -30 "$dir/logs/build-$(name "$k").log" >&2; die "the $(label "$k") kernel does not build (log: $dir/logs/build-$(name "$k").log)"; }
+	say "$(label "$k"): built in $(( $(date +%s) - start ))s"
 	grep -E "warning:|error:" "$dir/logs/build-$(name "$k").log" >&2 || :
 	cp "$tree/arch/x86/boot/bzImage" "$dir/kernels/bzImage-$(name "$k")"
 	cp "$tree/.config" "$dir/kernels/config-$(name "$k")"
-	printf '%s\n' "${patches[@]}" >"$dir/kernels/series-$(name "$k")"
+	if [ "$k" = plain ]; then
+		plain_stamp >"$dir/kernels/stamp-plain"
+	else
+		printf '%s\n' "${patches[@]}" >"$dir/kernels/series-$(name "$k")"
+	fi
 }
 
-# test_modules: the selftests as modules built against the ktask=y tree,
-# from the repo's own sources (links, not copies).
+# What the plain kernel depends on: the source package, the compiler and
+# the config fragments.
+plain_stamp() {
+	{
+		dpkg-query -W -f='${Version}\n' linux-source-6.12 2>/dev/null || :
+		ls -l --time-style=+%s "$source_tar"
+		gcc --version | head -1
+		cat "${fragments[@]}"
+	} | sha256sum
+}
+
+# build_peers: the peer suites, in $work/peer (see the top of this file).
+# Both are kept in $dir/peer-{libhugetlbfs,mm-hugetlb} and built again only
+# when what they are built from changes (a stamp in each): neither depends
+# on the series.
+build_peers() {
+	local shared=$top/../shared/peer/libhugetlbfs hlt=$dir/peer-libhugetlbfs
+	local mm=$dir/peer-mm-hugetlb src=$dir/src/tools/testing/selftests/mm t stamp n
+	mkdir -p "$work/peer"
+	if [ ! -x "$shared/build.sh" ]; then
+		say "peer suite libhugetlbfs skipped: no $shared/build.sh (CI keeps a copy of shared/ beside the clone, at ../shared)"
+	elif [ ! -f /usr/lib/x86_64-linux-gnu/libhugetlbfs.a ]; then
+		say "peer suite libhugetlbfs skipped: no libhugetlbfs.a (apt-get install libhugetlbfs-dev)"
+	else
+		stamp=$({ gcc --version | head -1
+			  ls -l --time-style=+%s /usr/lib/x86_64-linux-gnu/libhugetlbfs.a
+			  find "$shared" -type f | LC_ALL=C sort | xargs cat; } | sha256sum)
+		if [ "$(cat "$hlt.stamp" 2>/dev/null)" != "$stamp" ]; then
+			rm -rf "$hlt" "$hlt.stamp"
+			(cd "$work" && "$shared/build.sh" "$hlt") >"$work/peer-hlt.log" 2>&1
+			echo "$stamp" >"$hlt.stamp"
+		fi
+		n=$(find "$hlt" -type f | wc -l)
+		say "peer suite libhugetlbfs: $n tests"
+		if [ "$n" -gt 0 ]; then
+			cp -r "$hlt" "$work/peer/libhugetlbfs"
+			cp "$here/peer/libhugetlbfs.sh" "$work/peer/"
+		fi
+	fi
+	[ -x /bin/bash-static ] || { say "peer suite mm-hugetlb skipped: no /bin/bash-static (apt-get install bash-static)"; return 0; }
+	prepare_source
+	stamp=$({ cat "$dir/src.stamp"; gcc --version | head -1; } | sha256sum)
+	if [ "$(cat "$mm.stamp" 2>/dev/null)" != "$stamp" ]; then
+		rm -rf "$mm" "$mm.stamp" "$work/hdr"
+		# The tree's uapi headers, built outside it (O=): src stays clean.
+		make -s -C "$dir/src" O="$work/hdr" headers >"$work/peer-mm.log" 2>&1 ||
+			{ cat "$work/peer-mm.log" >&2; die "make headers failed in $dir/src"; }
+		mkdir -p "$mm"
+		for t in hugepage-mmap hugepage-shm map_hugetlb hugepage-mremap hugepage-vmemmap \
+			 hugetlb-madvise hugetlb_dio hugetlb_fault_after_madv hugetlb_madv_vs_map \
+			 thuge-gen write_to_hugetlbfs hugetlb-soft-offline hugetlb-read-hwpoison; do
+			gcc -Wall -O2 -static -U_FORTIFY_SOURCE -I "$src/.." -isystem "$work/hdr/usr/include" \
+				-isystem "$dir/src/tools/include/uapi" -o "$mm/$t" "$src/$t.c" \
+				"$src/vm_util.c" "$src/thp_settings.c" -lrt -lpthread -lm \
+				>>"$work/peer-mm.log" 2>&1 ||
+				{ cat "$work/peer-mm.log" >&2; die "mm selftest $t does not build statically"; }
+		done
+		cp "$src/run_vmtests.sh" "$src/charge_reserved_hugetlb.sh" \
+			"$src/hugetlb_reparenting_test.sh" "$src/write_hugetlb_memory.sh" "$mm/"
+		echo "$stamp" >"$mm.stamp"
+	fi
+	cp -r "$mm" "$work/peer/mm-hugetlb"
+	cp "$here/peer/mm-hugetlb.sh" "$work/peer/"
+	say "peer suite mm-hugetlb: run_vmtests.sh -t hugetlb of $(basename "$source_tar")"
+}
+
+# test_modules: the test modules of the ktask=y tree (CONFIG_KTASK_TEST=m:
+# kernel/ktask_test.c, ktask_clear.c and ktask_torture.c, which gen-core.sh
+# puts in the core patch).
 test_modules() {
-	local tree=$dir/tree-ktask-y m=$work/mod
-	mkdir -p "$m/kernel"
-	ln -s "$top/include" "$m/include"
-	for f in ktask_test.c ktask_clear.c ktask_torture.c; do
-		ln -s "$top/kernel/$f" "$m/kernel/$f"
-	done
-	cat >"$m/kernel/Kbuild" <<-'EOF'
-	obj-m := ktask_test.o ktask_clear.o ktask_torture.o
-	ccflags-y += -I$(src)/../include
-	EOF
-	CCACHE_BASEDIR=$tree make -s -C "$tree" M="$m/kernel" CC="ccache gcc" \
-		-j"$jobs" modules >"$work/modules.log" 2>&1 ||
-		{ cat "$work/modules.log" >&2; die "the test modules do not build against the ktask=y tree"; }
+	local tree=$dir/tree-ktask-y f
 	mkdir -p "$work/modules"
-	cp "$m"/kernel/*.ko "$work/modules/"
+	for f in ktask_test ktask_clear ktask_torture; do
+		[ -f "$tree/kernel/ktask/$f.ko" ] ||
+			die "no $tree/kernel/ktask/$f.ko: is CONFIG_KTASK_TEST=m in the ktask=y kernel?"
+		cp "$tree/kernel/ktask/$f.ko" "$work/modules/"
+	done
 }
 
 # --- Build ----------------------------------------------------------------
 for k in $kernels; do
-	case $k in y|n) ;; *) die "KTASK_SERIES_KERNELS: y and/or n, not $k" ;; esac
-	if [ "$build" = 1 ]; then
+	case $k in y|n|plain) ;; *) die "KTASK_SERIES_KERNELS: plain, y and/or n, not $k" ;; esac
+	if [ "$k" = plain ] && [ "$build" = 1 ] && [ -s "$dir/kernels/bzImage-plain" ] &&
+	   [ "$(plain_stamp)" = "$(cat "$dir/kernels/stamp-plain" 2>/dev/null)" ]; then
+		say "plain: the kept kernel is up to date"
+	elif [ "$build" = 1 ]; then
 		build_kernel "$k"
 	elif [ ! -s "$dir/kernels/bzImage-$(name "$k")" ]; then
 		die "KTASK_SERIES_BUILD=0 but no kept kernel $dir/kernels/bzImage-$(name "$k")"
 	fi
 done
+[ "$peers" = 1 ] && build_peers
 case " $kernels " in
 *" y "*)
 	[ -d "$dir/tree-ktask-y" ] || die "no ktask=y tree to build the selftests against: run with KTASK_SERIES_BUILD=1"
@@ -246,10 +381,11 @@ for c in "$here"/guest/*.c; do
 done
 
 # --- Initramfs ------------------------------------------------------------
-# make_initramfs KTASK ROOT: the guest's files; user_tests only for ktask=y.
+# make_initramfs BOOT ROOT: the guest's files; user_tests only for ktask=y.
+# BOOT is y, n, plain or yf (the y kernel with ktask.fail_init=1).
 make_initramfs() {
 	local k=$1 root=$2 t i=0 lib applet
-	mkdir -p "$root"/{bin,dev,proc,sys,tmp,ktask,tests,guest}
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp,ktask,tests,guest,peer}
 	cp /bin/busybox "$root/bin/busybox"
 	for applet in $("$root/bin/busybox" --list); do
 		[ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
@@ -272,7 +408,12 @@ make_initramfs() {
 			done
 		done
 	fi
-	cp "$work"/guest/* "$root/guest/" 2>/dev/null || :
+	[ "$k" = yf ] && cp "$work"/modules/ktask_clear.ko "$root/ktask/"
+	case $k in y|n) cp "$work"/guest/* "$root/guest/" 2>/dev/null || : ;; esac
+	if [ "$k" != yf ] && [ -d "$work/peer" ]; then
+		cp -r "$work"/peer/. "$root/peer/"
+		[ -x /bin/bash-static ] && cp /bin/bash-static "$root/bin/bash"
+	fi
 	cat >"$root/init" <<INIT
 #!/bin/sh
 export PATH=/bin
@@ -290,7 +431,28 @@ grep -E "^(HugePages_Total|Hugetlb)" /proc/meminfo | sed 's/^/# /'
 # /sys/module/ktask: there, built in (no initstate), and writable, or absent.
 echo "KTAP version 1"
 p=/sys/module/ktask/parameters/max_threads
-if [ \$K = y ]; then
+if [ \$K = yf ]; then
+	# ktask_init() failed (ktask.fail_init=1): the kernel booted, said so,
+	# ran its boot-time tasks (deferred struct pages) in their callers, and
+	# shows no helpers.
+	echo "1..3"
+	if dmesg | grep -q "ktask: no helpers, tasks run in their callers"; then
+		echo "ok 1 fail_init_reported"
+	else
+		echo "not ok 1 fail_init_reported"
+	fi
+	if [ "\$(cat /sys/module/ktask/parameters/limits)" = "helpers 0" ]; then
+		echo "ok 2 limits_without_pool"
+	else
+		echo "not ok 2 limits_without_pool # \$(cat /sys/module/ktask/parameters/limits)"
+	fi
+	if dmesg | grep -q "deferred pages initialised"; then
+		echo "ok 3 deferred_init_without_pool"
+	else
+		echo "not ok 3 deferred_init_without_pool"
+	fi
+	insmod /ktask/ktask_clear.ko mib=64 && rmmod ktask_clear
+elif [ \$K = y ]; then
 	echo "1..2"
 	if [ -d /sys/module/ktask ] && [ ! -e /sys/module/ktask/initstate ]; then
 		echo "ok 1 ktask_builtin_in_sysfs"
@@ -341,6 +503,16 @@ for t in /guest/*; do
 	sed 's/^/prog: /' /tmp/out
 	echo "ktask-prog: end \$name \$rc"
 done
+for t in /peer/*.sh; do
+	[ -x "\$t" ] || continue
+	name=\${t##*/}
+	name=peer-\${name%.sh}
+	echo "ktask-prog: begin \$name"
+	timeout $prog_timeout "\$t" "\${t%.sh}" >/tmp/out 2>&1
+	rc=\$?
+	sed 's/^/prog: /' /tmp/out
+	echo "ktask-prog: end \$name \$rc"
+done
 cd /
 grep -E "^(HugePages_Total|HugePages_Free)" /proc/meminfo | sed 's/^/# /'
 echo "ktask-series: done"
@@ -355,11 +527,32 @@ INIT
 user_tests=("$@")
 total_pass=0
 total_fail=0
+# The boots: plain first (its peer results are the reference), the y
+# kernel a second time with ktask.fail_init=1.
+boots=
+case " $kernels " in *" plain "*) boots=plain ;; esac
 for k in $kernels; do
+	case $k in
+	plain) ;;
+	y) boots="$boots y"; [ "$fail_init" = 1 ] && boots="$boots yf" ;;
+	*) boots="$boots $k" ;;
+	esac
+done
+peer_base=$dir/kernels/peer-results-plain
+case " $kernels " in
+*" plain "*) : >"$peer_base.new" ;;
+*) if [ -s "$peer_base" ]; then say "peer suites: judged against the kept plain 6.12 results ($peer_base)"
+   else say "peer suites: no plain 6.12 results kept: every peer failure counts"; fi ;;
+esac
+nr_peer=0
+[ -d "$work/peer" ] && nr_peer=$(find "$work/peer" -maxdepth 1 -name '*.sh' | wc -l)
+for k in $boots; do
 	make_initramfs "$k" "$work/root-$k"
 	log=$dir/logs/serial-$(name "$k").log
 	: >"$log"
-	say "ktask=$k: booting (TCG, 4 vCPUs, 2 nodes, 6 GiB; at most ${vm_timeout}s), log $log"
+	cmdline=
+	[ "$k" = yf ] && cmdline=ktask.fail_init=1
+	say "$(label "$k"): booting (TCG, 4 vCPUs, 2 nodes, 6 GiB; at most ${vm_timeout}s), log $log"
 	start=$(date +%s)
 	set +e
 	# One VM at a time from this directory.
@@ -372,41 +565,85 @@ for k in $kernels; do
 		-object memory-backend-ram,id=mem1,size=3G \
 		-numa node,nodeid=0,cpus=0-1,memdev=mem0 \
 		-numa node,nodeid=1,cpus=2-3,memdev=mem1 \
-		-kernel "$dir/kernels/bzImage-$(name "$k")" -initrd "$work/initramfs-$k.gz" \
-		-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 rdinit=/init no_timer_check hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=300 ${KTASK_SERIES_CMDLINE:-}" \
+		-kernel "$dir/kernels/bzImage-$(kname "$k")" -initrd "$work/initramfs-$k.gz" \
+		-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 rdinit=/init no_timer_check hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=300 $cmdline ${KTASK_SERIES_CMDLINE:-}" \
 		-nographic -monitor none -serial "file:$log" -nic none -no-reboot \
 		${KTASK_SERIES_QEMU_ARGS:-} </dev/null >"$work/qemu-$k.out" 2>&1
 	qemu_rc=$?
 	set -e
-	say "ktask=$k: QEMU exited $qemu_rc after $(( $(date +%s) - start ))s (not used to judge)"
-	[ $qemu_rc = 124 ] && say "ktask=$k: the VM run timed out"
+	say "$(label "$k"): QEMU exited $qemu_rc after $(( $(date +%s) - start ))s (not used to judge)"
+	[ $qemu_rc = 124 ] && say "$(label "$k"): the VM run timed out"
 	[ $qemu_rc = 0 ] || sed 's/^/qemu: /' "$work/qemu-$k.out" | head -5 >&2
 
 	want_docs=1
 	[ "$k" = y ] && want_docs=4
+	[ "$k" = yf ] && want_docs=2
 	nr_guest=$(find "$work/guest" -type f | wc -l)
+	case $k in
+	plain) nr_guest=$nr_peer ;;
+	yf) nr_guest=0 ;;
+	*) nr_guest=$((nr_guest + nr_peer)) ;;
+	esac
 	nr_user=0
 	[ "$k" = y ] && nr_user=${#user_tests[@]}
+	base_in=$peer_base base_out=/dev/null
+	[ "$k" = plain ] && base_in=/dev/null base_out=$peer_base.new
+	[ -f "$base_in" ] || base_in=/dev/null
 	# grep finds nothing in an empty log: still judge it (as failed).
 	verdict=$(tr -d '\r' <"$log" | sed 's/^\[ *[0-9.]*\] //' | { grep -Ev '^user: ' || :; } |
-	awk -v k="$k" -v want_docs="$want_docs" -v nr_guest="$nr_guest" -v nr_user="$nr_user" '
+	awk -v k="$(label "$k")" -v want_docs="$want_docs" -v nr_guest="$nr_guest" -v nr_user="$nr_user" \
+		-v plain="$([ "$k" = plain ] && echo 1 || echo 0)" -v base_in="$base_in" -v base_out="$base_out" '
+	BEGIN {
+		FS_SAVE = FS
+		while ((getline l < base_in) > 0) {
+			i = index(l, "\t")
+			if (i) base[substr(l, 1, i - 1)] = substr(l, i + 1)
+		}
+	}
+	# A peer suite result, judged against plain 6.12 (see the top of run.sh).
+	function peer_result(line,   st, desc, key, b) {
+		st = line ~ /^not ok / ? "fail" : (line ~ /# SKIP/ ? "skip" : "pass")
+		desc = line
+		sub(/^(not )?ok [0-9]+ /, "", desc)
+		sub(/ # .*$/, "", desc)
+		key = prog ":" desc
+		if (plain) {
+			printf "%s\t%s\n", key, st > base_out
+			if (st == "fail") { nocount++; print "series: " k ": " prog ": " line " (the reference: not counted)"; return }
+			pass++; if (st == "skip") skip++
+			print "series: " k ": " prog ": " line
+			return
+		}
+		b = (key in base) ? base[key] : ""
+		if (st == "pass" || (st == "skip" && b != "pass")) {
+			pass++; if (st == "skip") skip++
+			print "series: " k ": " prog ": " line
+		} else if (st == "fail" && b == "fail") {
+			nocount++
+			print "series: " k ": " prog ": " line " (fails on plain 6.12 too: not counted)"
+		} else {
+			fail++
+			print "series: " k ": " prog ": " line (b == "pass" ? " (REGRESSION: passes on plain 6.12)" : b == "skip" ? " (skipped on plain 6.12)" : " (no plain 6.12 result)")
+		}
+	}
 	function close_doc() {
 		if (!in_doc) return
-		if (plan < 0) { print "series: ktask=" k ": " doc_name " has no KTAP plan"; extra++ }
-		else if (seen != plan) { print "series: ktask=" k ": " doc_name " planned " plan ", reported " seen; extra++ }
+		if (plan < 0) { print "series: " k ": " doc_name " has no KTAP plan"; extra++ }
+		else if (seen != plan) { print "series: " k ": " doc_name " planned " plan ", reported " seen; extra++ }
 		in_doc = 0
 	}
 	function result(line) {
 		seen++
+		if (prog ~ /^peer-/) { peer_result(line); return }
 		if (line ~ /^not ok /) { fail++ } else { pass++; if (line ~ /# SKIP/) skip++ }
-		print "series: ktask=" k ": " (prog != "" ? prog ": " : "") line
+		print "series: " k ": " (prog != "" ? prog ": " : "") line
 	}
 	# A guest program: its own KTAP document between begin and end.
 	/^ktask-prog: begin / { close_doc(); prog = $3; progs++; doc_name = prog; next }
 	/^ktask-prog: end / {
-		if (!docs_in_prog) { print "series: ktask=" k ": " prog " printed no KTAP"; extra++ }
+		if (!docs_in_prog) { print "series: " k ": " prog " printed no KTAP"; extra++ }
 		close_doc()
-		if ($4 != "0") { print "series: ktask=" k ": " prog " exited " $4; extra++ }
+		if ($4 != "0") { print "series: " k ": " prog " exited " $4; extra++ }
 		prog = ""; docs_in_prog = 0; next
 	}
 	prog != "" && /^prog: / {
@@ -414,29 +651,30 @@ for k in $kernels; do
 		if (line == "KTAP version 1") { close_doc(); in_doc = 1; plan = -1; seen = 0; docs_in_prog++; next }
 		if (in_doc && line ~ /^1\.\.[0-9]+$/) { plan = substr(line, 4) + 0; next }
 		if (in_doc && line ~ /^(not )?ok [0-9]+/) { result(line); next }
-		if (line ~ /^# /) print "series: ktask=" k ": " prog ": " line
+		if (line ~ /^# /) print "series: " k ": " prog ": " line
 		next
 	}
 	/^KTAP version 1$/ { close_doc(); kdocs++; doc_name = "kernel KTAP document " kdocs; in_doc = 1; plan = -1; seen = 0; next }
 	in_doc && /^1\.\.[0-9]+$/ { plan = substr($0, 4) + 0; next }
 	in_doc && /^(not )?ok [0-9]+ / { result($0); next }
-	/^# / { print "series: ktask=" k ": " $0; next }
-	/^ktask-user: ok / { upass++; print "series: ktask=" k ": " $0; next }
-	/^ktask-user: not ok / { ufail++; print "series: ktask=" k ": " $0; next }
-	/deferred pages initialised|HugeTLB: .*(pre-allocated|allocation took)|^ktask: / { print "series: ktask=" k ": boot: " $0 }
+	/^# / { print "series: " k ": " $0; next }
+	/^ktask-user: ok / { upass++; print "series: " k ": " $0; next }
+	/^ktask-user: not ok / { ufail++; print "series: " k ": " $0; next }
+	/deferred pages initialised|HugeTLB: .*(pre-allocated|allocation took)|^ktask: / { print "series: " k ": boot: " $0 }
 	/^ktask-series: done$/ { done = 1 }
 	/Kernel panic|BUG:|WARNING:|Oops|Call Trace:|ODEBUG|possible (circular|recursive) locking|inconsistent lock state|lock held when returning|INFO: / {
-		crash++; if (crash <= 20) print "series: ktask=" k ": console: " $0
+		crash++; if (crash <= 20) print "series: " k ": console: " $0
 	}
 	END {
 		close_doc()
-		if (kdocs < want_docs) { print "series: ktask=" k ": expected " want_docs " kernel KTAP documents, saw " kdocs + 0; extra++ }
-		if (progs != nr_guest) { print "series: ktask=" k ": " nr_guest " guest programs, " progs + 0 " ran"; extra++ }
-		if (upass + ufail != nr_user) { print "series: ktask=" k ": " nr_user " userland tests given, " upass + ufail " reported"; extra++ }
-		if (crash) { print "series: ktask=" k ": the kernel crashed, warned or reported a locking problem"; extra++ }
-		if (!done) { print "series: ktask=" k ": the guest did not reach its end"; extra++ }
-		if (skip) print "series: ktask=" k ": " skip " KTAP tests skipped (counted as passed)"
-		printf "series: ktask=%s: %d passed, %d failed\n", k, pass + upass, fail + ufail + extra
+		if (kdocs < want_docs) { print "series: " k ": expected " want_docs " kernel KTAP documents, saw " kdocs + 0; extra++ }
+		if (progs != nr_guest) { print "series: " k ": " nr_guest " guest programs, " progs + 0 " ran"; extra++ }
+		if (upass + ufail != nr_user) { print "series: " k ": " nr_user " userland tests given, " upass + ufail " reported"; extra++ }
+		if (crash) { print "series: " k ": the kernel crashed, warned or reported a locking problem"; extra++ }
+		if (!done) { print "series: " k ": the guest did not reach its end"; extra++ }
+		if (skip) print "series: " k ": " skip " KTAP tests skipped (counted as passed)"
+		if (nocount) print "series: " k ": " nocount " peer tests failed as on plain 6.12 (not counted)"
+		printf "series: %s: %d passed, %d failed\n", k, pass + upass, fail + ufail + extra
 	}')
 	echo "$verdict"
 	line=$(echo "$verdict" | tail -1)
@@ -444,6 +682,8 @@ for k in $kernels; do
 	f=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\2/')
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
+	# The reference for later boots, and kept for runs without plain.
+	[ "$k" = plain ] && mv "$peer_base.new" "$peer_base"
 done
 total_fail=$((total_fail + prog_build_failed))
 echo "series: $total_pass passed, $total_fail failed"

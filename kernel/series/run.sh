@@ -58,6 +58,10 @@
 #                         emulated VT-d and QEMU's edu device and run only
 #                         kernel/series/guest-vfio/*.c (see run_vfio);
 #                         0: do not; only: that boot alone
+#   KTASK_SERIES_VFIO_TIMEOUT  seconds for each program of that boot (1800:
+#                         it maps 2 GiB about thirty times, which takes
+#                         15 minutes in TCG on a busy 2-core host); the
+#                         VM gets 300 s more
 # The kernels are kept as $KTASK_SERIES_DIR/kernels/bzImage-ktask-{y,n}
 # (with their .config), the serial logs as .../logs/serial-ktask-{y,n}.log;
 # with KTASK_SERIES_UPTO=0001-..., as bzImage-ktask-{y,n}-upto-0001 etc.
@@ -369,6 +373,7 @@ INIT
 # KTAP document complete, no crash or lockdep report, the end reached.
 run_vfio() {
 	local k c name log start qemu_rc verdict line p f root nr=0
+	local vfio_timeout=${KTASK_SERIES_VFIO_TIMEOUT:-1800}
 	mkdir -p "$work/guest-vfio"
 	for c in "$here"/guest-vfio/*.c; do
 		[ -e "$c" ] || continue
@@ -406,7 +411,7 @@ for t in /guest/*; do
 	[ -x "\$t" ] || continue
 	name=\${t##*/}
 	echo "ktask-prog: begin \$name"
-	KTASK_KERNEL=\$K KTASK_MM_RATIOS=$ratios timeout $prog_timeout "\$t" >/tmp/out 2>&1
+	KTASK_KERNEL=\$K KTASK_MM_RATIOS=$ratios timeout $vfio_timeout "\$t" >/tmp/out 2>&1
 	rc=\$?
 	sed 's/^/prog: /' /tmp/out
 	echo "ktask-prog: end \$name \$rc"
@@ -420,12 +425,12 @@ INIT
 			>"$work/initramfs-vfio-$k.gz"
 		log=$dir/logs/serial-vfio-$(name "$k").log
 		: >"$log"
-		say "vfio ktask=$k: booting (TCG q35, intel-iommu, edu, 4 vCPUs, 2 nodes, 6 GiB; at most ${vm_timeout}s), log $log"
+		say "vfio ktask=$k: booting (TCG q35, intel-iommu, edu, 4 vCPUs, 2 nodes, 6 GiB; at most $((vfio_timeout + 300))s), log $log"
 		start=$(date +%s)
 		set +e
 		# shellcheck disable=SC2086
 		flock "$dir/qemu.lock" \
-		timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
+		timeout -k 10 "$((vfio_timeout + 300))" qemu-system-x86_64 \
 			-machine q35 -accel tcg -cpu qemu64,+pdpe1gb \
 			-smp 4,sockets=2,cores=2,threads=1 -m 6G \
 			-object memory-backend-ram,id=mem0,size=3G \

@@ -686,10 +686,26 @@ static void undo(enum kind k, enum how how, int threads)
 /* A child maps BIG and is killed part way: nothing is left behind. */
 static void killed(void)
 {
-	long free0 = memfree(), free1;
-	double wait_s = last_default_time > 0 ? last_default_time * 0.3 : 0.5;
+	long free0, free1;
+	double wait_s = last_default_time > 0 ? last_default_time * 0.3 : 2.0;
 	int st, again, left = -1;
 	pid_t pid;
+
+	/*
+	 * MemFree before, after the same cycle as the check after the kill
+	 * (a buffer of BIG / 8 mapped and unmapped), so that both are taken
+	 * with the per-CPU free lists in the same state.
+	 */
+	{
+		void *base, *buf = buffer(BIG / 8, SMALL, &base);
+
+		if (buf) {
+			if (!map_dma(buf, IOVA, BIG / 8))
+				unmap_dma(IOVA, BIG / 8);
+			drop(base, BIG / 8);
+		}
+	}
+	free0 = memfree();
 
 	pid = fork();
 	if (pid == 0) {

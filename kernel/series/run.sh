@@ -405,7 +405,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 echo "ktask-series: vfio boot, kernel ktask=\$K, \$(nproc) cpus"
-dmesg | grep -E "DMAR: IOMMU enabled|iommu: Default domain|vfio" | sed 's/^\[ *[0-9.]*\] /# /'
+dmesg | grep -E "DMAR: IOMMU enabled|iommu: Default domain" | sed 's/^\[ *[0-9.]*\] /# /'
 cd /tmp
 for t in /guest/*; do
 	[ -x "\$t" ] || continue

@@ -71,6 +71,15 @@
 #                         with KTASK_SERIES_CONFIG=kernel/series/perf.config)
 #   KTASK_SERIES_QEMU_ARGS  more QEMU arguments; KTASK_SERIES_CMDLINE: more
 #                         kernel command line
+#   KTASK_SERIES_VFIO     1 (default): after the boots above, boot each
+#                         kernel once more as a q35 machine with an
+#                         emulated VT-d and QEMU's edu device and run only
+#                         kernel/series/guest-vfio/*.c (see run_vfio);
+#                         0: do not; only: that boot alone
+#   KTASK_SERIES_VFIO_TIMEOUT  seconds for each program of that boot (1800:
+#                         it maps 2 GiB about thirty times, which takes
+#                         15 minutes in TCG on a busy 2-core host); the
+#                         VM gets 300 s more
 # The kernels are kept as $KTASK_SERIES_DIR/kernels/bzImage-ktask-{y,n}
 # and bzImage-plain (with their .config), the serial logs as
 # .../logs/serial-ktask-{y,n}.log; with KTASK_SERIES_UPTO=0001-..., as
@@ -165,7 +174,7 @@ label() {
 work=$(mktemp -d "$dir/run.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-fragments=("$here/guest.config")
+fragments=("$here/guest.config" "$here/vfio.config")
 for f in ${KTASK_SERIES_CONFIG:-}; do
 	[ -f "$f" ] || die "KTASK_SERIES_CONFIG: no file $f"
 	fragments+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")")
@@ -523,12 +532,152 @@ INIT
 		>"$work/initramfs-$k.gz"
 }
 
+# --- The VFIO boot --------------------------------------------------------
+# run_vfio: each kernel once more, as a q35 machine with QEMU's emulated
+# VT-d (intel-iommu, no interrupt remapping: vfio_iommu_type1 is told to
+# allow that) and its edu teaching device (1234:11e8, no guest driver),
+# running only the programs in kernel/series/guest-vfio/ under the same
+# contract as guest/*.c.  They bind edu to vfio-pci themselves.  No
+# caching-mode: that is for QEMU's own vfio-pci devices behind the
+# emulated VT-d (it makes the guest report every mapping so QEMU can
+# shadow it); edu is emulated and QEMU translates its DMA on each access.
+# No huge pages are reserved, so the guest's 6 GiB leave room for a 2 GiB
+# buffer plus its pinned copy in the IOMMU page tables.  The verdict: every
+# KTAP document complete, no crash or lockdep report, the end reached.
+run_vfio() {
+	local k c name log start qemu_rc verdict line p f root nr=0
+	local vfio_timeout=${KTASK_SERIES_VFIO_TIMEOUT:-1800}
+	mkdir -p "$work/guest-vfio"
+	for c in "$here"/guest-vfio/*.c; do
+		[ -e "$c" ] || continue
+		name=$(basename "$c" .c)
+		if ! gcc -O2 -static -Wall -pthread -o "$work/guest-vfio/$name" "$c" -lm \
+			2>"$work/gcc-vfio-$name.log"; then
+			cat "$work/gcc-vfio-$name.log" >&2
+			say "not ok: guest program $name does not build"
+			prog_build_failed=$((prog_build_failed + 1))
+			continue
+		fi
+		nr=$((nr + 1))
+	done
+	[ "$nr" -gt 0 ] || return 0
+	for k in $kernels; do
+		# The plain kernel has no ktask and no 0014: nothing to compare.
+		[ "$k" = plain ] && continue
+		root=$work/root-vfio-$k
+		mkdir -p "$root"/{bin,dev,proc,sys,tmp,guest}
+		cp /bin/busybox "$root/bin/busybox"
+		for c in $("$root/bin/busybox" --list); do
+			[ "$c" = busybox ] || ln -s busybox "$root/bin/$c"
+		done
+		cp "$work"/guest-vfio/* "$root/guest/"
+		cat >"$root/init" <<INIT
+#!/bin/sh
+export PATH=/bin
+K=$k
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+echo "ktask-series: vfio boot, kernel ktask=\$K, \$(nproc) cpus"
+dmesg | grep -E "DMAR: IOMMU enabled|iommu: Default domain" | sed 's/^\[ *[0-9.]*\] /# /'
+cd /tmp
+for t in /guest/*; do
+	[ -x "\$t" ] || continue
+	name=\${t##*/}
+	echo "ktask-prog: begin \$name"
+	KTASK_KERNEL=\$K KTASK_MM_RATIOS=$ratios timeout $vfio_timeout "\$t" >/tmp/out 2>&1
+	rc=\$?
+	sed 's/^/prog: /' /tmp/out
+	echo "ktask-prog: end \$name \$rc"
+done
+cd /
+echo "ktask-series: done"
+reboot -f
+INIT
+		chmod +x "$root/init"
+		(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) \
+			>"$work/initramfs-vfio-$k.gz"
+		log=$dir/logs/serial-vfio-$(name "$k").log
+		: >"$log"
+		say "vfio ktask=$k: booting (TCG q35, intel-iommu, edu, 4 vCPUs, 2 nodes, 6 GiB; at most $((vfio_timeout + 300))s), log $log"
+		start=$(date +%s)
+		set +e
+		# shellcheck disable=SC2086
+		flock "$dir/qemu.lock" \
+		timeout -k 10 "$((vfio_timeout + 300))" qemu-system-x86_64 \
+			-machine q35 -accel tcg -cpu qemu64,+pdpe1gb \
+			-smp 4,sockets=2,cores=2,threads=1 -m 6G \
+			-object memory-backend-ram,id=mem0,size=3G \
+			-object memory-backend-ram,id=mem1,size=3G \
+			-numa node,nodeid=0,cpus=0-1,memdev=mem0 \
+			-numa node,nodeid=1,cpus=2-3,memdev=mem1 \
+			-device intel-iommu,intremap=off -device edu \
+			-kernel "$dir/kernels/bzImage-$(name "$k")" -initrd "$work/initramfs-vfio-$k.gz" \
+			-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 rdinit=/init no_timer_check vfio_iommu_type1.allow_unsafe_interrupts=1 ${KTASK_SERIES_CMDLINE:-}" \
+			-nographic -monitor none -serial "file:$log" -nic none -no-reboot \
+			${KTASK_SERIES_QEMU_ARGS:-} </dev/null >"$work/qemu-vfio-$k.out" 2>&1
+		qemu_rc=$?
+		set -e
+		say "vfio ktask=$k: QEMU exited $qemu_rc after $(( $(date +%s) - start ))s (not used to judge)"
+		[ $qemu_rc = 124 ] && say "vfio ktask=$k: the VM run timed out"
+		[ $qemu_rc = 0 ] || sed 's/^/qemu: /' "$work/qemu-vfio-$k.out" | head -5 >&2
+		verdict=$(tr -d '\r' <"$log" | sed 's/^\[ *[0-9.]*\] //' |
+		awk -v k="vfio ktask=$k" -v nr="$nr" '
+		function close_doc() {
+			if (!in_doc) return
+			if (plan < 0) { print "series: " k ": " prog " has no KTAP plan"; extra++ }
+			else if (seen != plan) { print "series: " k ": " prog " planned " plan ", reported " seen; extra++ }
+			in_doc = 0
+		}
+		/^ktask-prog: begin / { prog = $3; progs++; docs = 0; next }
+		/^ktask-prog: end / {
+			close_doc()
+			if (!docs) { print "series: " k ": " prog " printed no KTAP"; extra++ }
+			if ($4 != "0") { print "series: " k ": " prog " exited " $4; extra++ }
+			prog = ""; next
+		}
+		prog != "" && /^prog: / {
+			line = substr($0, 7)
+			if (line == "KTAP version 1") { close_doc(); in_doc = 1; plan = -1; seen = 0; docs++; next }
+			if (in_doc && line ~ /^1\.\.[0-9]+$/) { plan = substr(line, 4) + 0; next }
+			if (in_doc && line ~ /^(not )?ok [0-9]+/) {
+				seen++
+				if (line ~ /^not ok /) fail++; else { pass++; if (line ~ /# SKIP/) skip++ }
+				print "series: " k ": " prog ": " line; next
+			}
+			if (line ~ /^# /) print "series: " k ": " prog ": " line
+			next
+		}
+		/^# / { print "series: " k ": " $0; next }
+		/^ktask-series: done$/ { done = 1 }
+		/Kernel panic|BUG:|WARNING:|Oops|Call Trace:|ODEBUG|possible (circular|recursive) locking|inconsistent lock state|lock held when returning|INFO: / {
+			crash++; if (crash <= 20) print "series: " k ": console: " $0
+		}
+		END {
+			close_doc()
+			if (progs != nr) { print "series: " k ": " nr " guest programs, " progs + 0 " ran"; extra++ }
+			if (crash) { print "series: " k ": the kernel crashed, warned or reported a locking problem"; extra++ }
+			if (!done) { print "series: " k ": the guest did not reach its end"; extra++ }
+			if (skip) print "series: " k ": " skip " KTAP tests skipped (counted as passed)"
+			printf "series: %s: %d passed, %d failed\n", k, pass, fail + extra
+		}')
+		echo "$verdict"
+		line=$(echo "$verdict" | tail -1)
+		p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\1/')
+		f=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\2/')
+		total_pass=$((total_pass + p))
+		total_fail=$((total_fail + f))
+	done
+}
+
 # --- Boot and judge -------------------------------------------------------
 user_tests=("$@")
 total_pass=0
 total_fail=0
 # The boots: plain first (its peer results are the reference), the y
 # kernel a second time with ktask.fail_init=1.
+vfio=${KTASK_SERIES_VFIO:-1}
 boots=
 case " $kernels " in *" plain "*) boots=plain ;; esac
 for k in $kernels; do
@@ -546,6 +695,7 @@ case " $kernels " in
 esac
 nr_peer=0
 [ -d "$work/peer" ] && nr_peer=$(find "$work/peer" -maxdepth 1 -name '*.sh' | wc -l)
+[ "$vfio" = only ] && boots=
 for k in $boots; do
 	make_initramfs "$k" "$work/root-$k"
 	log=$dir/logs/serial-$(name "$k").log
@@ -685,6 +835,7 @@ for k in $boots; do
 	# The reference for later boots, and kept for runs without plain.
 	[ "$k" = plain ] && mv "$peer_base.new" "$peer_base"
 done
+case $vfio in 0) ;; *) run_vfio ;; esac
 total_fail=$((total_fail + prog_build_failed))
 echo "series: $total_pass passed, $total_fail failed"
 [ "$total_fail" = 0 ]

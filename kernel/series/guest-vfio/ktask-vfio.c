@@ -53,6 +53,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../guest/ktap.h"
+
 #define KiB (1ul << 10)
 #define MiB (1ul << 20)
 #define GiB (1ul << 30)
@@ -71,49 +73,10 @@
 #define EDU_VENDOR 0x1234
 #define EDU_DEVICE 0x11e8
 
-static int test_no;
 static int ktask_kernel;
 static int judge_ratios = 1;
 static int container = -1, group = -1;
 static char saved_param[32];
-
-static void result(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d ", ok ? "ok" : "not ok", ++test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void skip(const char *desc, const char *why)
-{
-	printf("ok %d %s # SKIP %s\n", ++test_no, desc, why);
-	fflush(stdout);
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int write_file(const char *path, const char *s)
 {

@@ -47,6 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ktap.h"
+
 #define MiB (1ul << 20)
 #define GiB (1ul << 30)
 #define FALLOC_LEN (512 * MiB)
@@ -61,74 +63,9 @@
 #define HP_1G "/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages"
 #define HELPER_COMM "ktask-helper"
 
-static int test_no;
 static int ktask_kernel;
 static int judge_ratios;
 static int ncpus;
-
-static void result(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d ", ok ? "ok" : "not ok", ++test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void skip(const char *desc, const char *why)
-{
-	printf("ok %d %s # SKIP %s\n", ++test_no, desc, why);
-	fflush(stdout);
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
-
-static long read_long(const char *path)
-{
-	char buf[64];
-	long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f))
-		v = strtol(buf, NULL, 10);
-	fclose(f);
-	return v;
-}
 
 /* The value of "key N" in a flat keyed file (cpu.stat), or -1. */
 static long long read_key(const char *path, const char *key)

@@ -52,8 +52,11 @@
 #   CCACHE_DIR            ccache directory (default /var/cache/ktask-ccache
 #                         as root, else ${XDG_CACHE_HOME:-~/.cache}/ktask-ccache)
 #   KTASK_SERIES_UPTO     apply the series only up to this patch file name
-#   KTASK_SERIES_KERNELS  which kernels, "plain y n" (default), or some of
-#                         them; plain is Linux 6.12 without the series
+#   KTASK_SERIES_KERNELS  which kernels, "plain y n perf" (default), or
+#                         some of them; plain is Linux 6.12 without the
+#                         series, perf the y kernel with perf.config (lock
+#                         debugging off), which measures: its boots run the
+#                         guest programs and the VFIO program's timed maps
 #   KTASK_SERIES_FAIL_INIT  0: no ktask.fail_init=1 boot of the y kernel
 #   KTASK_SERIES_PEERS    0: no peer suites
 #   KTASK_SERIES_CONFIG   more config fragments (files, space-separated),
@@ -98,7 +101,7 @@ fi
 dir=${KTASK_SERIES_DIR:-$cachebase/ktask-series}
 export CCACHE_DIR=${CCACHE_DIR:-$cachebase/ktask-ccache}
 upto=${KTASK_SERIES_UPTO:-}
-kernels=${KTASK_SERIES_KERNELS:-plain y n}
+kernels=${KTASK_SERIES_KERNELS:-plain y n perf}
 fail_init=${KTASK_SERIES_FAIL_INIT:-1}
 peers=${KTASK_SERIES_PEERS:-1}
 build=${KTASK_SERIES_BUILD:-1}
@@ -158,16 +161,18 @@ name() {
 	case $1 in
 	plain) echo plain ;;
 	yf) echo "ktask-y${upto:+-upto-${upto%%-*}}-fail-init" ;;
+	perf) echo "ktask-y${upto:+-upto-${upto%%-*}}-perf" ;;
 	*) echo "ktask-$1${upto:+-upto-${upto%%-*}}" ;;
 	esac
 }
 # The kernel a boot uses: the fail-init boot uses the y kernel.
-kname() { name "${1%f}"; }
+kname() { case $1 in yf) name y ;; *) name "$1" ;; esac; }
 # How the results name a boot.
 label() {
 	case $1 in
 	plain) echo "plain" ;;
 	yf) echo "ktask=y fail_init" ;;
+	perf) echo "ktask=y perf" ;;
 	*) echo "ktask=$1" ;;
 	esac
 }
@@ -180,13 +185,22 @@ for f in ${KTASK_SERIES_CONFIG:-}; do
 	fragments+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")")
 done
 
+# kfrags KTASK: the fragments of that kernel (the perf kernel's end with
+# perf.config), in the array frags.
+kfrags() {
+	frags=("${fragments[@]}")
+	[ "$1" = perf ] && frags+=("$here/perf.config")
+	return 0
+}
+
 # check_config TREE KTASK: every symbol the fragments set, set in .config
 # (a later fragment's "# CONFIG_X is not set" or value overrides an earlier
 # one's, as merge_config.sh does).
 check_config() {
-	local tree=$1 want_ktask=$2 line sym
+	local tree=$1 want_ktask=$2 line sym frags
+	kfrags "$want_ktask"
 	sed -nE 's/^(CONFIG_[A-Za-z0-9_]+)=.*/\1 &/p; s/^# (CONFIG_[A-Za-z0-9_]+) is not set/\1 &/p' \
-		"${fragments[@]}" | awk '{ last[$1] = $0 } END { for (s in last) print last[s] }' |
+		"${frags[@]}" | awk '{ last[$1] = $0 } END { for (s in last) print last[s] }' |
 		sed 's/^[^ ]* //' | while read -r line; do
 		case $line in CONFIG_*=*) ;; *) continue ;; esac
 		sym=${line%%=*}
@@ -245,7 +259,8 @@ build_kernel() {
 	(
 		cd "$tree"
 		make -s tinyconfig >/dev/null
-		frag=("${fragments[@]}")
+		kfrags "$k"
+		frag=("${frags[@]}")
 		if [ "$k" = plain ]; then
 			grep -v '^CONFIG_KTASK' "$here/guest.config" >"$work/plain.config"
 			frag=("$work/plain.config" "${fragments[@]:1}")
@@ -358,7 +373,7 @@ test_modules() {
 
 # --- Build ----------------------------------------------------------------
 for k in $kernels; do
-	case $k in y|n|plain) ;; *) die "KTASK_SERIES_KERNELS: plain, y and/or n, not $k" ;; esac
+	case $k in y|n|plain|perf) ;; *) die "KTASK_SERIES_KERNELS: plain, y, n and/or perf, not $k" ;; esac
 	if [ "$k" = plain ] && [ "$build" = 1 ] && [ -s "$dir/kernels/bzImage-plain" ] &&
 	   [ "$(plain_stamp)" = "$(cat "$dir/kernels/stamp-plain" 2>/dev/null)" ]; then
 		say "plain: the kept kernel is up to date"
@@ -418,8 +433,8 @@ make_initramfs() {
 		done
 	fi
 	[ "$k" = yf ] && cp "$work"/modules/ktask_clear.ko "$root/ktask/"
-	case $k in y|n) cp "$work"/guest/* "$root/guest/" 2>/dev/null || : ;; esac
-	if [ "$k" != yf ] && [ -d "$work/peer" ]; then
+	case $k in y|n|perf) cp "$work"/guest/* "$root/guest/" 2>/dev/null || : ;; esac
+	if [ "$k" != yf ] && [ "$k" != perf ] && [ -d "$work/peer" ]; then
 		cp -r "$work"/peer/. "$root/peer/"
 		[ -x /bin/bash-static ] && cp /bin/bash-static "$root/bin/bash"
 	fi
@@ -427,6 +442,8 @@ make_initramfs() {
 #!/bin/sh
 export PATH=/bin
 K=$k
+# What the guest programs are told: the perf kernel is a y kernel.
+KK=\${K%perf}; KK=\${KK:-y}
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -461,7 +478,7 @@ if [ \$K = yf ]; then
 		echo "not ok 3 deferred_init_without_pool"
 	fi
 	insmod /ktask/ktask_clear.ko mib=64 && rmmod ktask_clear
-elif [ \$K = y ]; then
+elif [ \$KK = y ]; then
 	echo "1..2"
 	if [ -d /sys/module/ktask ] && [ ! -e /sys/module/ktask/initstate ]; then
 		echo "ok 1 ktask_builtin_in_sysfs"
@@ -507,7 +524,7 @@ for t in /guest/*; do
 	[ -x "\$t" ] || continue
 	name=\${t##*/}
 	echo "ktask-prog: begin \$name"
-	KTASK_KERNEL=\$K KTASK_MM_RATIOS=$ratios timeout $prog_timeout "\$t" >/tmp/out 2>&1
+	KTASK_KERNEL=\$KK KTASK_MM_RATIOS=$ratios timeout $prog_timeout "\$t" >/tmp/out 2>&1
 	rc=\$?
 	sed 's/^/prog: /' /tmp/out
 	echo "ktask-prog: end \$name \$rc"
@@ -545,7 +562,7 @@ INIT
 # buffer plus its pinned copy in the IOMMU page tables.  The verdict: every
 # KTAP document complete, no crash or lockdep report, the end reached.
 run_vfio() {
-	local k c name log start qemu_rc verdict line p f root nr=0
+	local k c name log start qemu_rc verdict line p f root quick nr=0
 	local vfio_timeout=${KTASK_SERIES_VFIO_TIMEOUT:-1800}
 	mkdir -p "$work/guest-vfio"
 	for c in "$here"/guest-vfio/*.c; do
@@ -564,6 +581,10 @@ run_vfio() {
 	for k in $kernels; do
 		# The plain kernel has no ktask and no 0014: nothing to compare.
 		[ "$k" = plain ] && continue
+		# With a perf kernel in the run, it alone times the maps; the
+		# lock-debugging kernels check the undo (KTASK_VFIO_QUICK=1).
+		quick=0
+		case " $kernels " in *" perf "*) [ "$k" = perf ] || quick=1 ;; esac
 		root=$work/root-vfio-$k
 		mkdir -p "$root"/{bin,dev,proc,sys,tmp,guest}
 		cp /bin/busybox "$root/bin/busybox"
@@ -575,6 +596,7 @@ run_vfio() {
 #!/bin/sh
 export PATH=/bin
 K=$k
+KK=\${K%perf}; KK=\${KK:-y}
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -586,7 +608,7 @@ for t in /guest/*; do
 	[ -x "\$t" ] || continue
 	name=\${t##*/}
 	echo "ktask-prog: begin \$name"
-	KTASK_KERNEL=\$K KTASK_MM_RATIOS=$ratios timeout $vfio_timeout "\$t" >/tmp/out 2>&1
+	KTASK_KERNEL=\$KK KTASK_MM_RATIOS=$ratios KTASK_VFIO_QUICK=$quick timeout $vfio_timeout "\$t" >/tmp/out 2>&1
 	rc=\$?
 	sed 's/^/prog: /' /tmp/out
 	echo "ktask-prog: end \$name \$rc"
@@ -732,6 +754,7 @@ for k in $boots; do
 	case $k in
 	plain) nr_guest=$nr_peer ;;
 	yf) nr_guest=0 ;;
+	perf) ;;
 	*) nr_guest=$((nr_guest + nr_peer)) ;;
 	esac
 	nr_user=0

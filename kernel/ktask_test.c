@@ -1005,8 +1005,9 @@ struct kt_where {
 	int err;
 };
 
-static int kt_where_func(u8 *start, u8 *end, struct kt_where *w)
+static int kt_where_func(void *start, void *end, void *arg)
 {
+	struct kt_where *w = arg;
 	int i;
 
 	if (current != w->caller) {

@@ -79,6 +79,9 @@
 #                         emulated VT-d and QEMU's edu device and run only
 #                         kernel/series/guest-vfio/*.c (see run_vfio);
 #                         0: do not; only: that boot alone
+#   KTASK_SERIES_VFIO_QUICK  1: the VFIO boots check the undo only; 0:
+#                         they time the maps too; default: only the perf
+#                         kernel times them, or every kernel without one
 #   KTASK_SERIES_VFIO_TIMEOUT  seconds for each program of that boot (1800:
 #                         it maps 2 GiB about thirty times, which takes
 #                         15 minutes in TCG on a busy 2-core host); the
@@ -583,8 +586,11 @@ run_vfio() {
 		[ "$k" = plain ] && continue
 		# With a perf kernel in the run, it alone times the maps; the
 		# lock-debugging kernels check the undo (KTASK_VFIO_QUICK=1).
-		quick=0
-		case " $kernels " in *" perf "*) [ "$k" = perf ] || quick=1 ;; esac
+		quick=${KTASK_SERIES_VFIO_QUICK:-}
+		if [ -z "$quick" ]; then
+			quick=0
+			case " $kernels " in *" perf "*) [ "$k" = perf ] || quick=1 ;; esac
+		fi
 		root=$work/root-vfio-$k
 		mkdir -p "$root"/{bin,dev,proc,sys,tmp,guest}
 		cp /bin/busybox "$root/bin/busybox"

@@ -659,20 +659,26 @@ static void ktask_uworker_work(struct ktask_uworker *w, struct ktask_helper *h)
 
 /*
  * @w is about to exit: off kp_idle, and a share it was given before that
- * is run, since its caller waits for it.
+ * is run, since its caller waits for it.  Returns whether it had been
+ * retired before (in the module, then on its way to the reaper already):
+ * tested and set under one kp_lock, so that exactly one of a retirement
+ * and a fatal signal hands it on.
  */
-static void ktask_uworker_dying(struct ktask_uworker *w)
+static bool ktask_uworker_dying(struct ktask_uworker *w)
 {
 	struct ktask_proc *p = w->kw_proc;
 	struct ktask_helper *h;
+	bool retired;
 
 	spin_lock(&p->kp_lock);
 	list_del_init(&w->kw_idle);
 	h = w->kw_helper;
+	retired = w->kw_retire;
 	w->kw_retire = true;
 	spin_unlock(&p->kp_lock);
 	if (h)
 		ktask_helper_done(ktask_helper_run(h));
+	return retired;
 }
 
 #ifdef MODULE
@@ -707,17 +713,15 @@ static bool ktask_vworker_fn(void *arg)
 	return true;
 }
 
-/* Killed: finish what it was given, and let the reaper free it. */
+/*
+ * Killed: finish what it was given, and let the reaper free it, unless the
+ * reaper has it already (it retired the thread, idle, at the same time).
+ */
 static void ktask_vworker_killed(void *arg)
 {
 	struct ktask_uworker *w = arg;
-	bool retired;
 
-	spin_lock(&w->kw_proc->kp_lock);
-	retired = w->kw_retire;
-	spin_unlock(&w->kw_proc->kp_lock);
-	ktask_uworker_dying(w);
-	if (!retired)
+	if (!ktask_uworker_dying(w))
 		ktask_uworker_bury(w);
 }
 

@@ -139,7 +139,8 @@ struct ktask_helper {
 	bool kh_moved;			/* [H] affinity changed from kh_mask */
 	cpumask_var_t kh_mask;		/* [H] its worker's own CPUs */
 	cpumask_var_t kh_want;		/* [H] scratch: where it goes */
-	struct ktask_helper *kh_next;	/* [P] free list, [O] task's list */
+	struct ktask_helper *kh_next;	/* [P] free list, [O] task's list
+					 * (linked under [B] when nested) */
 };
 
 /* Guards every helper's kh_thread and kh_inner, and every kpt_boost_nice. */
@@ -1167,8 +1168,19 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 			spin_unlock(&ktask_pool.lock);
 			continue;
 		}
+		/*
+		 * A nested task is on its parent's kh_inner list, where the
+		 * outer caller's ktask_boost_locked() walks kpt_helpers and
+		 * kh_next under ktask_boost_lock: link it there under the
+		 * lock too, or the walk may follow a stale kh_next (the pool's
+		 * free list) onto another task's helpers.
+		 */
+		if (pt->kpt_parent)
+			spin_lock(&ktask_boost_lock);
 		h->kh_next = pt->kpt_helpers;
 		pt->kpt_helpers = h;
+		if (pt->kpt_parent)
+			spin_unlock(&ktask_boost_lock);
 		started++;
 	}
 	return started;

@@ -100,7 +100,8 @@ struct ktask_proc;
  * caller's helpers run at its policy and priority.
  */
 struct ktask_plat_task {
-	struct ktask_helper *kpt_helpers;	/* owned by the caller */
+	struct ktask_helper *kpt_helpers;	/* the caller's; linked under
+						 * ktask_boost_lock when nested */
 	atomic_t kpt_pending;
 	struct completion kpt_done;
 	struct task_struct *kpt_caller;

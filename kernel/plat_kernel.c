@@ -127,6 +127,8 @@ module_param(fail_init, bool, 0);
 MODULE_PARM_DESC(fail_init, "Fail ktask_init(), for tests");
 #endif
 
+struct ktask_uworker;
+
 struct ktask_helper {
 	struct work_struct kh_work;
 	struct ktask_work kh_kw;	/* [O] the core's record of this share */
@@ -141,6 +143,9 @@ struct ktask_helper {
 	cpumask_var_t kh_want;		/* [H] scratch: where it goes */
 	struct ktask_helper *kh_next;	/* [P] free list, [O] task's list
 					 * (linked under [B] when nested) */
+	struct ktask_uworker *kh_uworker; /* [K] thread of the caller's
+					 * process given it, until it is done
+					 * or taken back, or NULL */
 };
 
 /* Guards every helper's kh_thread and kh_inner, and every kpt_boost_nice. */
@@ -445,13 +450,24 @@ static void ktask_helper_func(struct work_struct *work)
  *
  * Each thread (struct ktask_uworker) is on kp_all while it lives and on
  * kp_idle while it waits for work.  A caller takes a thread off kp_idle
- * and sets its kw_helper under kp_lock, then wakes it; the thread clears
- * kw_helper and goes back on kp_idle under kp_lock once its share is
- * done, before it tells the caller, so that back-to-back tasks find it
- * there.  A thread that exits first takes itself off kp_idle under
- * kp_lock; a helper given to it before that is still run (see
+ * and sets its kw_helper (and the helper's kh_uworker) under kp_lock,
+ * then wakes it; the thread takes the share under kp_lock (kw_running),
+ * and clears kw_helper and goes back on kp_idle under kp_lock once its
+ * share is done, before it tells the caller, so that back-to-back tasks
+ * find it there.  A thread that exits first takes itself off kp_idle
+ * under kp_lock; a helper given to it before that is still run (see
  * ktask_uworker_dying()), so no caller ever waits for a thread that is
  * gone.
+ *
+ * A caller that has claimed every chunk takes back the helpers whose
+ * threads have not taken their share yet (ktask_uworker_cancel()), as it
+ * cancels queued work items, instead of waiting for them: an idle thread
+ * may be stopped (SIGSTOP, ptrace) or frozen (the cgroup freezer, suspend)
+ * in get_signal(), where a wake-up does not reach it, and the caller
+ * waits uninterruptibly.  Waiting for such a thread would keep the caller
+ * from stopping or freezing in turn: a job-control stop that never
+ * completes, a cgroup that never reports frozen, a suspend that fails
+ * after freeze_timeout_msecs, and a hung-task report.
  */
 struct ktask_proc {
 	spinlock_t kp_lock;
@@ -469,6 +485,7 @@ struct ktask_uworker {
 	struct list_head kw_all;	/* [K] */
 	struct list_head kw_idle;	/* [K] empty when not idle */
 	struct ktask_helper *kw_helper;	/* [K] the share it is to run */
+	bool kw_running;		/* [K] it took kw_helper: no taking back */
 	bool kw_retire;			/* [K] told to exit */
 #ifdef MODULE
 	struct vhost_task *kw_vtsk;
@@ -650,12 +667,30 @@ static void ktask_uworker_work(struct ktask_uworker *w, struct ktask_helper *h)
 
 	spin_lock(&p->kp_lock);
 	w->kw_helper = NULL;
+	w->kw_running = false;
+	h->kh_uworker = NULL;
 #ifdef MODULE
 	w->kw_idle_since = jiffies;
 #endif
 	list_add(&w->kw_idle, &p->kp_idle);
 	spin_unlock(&p->kp_lock);
 	ktask_helper_done(pt);
+}
+
+/*
+ * The thread @w takes the share it was given, or finds NULL: its caller
+ * took it back meanwhile (ktask_uworker_cancel()).
+ */
+static struct ktask_helper *ktask_uworker_accept(struct ktask_uworker *w)
+{
+	struct ktask_helper *h;
+
+	spin_lock(&w->kw_proc->kp_lock);
+	h = w->kw_helper;
+	if (h)
+		w->kw_running = true;
+	spin_unlock(&w->kw_proc->kp_lock);
+	return h;
 }
 
 /*
@@ -668,18 +703,57 @@ static void ktask_uworker_work(struct ktask_uworker *w, struct ktask_helper *h)
 static bool ktask_uworker_dying(struct ktask_uworker *w)
 {
 	struct ktask_proc *p = w->kw_proc;
+	struct ktask_plat_task *pt;
 	struct ktask_helper *h;
 	bool retired;
 
 	spin_lock(&p->kp_lock);
 	list_del_init(&w->kw_idle);
 	h = w->kw_helper;
+	if (h)
+		w->kw_running = true;
 	retired = w->kw_retire;
 	w->kw_retire = true;
 	spin_unlock(&p->kp_lock);
-	if (h)
-		ktask_helper_done(ktask_helper_run(h));
+	if (h) {
+		pt = ktask_helper_run(h);
+		spin_lock(&p->kp_lock);
+		w->kw_helper = NULL;
+		w->kw_running = false;
+		h->kh_uworker = NULL;
+		spin_unlock(&p->kp_lock);
+		ktask_helper_done(pt);
+	}
 	return retired;
+}
+
+/*
+ * The caller of helper @h, having claimed every chunk, takes @h back from
+ * the thread of process @p it was given to, if that thread has not taken
+ * it yet; the thread is idle again.  Returns whether @h was taken back
+ * (it never ran: the caller does not wait for it).
+ */
+static bool ktask_uworker_cancel(struct ktask_proc *p, struct ktask_helper *h)
+{
+	struct ktask_uworker *w;
+	bool taken = false;
+
+	spin_lock(&p->kp_lock);
+	w = h->kh_uworker;
+	if (w && w->kw_helper == h && !w->kw_running) {
+		w->kw_helper = NULL;
+		h->kh_uworker = NULL;
+		taken = true;
+		/* A vhost task not yet run goes idle itself (first call). */
+		if (w->kw_thread && !w->kw_retire && list_empty(&w->kw_idle)) {
+#ifdef MODULE
+			w->kw_idle_since = jiffies;
+#endif
+			list_add(&w->kw_idle, &p->kp_idle);
+		}
+	}
+	spin_unlock(&p->kp_lock);
+	return taken;
 }
 
 #ifdef MODULE
@@ -698,6 +772,12 @@ static bool ktask_vworker_fn(void *arg)
 		/* Its first call: current is known from now on. */
 		spin_lock(&w->kw_proc->kp_lock);
 		w->kw_thread = current;
+		/* Its share was taken back before it ever ran: it is idle. */
+		if (!w->kw_helper && !w->kw_retire &&
+		    list_empty(&w->kw_idle)) {
+			w->kw_idle_since = jiffies;
+			list_add(&w->kw_idle, &w->kw_proc->kp_idle);
+		}
 		spin_unlock(&w->kw_proc->kp_lock);
 		/* A clone of a real-time caller: idle threads are normal ones. */
 		if (current->policy != SCHED_NORMAL) {
@@ -705,12 +785,13 @@ static bool ktask_vworker_fn(void *arg)
 			set_current_state(TASK_INTERRUPTIBLE);
 		}
 	}
-	/* Acquire: pairs with the release in ktask_uworker_start(). */
-	h = smp_load_acquire(&w->kw_helper);
-	if (!h)
+	/* Taken under kp_lock, which orders the helper's fields. */
+	if (!READ_ONCE(w->kw_helper))
 		return false;
 	__set_current_state(TASK_RUNNING);
-	ktask_uworker_work(w, h);
+	h = ktask_uworker_accept(w);
+	if (h)
+		ktask_uworker_work(w, h);
 	return true;
 }
 
@@ -840,11 +921,12 @@ static int ktask_uworker_fn(void *arg)
 		ktask_set_sched(SCHED_NORMAL, 0, 0);
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
-		/* Acquire: pairs with the release in ktask_uworker_start(). */
-		h = smp_load_acquire(&w->kw_helper);
-		if (h) {
+		/* Taken under kp_lock, which orders the helper's fields. */
+		if (READ_ONCE(w->kw_helper)) {
 			__set_current_state(TASK_RUNNING);
-			ktask_uworker_work(w, h);
+			h = ktask_uworker_accept(w);
+			if (h)
+				ktask_uworker_work(w, h);
 			timed_out = false;
 			continue;
 		}
@@ -900,8 +982,9 @@ static bool ktask_uworker_start(struct ktask_proc *p, struct ktask_helper *h)
 			ktask_uworker_retire(w);
 			continue;
 		}
-		/* Release: the helper's fields before the thread reads them. */
-		smp_store_release(&w->kw_helper, h);
+		/* The thread takes it under kp_lock (ktask_uworker_accept()). */
+		h->kh_uworker = w;
+		WRITE_ONCE(w->kw_helper, h);
 		/* Under kp_lock: the thread cannot exit and be freed before. */
 		ktask_uworker_wake(w);
 		spin_unlock(&p->kp_lock);
@@ -915,7 +998,9 @@ static bool ktask_uworker_start(struct ktask_proc *p, struct ktask_helper *h)
 	w->kw_proc = p;
 	INIT_LIST_HEAD(&w->kw_idle);
 	w->kw_helper = h;
+	h->kh_uworker = w;	/* no thread yet: no lock needed */
 	if (!ktask_uworker_create(w)) {
+		h->kh_uworker = NULL;
 		kfree(w);
 		return false;
 	}
@@ -1160,6 +1245,7 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		h->kh_task = task;
 		h->kh_thread = NULL;
 		h->kh_inner = NULL;
+		h->kh_uworker = NULL;
 		atomic_inc(&pt->kpt_pending);
 		if (!ktask_helper_start(pt, h)) {
 			atomic_dec(&pt->kpt_pending);
@@ -1250,13 +1336,22 @@ void ktask_plat_wait_helpers(struct ktask_task *task)
 		return;
 	/*
 	 * The caller claims chunks until none is left, so a helper that has
-	 * not started yet would find nothing: take it off the queue instead
-	 * of waiting for a worker to pick it up.  A helper thread of the
-	 * caller's process has been woken already; it finds nothing to do.
+	 * not started yet would find nothing: take it off the queue, or back
+	 * from the thread of the caller's process it was given to, instead
+	 * of waiting for a worker or thread to pick it up (a thread of the
+	 * process may be stopped or frozen: see struct ktask_proc).
 	 */
-	for (h = pt->kpt_helpers; h && !pt->kpt_user; h = h->kh_next)
+	for (h = pt->kpt_helpers; h; h = h->kh_next) {
+#if !defined(MODULE) || defined(KTASK_VHOST)
+		if (pt->kpt_user) {
+			if (ktask_uworker_cancel(pt->kpt_proc, h))
+				atomic_dec(&pt->kpt_pending);
+			continue;
+		}
+#endif
 		if (cancel_work(&h->kh_work))
 			atomic_dec(&pt->kpt_pending);
+	}
 	/* Fully ordered; pairs with atomic_dec_and_test() in the helpers. */
 	if (atomic_dec_and_test(&pt->kpt_pending))
 		return;

@@ -1025,6 +1025,14 @@ void ktask_exit_thread(struct task_struct *tsk)
 
 	if (tsk->flags & PF_USER_WORKER)
 		return;
+	/*
+	 * exit_group(), a fatal signal, exec or a core dump sent SIGKILL to
+	 * the helper threads already: no walk over the threads, under
+	 * siglock, for each of a large process's exiting threads.
+	 */
+	if ((READ_ONCE(tsk->signal->flags) & SIGNAL_GROUP_EXIT) ||
+	    READ_ONCE(tsk->signal->group_exec_task))
+		return;
 	rcu_read_lock();
 	p = ktask_proc_lookup(tsk->signal);
 	rcu_read_unlock();
@@ -1237,6 +1245,7 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 	struct ktask_plat_task *pt = &task->kt_plat;
 	struct ktask_helper *h, *next;
 	size_t started = 0;
+	bool failed = false;
 
 	might_sleep();
 	for (h = ktask_take_helpers(task, node, nr); h; h = next) {
@@ -1247,7 +1256,16 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		h->kh_inner = NULL;
 		h->kh_uworker = NULL;
 		atomic_inc(&pt->kpt_pending);
-		if (!ktask_helper_start(pt, h)) {
+		/*
+		 * Only a user caller's start fails: no fitting idle thread
+		 * was left and a clone failed (pids.max, RLIMIT_NPROC, a
+		 * fatal signal, memory).  The next helpers would need clones
+		 * too: give them back without trying, rather than pay a
+		 * failing copy_process() (and a pids.events "max", an audit
+		 * record of the RLIMIT_NPROC capable() check) for each.
+		 */
+		if (failed || !ktask_helper_start(pt, h)) {
+			failed = true;
 			atomic_dec(&pt->kpt_pending);
 			spin_lock(&ktask_pool.lock);
 			ktask_put_helper_locked(h);

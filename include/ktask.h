@@ -125,7 +125,8 @@ struct ktask_node {
  * @kc_max_threads: the most threads to use, the caller included; 0 means
  *                  the default (the usable CPUs of the nodes named, or
  *                  ktask's max_threads setting).
- * @kc_flags: %KTASK_BACKGROUND, or 0.  An extension of the series.
+ * @kc_flags: %KTASK_BACKGROUND (and in the kernel %KTASK_MM_LOCKED), or 0.
+ *            An extension of the series.
  * @kc_key: kernel only, private: the lockdep class of "the caller waits
  *          for its helpers", one per place the ctl is defined; set by the
  *          macros below (NULL: a class shared by every such ctl).
@@ -156,8 +157,26 @@ struct ktask_ctl {
  */
 #define KTASK_BACKGROUND 0x1u
 
+#ifdef __KERNEL__
+/**
+ * define KTASK_MM_LOCKED - a &ktask_ctl.kc_flags bit: the caller holds mm locks
+ *
+ * The caller holds its mm's mmap_lock or a VMA lock, as in a page fault.
+ * A user caller's helpers are threads of its process, and making one
+ * (copy_process()) takes cgroup_threadgroup_rwsem, which a migration to
+ * another cpuset holds while it waits for those locks (mpol_rebind_mm()).
+ * So such a task makes no thread: it uses the idle helper threads its
+ * process has, and the ones it lacked are made when the caller next
+ * returns to user mode (see also ktask_prewarm()).
+ */
+#define KTASK_MM_LOCKED 0x2u
+
+/* Every flag this version knows; others get -EINVAL. */
+#define KTASK_FLAGS_ALL (KTASK_BACKGROUND | KTASK_MM_LOCKED)
+#else
 /* Every flag this version knows; others get -EINVAL. */
 #define KTASK_FLAGS_ALL KTASK_BACKGROUND
+#endif
 
 #ifdef __KERNEL__
 #ifdef CONFIG_LOCKDEP
@@ -299,7 +318,7 @@ static inline void ktask_ctl_set_max_threads(struct ktask_ctl *ctl,
 /**
  * ktask_ctl_set_flags() - sets a task's flags.
  * @ctl: the &struct ktask_ctl.
- * @flags: %KTASK_BACKGROUND, or 0.
+ * @flags: %KTASK_BACKGROUND, %KTASK_MM_LOCKED (kernel), or 0.
  */
 static inline void ktask_ctl_set_flags(struct ktask_ctl *ctl,
 				       unsigned int flags)
@@ -433,6 +452,18 @@ struct task_struct;
  * timeout.
  */
 void ktask_exit_thread(struct task_struct *tsk);
+
+/**
+ * ktask_prewarm() - a user process will soon run tasks with KTASK_MM_LOCKED.
+ *
+ * Such tasks make no helper thread themselves; this makes the calling
+ * process's helper threads, as many as a task of its could use, when the
+ * caller next returns to user mode (task_work), where it holds no lock.
+ * Called with mmap_lock held is fine (hugetlbfs does, from mmap() of a
+ * gigantic page mapping, so that the first fault already has helpers).
+ * Does nothing for a kernel thread or when the threads exist.
+ */
+void ktask_prewarm(void);
 #endif
 
 #else /* KTASK_FALLBACK */
@@ -512,6 +543,10 @@ static inline void ktask_boot_init(void)
 }
 
 static inline void ktask_exit_thread(struct task_struct *tsk)
+{
+}
+
+static inline void ktask_prewarm(void)
 {
 }
 #endif

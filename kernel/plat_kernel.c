@@ -92,6 +92,7 @@
 #include <linux/mempolicy.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/task_work.h>
 #ifdef MODULE
 #include <linux/delay.h>
 #include <linux/version.h>
@@ -477,6 +478,7 @@ struct ktask_proc {
 	struct signal_struct *kp_sig;	/* its process, the hash key */
 	unsigned int kp_refs;		/* [M] callers and threads */
 	struct rcu_head kp_rcu;
+	bool kp_prewarm;		/* [K] a ktask_prewarm() is queued */
 };
 
 struct ktask_uworker {
@@ -947,21 +949,120 @@ static int ktask_uworker_fn(void *arg)
 	ktask_uworker_exit(w);
 }
 
-/* A new thread of the caller's process for @w, started. */
+/*
+ * A new thread of the caller's process for @w, started: with the share
+ * @w->kw_helper, or idle (ktask_prewarm()) when that is NULL.
+ */
 static bool ktask_uworker_create(struct ktask_uworker *w)
 {
 	struct task_struct *t;
 
-	t = create_io_thread(ktask_uworker_fn, w, w->kw_helper->kh_nid);
+	t = create_io_thread(ktask_uworker_fn, w, w->kw_helper ?
+			     w->kw_helper->kh_nid : NUMA_NO_NODE);
 	if (IS_ERR(t))
 		return false;
 	w->kw_thread = t;
 	ktask_proc_ref(w->kw_proc);
 	spin_lock(&w->kw_proc->kp_lock);
 	list_add(&w->kw_all, &w->kw_proc->kp_all);
+	if (!w->kw_helper)
+		list_add(&w->kw_idle, &w->kw_proc->kp_idle);
 	spin_unlock(&w->kw_proc->kp_lock);
 	wake_up_new_task(t);
 	return true;
+}
+
+struct ktask_prewarm {
+	struct callback_head kpw_cb;
+	struct ktask_proc *kpw_proc;
+	unsigned int kpw_nr;
+};
+
+/* On the caller's return to user mode: its process's idle threads. */
+static void ktask_prewarm_fn(struct callback_head *cb)
+{
+	struct ktask_prewarm *pw = container_of(cb, struct ktask_prewarm,
+						kpw_cb);
+	struct ktask_proc *p = pw->kpw_proc;
+	struct ktask_uworker *w;
+	unsigned int i;
+
+	/* Run at exit too (exit_task_work()): then make nothing. */
+	for (i = 0; i < pw->kpw_nr && !(current->flags & PF_EXITING) &&
+	     !fatal_signal_pending(current); i++) {
+		w = kzalloc(sizeof(*w), GFP_KERNEL);
+		if (!w)
+			break;
+		w->kw_proc = p;
+		INIT_LIST_HEAD(&w->kw_idle);
+		if (!ktask_uworker_create(w)) {
+			kfree(w);
+			break;
+		}
+	}
+	spin_lock(&p->kp_lock);
+	p->kp_prewarm = false;
+	spin_unlock(&p->kp_lock);
+	ktask_proc_put(p);
+	kfree(pw);
+}
+
+/*
+ * Queues the making of up to @nr idle threads of @p for when the caller
+ * returns to user mode, where it holds no mm lock; once at a time per
+ * process.  A thread that never returns there (an io_uring or vhost
+ * worker) gets none.
+ */
+static void ktask_prewarm_queue(struct ktask_proc *p, unsigned int nr)
+{
+	struct ktask_prewarm *pw;
+	unsigned int idle = 0;
+	struct ktask_uworker *w;
+
+	if (!nr || (current->flags & (PF_USER_WORKER | PF_EXITING)))
+		return;
+	spin_lock(&p->kp_lock);
+	list_for_each_entry(w, &p->kp_idle, kw_idle)
+		idle++;
+	if (p->kp_prewarm || idle >= nr) {
+		spin_unlock(&p->kp_lock);
+		return;
+	}
+	p->kp_prewarm = true;
+	spin_unlock(&p->kp_lock);
+	pw = kmalloc(sizeof(*pw), GFP_KERNEL);
+	if (pw) {
+		init_task_work(&pw->kpw_cb, ktask_prewarm_fn);
+		pw->kpw_proc = p;
+		pw->kpw_nr = nr - idle;
+		ktask_proc_ref(p);
+		if (!task_work_add(current, &pw->kpw_cb, TWA_RESUME))
+			return;
+		ktask_proc_put(p);
+		kfree(pw);
+	}
+	spin_lock(&p->kp_lock);
+	p->kp_prewarm = false;
+	spin_unlock(&p->kp_lock);
+}
+
+void ktask_prewarm(void)
+{
+	struct ktask_node node = { .kn_task_size = 1, .kn_nid = NUMA_NO_NODE };
+	struct ktask_proc *p;
+	size_t nr;
+
+	if (!ktask_user_caller())
+		return;
+	nr = min_t(size_t, ktask_plat_max_threads(&node, 1),
+		   READ_ONCE(ktask_pool.max_busy) + 1);
+	if (nr < 2)
+		return;
+	p = ktask_proc_get();
+	if (!p)
+		return;
+	ktask_prewarm_queue(p, nr - 1);
+	ktask_proc_put(p);
 }
 #endif
 
@@ -971,7 +1072,8 @@ static bool ktask_uworker_create(struct ktask_uworker *w)
  * (the caller's cgroup, credentials or mempolicy changed) are retired on
  * the way.  Returns false when no thread could be had.
  */
-static bool ktask_uworker_start(struct ktask_proc *p, struct ktask_helper *h)
+static bool ktask_uworker_start(struct ktask_proc *p, struct ktask_helper *h,
+				bool may_create)
 {
 	struct ktask_uworker *w, *next;
 
@@ -992,6 +1094,8 @@ static bool ktask_uworker_start(struct ktask_proc *p, struct ktask_helper *h)
 	}
 	spin_unlock(&p->kp_lock);
 
+	if (!may_create)
+		return false;
 	w = kzalloc(sizeof(*w), GFP_KERNEL);
 	if (!w)
 		return false;
@@ -1094,6 +1198,16 @@ static void ktask_proc_put(struct ktask_proc *p)
 }
 #endif /* !MODULE || KTASK_VHOST */
 
+#ifdef MODULE
+/*
+ * No client of the module holds mm locks: its KTASK_MM_LOCKED tasks use
+ * the idle threads there are, and it makes none ahead.
+ */
+void ktask_prewarm(void)
+{
+}
+#endif
+
 /* The ktask helper the current thread is running, or NULL. */
 static struct ktask_helper *ktask_current_helper(void)
 {
@@ -1181,6 +1295,7 @@ void ktask_plat_task_init(struct ktask_task *task)
 	init_completion(&pt->kpt_done);
 	pt->kpt_caller = current;
 	pt->kpt_background = task->kt_ctl->kc_flags & KTASK_BACKGROUND;
+	pt->kpt_mm_locked = task->kt_ctl->kc_flags & KTASK_MM_LOCKED;
 	pt->kpt_boost_nice = KTASK_NO_BOOST;
 	pt->kpt_policy = current->policy;
 	pt->kpt_rt_prio = current->rt_priority;
@@ -1228,7 +1343,9 @@ static bool ktask_helper_start(struct ktask_plat_task *pt,
 {
 #if !defined(MODULE) || defined(KTASK_VHOST)
 	if (pt->kpt_user)
-		return pt->kpt_proc && ktask_uworker_start(pt->kpt_proc, h);
+		return pt->kpt_proc &&
+			ktask_uworker_start(pt->kpt_proc, h,
+					    !pt->kpt_mm_locked);
 #endif
 	if (ktask_pool.node_wq) {
 		queue_work_node(h->kh_nid, ktask_pool.node_wq[h->kh_nid],
@@ -1244,7 +1361,7 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 {
 	struct ktask_plat_task *pt = &task->kt_plat;
 	struct ktask_helper *h, *next;
-	size_t started = 0;
+	size_t started = 0, lacked = 0;
 	bool failed = false;
 
 	might_sleep();
@@ -1263,9 +1380,12 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		 * too: give them back without trying, rather than pay a
 		 * failing copy_process() (and a pids.events "max", an audit
 		 * record of the RLIMIT_NPROC capable() check) for each.
+		 * Under KTASK_MM_LOCKED no clone is tried: the idle threads
+		 * ran out.
 		 */
 		if (failed || !ktask_helper_start(pt, h)) {
 			failed = true;
+			lacked++;
 			atomic_dec(&pt->kpt_pending);
 			spin_lock(&ktask_pool.lock);
 			ktask_put_helper_locked(h);
@@ -1287,6 +1407,11 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 			spin_unlock(&ktask_boost_lock);
 		started++;
 	}
+#ifndef MODULE
+	/* The threads a task under mm locks lacked, for the next one. */
+	if (lacked && pt->kpt_mm_locked && pt->kpt_proc)
+		ktask_prewarm_queue(pt->kpt_proc, lacked);
+#endif
 	return started;
 }
 

@@ -108,6 +108,7 @@ struct ktask_plat_task {
 	struct ktask_proc *kpt_proc;		/* the caller's process, or NULL */
 	bool kpt_user;				/* helpers must be kpt_proc's */
 	bool kpt_background;			/* KTASK_BACKGROUND */
+	bool kpt_mm_locked;			/* KTASK_MM_LOCKED: no clone */
 	int kpt_policy;				/* the caller's, at the start */
 	unsigned int kpt_rt_prio;		/* for SCHED_FIFO, SCHED_RR */
 	int kpt_boost_nice;			/* or KTASK_NO_BOOST */

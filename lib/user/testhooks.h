@@ -34,7 +34,7 @@ extern unsigned long ktask_test_affinity_calls;
 #define ktask_test_count_affinity() do { } while (0)
 #endif
 
-/* pool.c: the lowest nice value this thread may set (capability, rlimit). */
+/* view.c: the lowest nice value this thread may set (capability, rlimit). */
 int ktask_nice_floor(void);
 
 #endif /* KTASK_TESTHOOKS_H */

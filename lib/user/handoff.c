@@ -124,8 +124,10 @@ static void worker_assign(struct ktask_worker *w)
 	/* Release: pairs with the acquire in worker_called(), worker.c. */
 	old = __atomic_exchange_n(&w->w_state, W_ASSIGNED, __ATOMIC_ACQ_REL);
 
-	if (old & W_SLEEPING)
+	if (old & W_SLEEPING) {
+		ktask_test_count_wake();
 		futex_wake(&w->w_state);
+	}
 }
 
 /* Tells a worker taken by take_unfit() to end its thread. */

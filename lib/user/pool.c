@@ -19,6 +19,7 @@ bool ktask_pool_ready;		/* [A] pool_init() has run */
 #ifdef KTASK_TEST_HOOKS
 void (*ktask_test_hook_fn)(enum ktask_hook_point point);
 unsigned long ktask_test_affinity_calls;
+unsigned long ktask_test_wake_calls;
 #endif
 
 /*

@@ -84,13 +84,14 @@ static bool rhythm_pending(const struct ktask_worker *w)
 	       w->w_rhythm.r_seen;
 }
 
-/* Notes an assignment the worker has not noted yet, if one came. */
-static void rhythm_note(struct ktask_worker *w)
+/* Notes an assignment the worker has not noted yet; false if none came. */
+static bool rhythm_note(struct ktask_worker *w)
 {
 	if (!rhythm_pending(w))
-		return;
+		return false;
 	w->w_rhythm.r_seen = __atomic_load_n(&w->w_assigns, __ATOMIC_RELAXED);
 	rhythm_arrival(&w->w_rhythm, mono_ns());
+	return true;
 }
 
 /*
@@ -266,7 +267,7 @@ static void worker_leave_rt(struct ktask_worker *w)
  * Waits for an assignment; false once the worker retired after idling.
  * A worker whose assignments come in a regular rhythm sleeps until the next
  * is due and spins through a window around it; otherwise it spins a little
- * after each task, then sleeps.
+ * after each assignment, then sleeps.
  */
 static bool worker_wait(struct ktask_worker *w)
 {
@@ -275,7 +276,15 @@ static bool worker_wait(struct ktask_worker *w)
 	bool spun = false;
 
 	for (;;) {
-		rhythm_note(w);
+		/*
+		 * A cancelled assignment (the caller did every chunk before
+		 * the worker looked) starts the spin again too: a caller that
+		 * calls back to back comes again at once, and a worker that
+		 * slept instead would cost it a futex wake-up per task, after
+		 * which it wakes too late and is cancelled again.
+		 */
+		if (rhythm_note(w))
+			spun = false;
 		/* Acquire: pairs with the release in worker_assign(). */
 		if (ktask_load_acquire(&w->w_state) == W_ASSIGNED)
 			return true;

@@ -34,7 +34,7 @@
  *   IDLE --(caller takes it, under pool.lock)--> ASSIGNED
  *   ASSIGNED --(worker)--> RUNNING --(worker)--> DONE
  *   ASSIGNED --(caller, when it finished every chunk first)--> CANCELLED
- *   DONE, CANCELLED --(caller, after undo)--> IDLE
+ *   DONE, CANCELLED --(caller, before undo)--> IDLE
  *
  * The ASSIGNED->RUNNING and ASSIGNED->CANCELLED steps are compare-and-swaps,
  * so exactly one side wins a race between a waking worker and a caller that

@@ -22,9 +22,14 @@
 #define KTASK_PLATFORM_H
 
 #ifdef __KERNEL__
-#include "../kernel/plat_kernel.h"
+#include "plat_kernel.h"
 #else
-#include "user/plat_user.h"
+/*
+ * Each home's build puts its platform header on the include path
+ * (CMakeLists.txt: lib/user/; kernel/Kbuild: kernel/; the kernel tree:
+ * kernel/ktask/), so the core does not know where its homes live.
+ */
+#include "plat_user.h"
 #endif
 
 #include "ktask.h"

@@ -1086,7 +1086,7 @@ static void test_periodic_then_idle(void **state)
 
 /*
  * A periodic caller's helper keeps off the caller's CPU between tasks
- * (pool.c, "Periodic callers"): both sleep between tasks, and woken on one
+ * (worker.c, "Periodic callers"): both sleep between tasks, and woken on one
  * CPU, the caller would do the whole task while the helper waited for the
  * CPU.  Seen from the helper's chunk: its CPUs exclude the one the caller
  * runs on, in most calls once the rhythm is learnt (the caller may move).

@@ -677,6 +677,68 @@ static void test_callers_mask(void **state)
 }
 
 /*
+ * Bursts of tasks of two units, 20 us apart, after a pause: the helper
+ * sleeps after the pause, so the first task wakes it, and the caller
+ * finishes that task before the helper looks (the helper is cancelled).
+ * The helper must spin on after a cancelled assignment as after a task,
+ * not sleep again, or every task of the burst costs its caller a futex
+ * wake-up (a system call, microseconds in a virtual machine) and the
+ * helper, woken late, finds the task over again (a helper that happens to
+ * find one under way gets out of that, so there are four bursts).  A
+ * worker also sleeps when its caller is preempted for longer than its spin
+ * (0.1 ms), so a busy machine makes a few wake-ups: a tenth of the tasks
+ * is the bound (one per burst here, 16-1870 without the fix).
+ */
+static int store_chunk(void *start, void *end, void *arg)
+{
+	(void)arg;
+	for (char *p = start; p < (char *)end; p++)
+		*p = 1;
+	return KTASK_RETURN_SUCCESS;
+}
+
+static void body_back_to_back_spins(void)
+{
+	char units[2];
+	DEFINE_KTASK_CTL(ctl, store_chunk, NULL, 1);
+	unsigned long wakes;
+	int i, helped = 0;
+	struct ktask_stats st;
+
+	need_two_cpus();
+	ktask_ctl_set_max_threads(&ctl, 2);
+	for (i = 0; i < 100; i++)	/* start the worker */
+		CHECK(!ktask_run(units, 2, &ctl));
+	wakes = __atomic_load_n(&ktask_test_wake_calls, __ATOMIC_RELAXED);
+	for (i = 0; i < 2000; i++) {
+		struct timespec t0, t;
+
+		if (!(i % 500))
+			kt_sleep_ms(20);	/* it spins 0.1 ms, then sleeps */
+		CHECK(!ktask_run(units, 2, &ctl));
+		ktask_last_stats(&st);
+		helped += st.ks_helpers > 0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do	/* the caller's own work between tasks */
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		while ((t.tv_sec - t0.tv_sec) * 1000000000L +
+		       t.tv_nsec - t0.tv_nsec < 20000);
+	}
+	wakes = __atomic_load_n(&ktask_test_wake_calls, __ATOMIC_RELAXED) -
+		wakes;
+	fprintf(stderr, "2000 tasks 20 us apart, %d with a helper: %lu "
+		"wake-ups\n", helped, wakes);
+	CHECK(helped > 1000);
+	CHECK(wakes < 200);
+}
+
+static void test_back_to_back_spins(void **state)
+{
+	(void)state;
+	expect_child_ok(body_back_to_back_spins, 120);
+}
+
+/*
  * A periodic caller on two CPUs, in a process whose other caller may use
  * them all: when its helper steps aside between tasks (off the CPU the
  * caller ran on), it does so among the caller's two CPUs, not elsewhere.
@@ -772,6 +834,7 @@ int main(void)
 		cmocka_unit_test(test_filtered_creator),
 		cmocka_unit_test(test_view_age),
 		cmocka_unit_test(test_callers_mask),
+		cmocka_unit_test(test_back_to_back_spins),
 		cmocka_unit_test(test_aside_within),
 	};
 

@@ -698,7 +698,7 @@ static int leak_cpu_checks;		/* tasks whose CPUs could be judged */
 
 /*
  * The helper pins itself to its caller's CPU.  A worker that stepped aside
- * from a periodic caller (pool.c) runs on the caller's CPUs less that one,
+ * from a periodic caller (worker.c) runs on the caller's CPUs less that one,
  * never on that one alone, so a mask of just the caller's CPU in the next
  * task is the pin left over, when the caller is still on that CPU.
  */

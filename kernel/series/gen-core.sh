@@ -105,7 +105,6 @@ k=$new/kernel/ktask
 resolve "$top/lib/ktask.c" "$k/core.c"
 resolve "$top/lib/ktask_core.h" "$k/ktask_core.h"
 resolve "$top/lib/platform.h" "$k/platform.h"
-line "$k/platform.h" '#include "../kernel/plat_kernel.h"' '#include "plat_kernel.h"'
 line "$k/platform.h" '#include "ktask.h"' '#include <linux/ktask.h>'
 resolve "$top/kernel/plat_kernel.h" "$k/plat_kernel.h"
 resolve "$top/kernel/plat_kernel.c" "$k/plat_kernel.c"

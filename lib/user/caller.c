@@ -9,7 +9,7 @@
  * sets the ids in every thread together, a raw system call in one) per
  * thread.  A worker starts with the state of the thread that created it.
  * The pool reads a caller's state with its view of the caller's CPUs
- * (pool.c, refresh_view()) and a worker's when it starts a task that is
+ * (view.c, refresh_view()) and a worker's when it starts a task that is
  * not its own; every read is a handful of system calls, so none of this
  * runs per task on the fast path.
  */

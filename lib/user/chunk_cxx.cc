@@ -5,7 +5,7 @@
  * end the process (std::terminate()).  Here the exception is kept as its
  * task's std::exception_ptr, the chunk fails like one that returned an
  * error (dispatch stops), and the caller rethrows it once every helper
- * stopped (pool.c, ktask_plat_release_helpers()).  The first exception of
+ * stopped (handoff.c, ktask_plat_release_helpers()).  The first exception of
  * a task wins; later ones are dropped, as later error codes are.
  *
  * Built into the library when a C++ compiler is present (KTASK_CXX); the

@@ -8,12 +8,13 @@
  * by commas: "site" fails every time, "site:N" one time in N at random, and
  * "all" or "all:N" stands for every site.  The sites are:
  *
- *   worker        pool.c: the calloc() of a new worker (the task then runs
+ *   worker        worker.c: the calloc() of a new worker (the task then runs
  *                 with fewer helpers)
  *   numa_cpumask  topology.c: libnuma's CPU mask when the topology is read
  *                 (the machine is then taken as one node)
  *
- * Thread creation has its own switch, KTASK_FAULT_THREAD_CREATE (pool.c).
+ * Thread creation has its own switch, KTASK_FAULT_THREAD_CREATE (read in
+ * pool.c, tried in worker.c).
  */
 #ifndef KTASK_FAULT_H
 #define KTASK_FAULT_H

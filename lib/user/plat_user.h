@@ -76,7 +76,7 @@ static inline void ktask_unlock(struct ktask_lock *l)
  * siglongjmp() out of a signal handler or by a C++ exception, abandons
  * the task: dispatch stops, its helpers finish their chunks and are waited
  * for, the pool's records are restored, and only then is the caller's
- * stack given up (pool.c, call_abandon()).  A siglongjmp() is caught by a
+ * stack given up (unwind.c, call_abandon()).  A siglongjmp() is caught by a
  * glibc cleanup buffer (glibc runs those that a longjmp passes), an
  * exception by the cleanup attribute (the library is built with
  * -fexceptions).
@@ -112,7 +112,7 @@ void ktask_plat_task_unwind(struct ktask_task *task);
 
 /*
  * A helper's chunk runs under a C++ catch-all where the library has one
- * (pool.c); the caller's runs plainly, an exception unwinding the call.
+ * (unwind.c); the caller's runs plainly, an exception unwinding the call.
  */
 struct ktask_work;
 int ktask_plat_helper_chunk(struct ktask_work *kw, void *start, void *end);

@@ -29,12 +29,17 @@ extern void (*ktask_test_hook_fn)(enum ktask_hook_point point);
 extern unsigned long ktask_test_affinity_calls;
 #define ktask_test_count_affinity()					\
 	__atomic_fetch_add(&ktask_test_affinity_calls, 1, __ATOMIC_RELAXED)
+/* Futex wake-ups of sleeping workers by their assigners. */
+extern unsigned long ktask_test_wake_calls;
+#define ktask_test_count_wake()						\
+	__atomic_fetch_add(&ktask_test_wake_calls, 1, __ATOMIC_RELAXED)
 #else
 #define ktask_test_hook(point) do { } while (0)
 #define ktask_test_count_affinity() do { } while (0)
+#define ktask_test_count_wake() do { } while (0)
 #endif
 
-/* pool.c: the lowest nice value this thread may set (capability, rlimit). */
+/* view.c: the lowest nice value this thread may set (capability, rlimit). */
 int ktask_nice_floor(void);
 
 #endif /* KTASK_TESTHOOKS_H */

@@ -119,6 +119,13 @@ void tt_make_task(struct tt_caller *c, struct tt_task *t)
 	t->fork_in_chunk = tt_opt.fork && t->list && !t->nested &&
 			   tt_rnd(rng, 8) == 0;
 	t->cancel = tt_opt.cancel && !t->fork_in_chunk && tt_rnd(rng, 32) == 0;
+	/*
+	 * A task of one part and at most one minimum chunk is a plain call of
+	 * the thread function, whose cancellation points act (ktask(3),
+	 * "Cancellation"): only other tasks are cancelled in a chunk.
+	 */
+	if (t->nr_nodes == 1 && t->size <= t->min_chunk)
+		t->cancel = false;
 	/* --hang: the third task of caller 0 never finishes. */
 	if (tt_opt.hang && c->tc_id == 0 && c->tc_tasks == 2) {
 		t->hang = true;

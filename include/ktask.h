@@ -161,13 +161,15 @@ struct ktask_ctl {
 /**
  * define KTASK_MM_LOCKED - a &ktask_ctl.kc_flags bit: the caller holds mm locks
  *
- * The caller holds its mm's mmap_lock or a VMA lock, as in a page fault.
- * A user caller's helpers are threads of its process, and making one
- * (copy_process()) takes cgroup_threadgroup_rwsem, which a migration to
- * another cpuset holds while it waits for those locks (mpol_rebind_mm()).
- * So such a task makes no thread: it uses the idle helper threads its
- * process has, and the ones it lacked are made when the caller next
- * returns to user mode (see also ktask_prewarm()).
+ * The caller holds its mm's mmap_lock or a VMA lock, as in a page fault,
+ * or a lock that is taken under mmap_lock, such as the i_rwsem of a file
+ * that mmap() locks (hugetlbfs).  A user caller's helpers are threads of
+ * its process, and making one (copy_process()) takes
+ * cgroup_threadgroup_rwsem, which a migration to another cpuset holds
+ * while it waits for mmap_lock (mpol_rebind_mm()).  So such a task makes
+ * no thread: it uses the idle helper threads its process has, and the
+ * ones it lacked are made when the caller next returns to user mode.  See
+ * ktask_prewarm() for having them ready.
  */
 #define KTASK_MM_LOCKED 0x2u
 
@@ -454,16 +456,26 @@ struct task_struct;
 void ktask_exit_thread(struct task_struct *tsk);
 
 /**
- * ktask_prewarm() - a user process will soon run tasks with KTASK_MM_LOCKED.
+ * ktask_prewarm() - makes the helper threads of a KTASK_MM_LOCKED task.
  *
- * Such tasks make no helper thread themselves; this makes the calling
- * process's helper threads, as many as a task of its could use, when the
- * caller next returns to user mode (task_work), where it holds no lock.
- * Called with mmap_lock held is fine (hugetlbfs does, from mmap() of a
- * gigantic page mapping, so that the first fault already has helpers).
- * Does nothing for a kernel thread or when the threads exist.
+ * Such a task makes no helper thread itself.  Called before its locks are
+ * taken, this makes the calling process's idle helper threads, as many as
+ * a task of its could use, unless they are there; they exit after their
+ * idle timeout as others do.  Does nothing for a kernel thread.
+ *
+ * Context: process context; no lock held that mmap_lock is taken outside
+ * of (it takes cgroup_threadgroup_rwsem).
  */
 void ktask_prewarm(void);
+
+/**
+ * ktask_prewarm_later() - ktask_prewarm() when the caller returns to user mode.
+ *
+ * For a caller that holds such locks, as hugetlbfs's mmap() of a gigantic
+ * page mapping does, so that its first fault has helpers: the threads are
+ * made by task_work as the caller leaves the kernel.
+ */
+void ktask_prewarm_later(void);
 #endif
 
 #else /* KTASK_FALLBACK */
@@ -547,6 +559,10 @@ static inline void ktask_exit_thread(struct task_struct *tsk)
 }
 
 static inline void ktask_prewarm(void)
+{
+}
+
+static inline void ktask_prewarm_later(void)
 {
 }
 #endif

@@ -978,17 +978,14 @@ struct ktask_prewarm {
 	unsigned int kpw_nr;
 };
 
-/* On the caller's return to user mode: its process's idle threads. */
-static void ktask_prewarm_fn(struct callback_head *cb)
+/* Up to @nr idle threads of @p, made by the caller, a thread of @p. */
+static void ktask_prewarm_make(struct ktask_proc *p, unsigned int nr)
 {
-	struct ktask_prewarm *pw = container_of(cb, struct ktask_prewarm,
-						kpw_cb);
-	struct ktask_proc *p = pw->kpw_proc;
 	struct ktask_uworker *w;
 	unsigned int i;
 
 	/* Run at exit too (exit_task_work()): then make nothing. */
-	for (i = 0; i < pw->kpw_nr && !(current->flags & PF_EXITING) &&
+	for (i = 0; i < nr && !(current->flags & PF_EXITING) &&
 	     !fatal_signal_pending(current); i++) {
 		w = kzalloc(sizeof(*w), GFP_KERNEL);
 		if (!w)
@@ -1000,6 +997,29 @@ static void ktask_prewarm_fn(struct callback_head *cb)
 			break;
 		}
 	}
+}
+
+/* The idle threads of @p that fit the caller. */
+static unsigned int ktask_idle_fitting(struct ktask_proc *p)
+{
+	struct ktask_uworker *w;
+	unsigned int idle = 0;
+
+	spin_lock(&p->kp_lock);
+	list_for_each_entry(w, &p->kp_idle, kw_idle)
+		idle += ktask_uworker_fits(w);
+	spin_unlock(&p->kp_lock);
+	return idle;
+}
+
+/* On the caller's return to user mode: its process's idle threads. */
+static void ktask_prewarm_fn(struct callback_head *cb)
+{
+	struct ktask_prewarm *pw = container_of(cb, struct ktask_prewarm,
+						kpw_cb);
+	struct ktask_proc *p = pw->kpw_proc;
+
+	ktask_prewarm_make(p, pw->kpw_nr);
 	spin_lock(&p->kp_lock);
 	p->kp_prewarm = false;
 	spin_unlock(&p->kp_lock);
@@ -1016,14 +1036,12 @@ static void ktask_prewarm_fn(struct callback_head *cb)
 static void ktask_prewarm_queue(struct ktask_proc *p, unsigned int nr)
 {
 	struct ktask_prewarm *pw;
-	unsigned int idle = 0;
-	struct ktask_uworker *w;
+	unsigned int idle;
 
 	if (!nr || (current->flags & (PF_USER_WORKER | PF_EXITING)))
 		return;
+	idle = ktask_idle_fitting(p);
 	spin_lock(&p->kp_lock);
-	list_for_each_entry(w, &p->kp_idle, kw_idle)
-		idle++;
 	if (p->kp_prewarm || idle >= nr) {
 		spin_unlock(&p->kp_lock);
 		return;
@@ -1046,22 +1064,48 @@ static void ktask_prewarm_queue(struct ktask_proc *p, unsigned int nr)
 	spin_unlock(&p->kp_lock);
 }
 
-void ktask_prewarm(void)
+/* The helper threads a task of the caller could use, or 0. */
+static unsigned int ktask_prewarm_want(void)
 {
 	struct ktask_node node = { .kn_task_size = 1, .kn_nid = NUMA_NO_NODE };
-	struct ktask_proc *p;
 	size_t nr;
 
-	if (!ktask_user_caller())
-		return;
+	if (!ktask_user_caller() ||
+	    (current->flags & (PF_USER_WORKER | PF_EXITING)))
+		return 0;
 	nr = min_t(size_t, ktask_plat_max_threads(&node, 1),
 		   READ_ONCE(ktask_pool.max_busy) + 1);
-	if (nr < 2)
+	return nr < 2 ? 0 : nr - 1;
+}
+
+void ktask_prewarm(void)
+{
+	unsigned int nr = ktask_prewarm_want(), idle;
+	struct ktask_proc *p;
+
+	might_sleep();
+	if (!nr)
 		return;
 	p = ktask_proc_get();
 	if (!p)
 		return;
-	ktask_prewarm_queue(p, nr - 1);
+	idle = ktask_idle_fitting(p);
+	if (idle < nr)
+		ktask_prewarm_make(p, nr - idle);
+	ktask_proc_put(p);
+}
+
+void ktask_prewarm_later(void)
+{
+	unsigned int nr = ktask_prewarm_want();
+	struct ktask_proc *p;
+
+	if (!nr)
+		return;
+	p = ktask_proc_get();
+	if (!p)
+		return;
+	ktask_prewarm_queue(p, nr);
 	ktask_proc_put(p);
 }
 #endif
@@ -1204,6 +1248,10 @@ static void ktask_proc_put(struct ktask_proc *p)
  * the idle threads there are, and it makes none ahead.
  */
 void ktask_prewarm(void)
+{
+}
+
+void ktask_prewarm_later(void)
 {
 }
 #endif

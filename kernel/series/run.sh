@@ -52,8 +52,8 @@
 #   CCACHE_DIR            ccache directory (default /var/cache/ktask-ccache
 #                         as root, else ${XDG_CACHE_HOME:-~/.cache}/ktask-ccache)
 #   KTASK_SERIES_UPTO     apply the series only up to this patch file name
-#   KTASK_SERIES_KERNELS  which kernels, "plain y n perf" (default), or
-#                         some of them; plain is Linux 6.12 without the
+#   KTASK_SERIES_KERNELS  which kernels, "plain y n" (default), or some of
+#                         "plain y n perf"; plain is Linux 6.12 without the
 #                         series, perf the y kernel with perf.config (lock
 #                         debugging off), which measures: its boots run the
 #                         guest programs and the VFIO program's timed maps
@@ -81,7 +81,8 @@
 #                         0: do not; only: that boot alone
 #   KTASK_SERIES_VFIO_QUICK  1: the VFIO boots check the undo only; 0:
 #                         they time the maps too; default: only the perf
-#                         kernel times them, or every kernel without one
+#                         kernel times them (the lock-debugging kernels'
+#                         ratios say little, and the maps take minutes)
 #   KTASK_SERIES_VFIO_TIMEOUT  seconds for each program of that boot (1800:
 #                         it maps 2 GiB about thirty times, which takes
 #                         15 minutes in TCG on a busy 2-core host); the
@@ -104,7 +105,7 @@ fi
 dir=${KTASK_SERIES_DIR:-$cachebase/ktask-series}
 export CCACHE_DIR=${CCACHE_DIR:-$cachebase/ktask-ccache}
 upto=${KTASK_SERIES_UPTO:-}
-kernels=${KTASK_SERIES_KERNELS:-plain y n perf}
+kernels=${KTASK_SERIES_KERNELS:-plain y n}
 fail_init=${KTASK_SERIES_FAIL_INIT:-1}
 peers=${KTASK_SERIES_PEERS:-1}
 build=${KTASK_SERIES_BUILD:-1}
@@ -588,8 +589,8 @@ run_vfio() {
 		# lock-debugging kernels check the undo (KTASK_VFIO_QUICK=1).
 		quick=${KTASK_SERIES_VFIO_QUICK:-}
 		if [ -z "$quick" ]; then
-			quick=0
-			case " $kernels " in *" perf "*) [ "$k" = perf ] || quick=1 ;; esac
+			quick=1
+			[ "$k" = perf ] && quick=0
 		fi
 		root=$work/root-vfio-$k
 		mkdir -p "$root"/{bin,dev,proc,sys,tmp,guest}

@@ -412,12 +412,26 @@ static int thread_stat(pid_t pid, const char *tid, char *comm, char *state,
 static void *sampler_fn(void *arg)
 {
 	struct sampler *s = arg;
-	char path[300], comm[32], state;
-	int cpu, prio, policy;
+	char path[300], cgpath[64], comm[32], state;
+	int cpu, prio, policy, joined = 0;
 	struct dirent *d;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", s->pid);
+	/* The job moves itself into the group first: sample it there only. */
+	snprintf(cgpath, sizeof(cgpath), "/proc/%d/cgroup", s->pid);
+	while (!s->stop && !joined) {
+		FILE *f = fopen(cgpath, "r");
+		char line[256] = "";
+
+		if (!f)
+			return NULL;
+		joined = fgets(line, sizeof(line), f) &&
+			 strstr(line, CG + strlen("/sys/fs/cgroup"));
+		fclose(f);
+		if (!joined)
+			usleep(500);
+	}
 	while (!s->stop) {
 		dir = opendir(path);
 		if (!dir)

@@ -51,5 +51,5 @@ done
 # Streamed, so that a test that hangs until run.sh's timeout still leaves
 # the results before it on the console.
 bash ./run_vmtests.sh -t hugetlb 2>&1 |
-	sed -u -e 's/^TAP version 13$/KTAP version 1/' -e 's/^# /    /'
+	awk '{ sub(/^TAP version 13$/, "KTAP version 1"); sub(/^# /, "    "); print; fflush() }'
 exit 0

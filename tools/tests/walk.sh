@@ -63,6 +63,17 @@ grep -Eq "\"resident_pages\":$want[,}]" "$LIB_TMP/out" ||
 grep -q "tree/sub/c$" "$LIB_TMP/out" || fail "evict --dry-run: $(cat "$LIB_TMP/out")"
 ok "residency matches fincore ($want pages); evict --dry-run lists and evicts nothing"
 
+# --- residency of a 64 GiB sparse file within 1 GiB of address space: it
+# maps and counts a step at a time (one map of the whole file failed).
+truncate -s 64G "$d/huge"
+(ulimit -v 1048576 && exec "$KTASK" --json residency "$d/huge") \
+	>"$LIB_TMP/out" 2>"$LIB_TMP/err" ||
+	fail "residency of a 64 GiB sparse file, ulimit -v 1 GiB: $(cat "$LIB_TMP/err")"
+grep -q '"resident_pages":0[,}]' "$LIB_TMP/out" ||
+	fail "residency of a 64 GiB sparse file: $(cat "$LIB_TMP/out")"
+rm -f "$d/huge"
+ok "residency of a 64 GiB sparse file in 1 GiB of address space"
+
 # --- Filters: --include, --exclude (files and directories), --max-size,
 # --files-from and '-'.
 head -c 10 /dev/urandom >"$d/tree/small.log"

@@ -89,7 +89,7 @@ struct fa_task {
 	bool shmem;		/* tmpfs, no hole list: see fa_shmem_ok() */
 	bool eof_checked;	/* shmem: fa_shmem_eof() ran */
 	off_t old_size;		/* the file's size before the job */
-	off_t kept;		/* after an undo: bytes more allocated than before */
+	off_t kept;		/* fa_trim() could not: bytes kept past the end */
 	atomic_bool punch_failed;	/* some undo could not punch */
 	atomic_size_t allocated;	/* bytes this job allocated */
 	char detail[192];	/* more on the error, for the message */
@@ -458,7 +458,6 @@ static bool fa_shmem_ok(const struct fa_task *t, const struct tool_fsinfo *fi,
 			const struct stat *st, off_t off, off_t len)
 {
 	return fi->fs == TOOL_FS_TMPFS && t->method == FA_FALLOCATE &&
-	       !getenv("KTASK_TEST_HOLE_LIST") &&
 	       (off == 0 || len <= st->st_size || !st->st_blocks);
 }
 
@@ -553,8 +552,13 @@ static void fa_trim(struct fa_task *t, const struct stat *st, off_t len)
 {
 	struct stat now;
 
-	if (len <= st->st_size || t->discard || !t->undo || t->h.eof_alloc)
+	if (len <= st->st_size || t->discard || !t->undo)
 		return;
+	if (t->h.eof_alloc) {
+		/* Kept: what the job added there, for the message. */
+		t->kept = fa_blocks(t->h.fd) - (off_t)st->st_blocks * 512;
+		return;
+	}
 	if (tool_undo_begin() && (fstat(t->h.fd, &now) ||
 				  now.st_size != st->st_size ||
 				  ftruncate(t->h.fd, st->st_size)))
@@ -787,8 +791,6 @@ int fallocate_do(const struct tool_opts *o, const char *path, off_t len,
 	len = fa_round(f.fd, path, len);
 	r->bytes = len;
 	err = fa_run(o, &t, &st, o->offset, o->offset + len, path, r);
-	if (err && !t.discard)
-		t.kept = fa_blocks(f.fd) - (off_t)st.st_blocks * 512;
 	if (!err && f.created) {
 		err = fa_publish(&f);
 		if (err == -EEXIST)

@@ -69,6 +69,8 @@ struct ev_file {
 	size_t cached;		/* residency: pages in the page cache */
 	void *map;		/* populate --files --lock: locked mapping */
 	ino_t ino;		/* as listed; 0: not known */
+	dev_t dev;		/* the check's fstat() */
+	bool linked;		/* it has other hard links */
 	int dir;		/* its directory in ev_list.dirs, -1: an argument */
 	int fd;			/* opened by the check, or -1 */
 	bool skip;		/* vanished or changed: not evicted */
@@ -90,6 +92,7 @@ struct ev_skipped {
 	size_t mounts;		/* mount points not crossed */
 	size_t special;		/* FIFOs, sockets, devices, symlinks */
 	size_t filtered;	/* --include, --exclude */
+	size_t links;		/* hard links to a file listed already */
 	atomic_size_t large;	/* --max-size */
 };
 
@@ -616,6 +619,8 @@ static int ev_check_chunk(struct ev_file *start, struct ev_file *end,
 		}
 		f->size = st.st_size;
 		f->ino = st.st_ino;	/* a reopen must find the same */
+		f->dev = st.st_dev;
+		f->linked = st.st_nlink > 1;
 		atomic_fetch_add_explicit(&c->bytes, st.st_size,
 					  memory_order_relaxed);
 		if (c->keep && st.st_size)
@@ -683,6 +688,56 @@ static int ev_check(const struct tool_opts *o, struct ev_list *l)
 			   "%s", n, l->mode == 'r' ? "counted" :
 			   l->mode == 't' ? "read" : "evicted");
 	return n ? -1 : 0;
+}
+
+static int ev_cmp_inode(const void *a, const void *b)
+{
+	const struct ev_file *x = *(struct ev_file *const *)a;
+	const struct ev_file *y = *(struct ev_file *const *)b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x < y ? -1 : x > y;	/* the first listed stays */
+}
+
+/*
+ * A file with several hard links is one file: listed once, counted once
+ * (residency counted the pages of each link, vmtouch counts the inode
+ * once).  The later links are skipped, and said so in the summary.
+ */
+static int ev_dedup(struct ev_list *l)
+{
+	struct ev_file *f, **v;
+	size_t n = 0, i;
+
+	for (f = l->head; f; f = f->next)
+		n += f->linked && !f->skip;
+	if (n < 2)
+		return 0;
+	v = malloc(n * sizeof(*v));
+	if (!v) {
+		tool_error(ev_cmd, "out of memory");
+		return -1;
+	}
+	n = 0;
+	for (f = l->head; f; f = f->next)
+		if (f->linked && !f->skip)
+			v[n++] = f;
+	qsort(v, n, sizeof(*v), ev_cmp_inode);
+	for (i = 1; i < n; i++) {
+		if (v[i]->dev != v[i - 1]->dev || v[i]->ino != v[i - 1]->ino)
+			continue;
+		v[i]->skip = true;
+		l->sk.links++;
+		l->bytes -= v[i]->size;
+		if (v[i]->fd >= 0)
+			close(v[i]->fd);
+		v[i]->fd = -1;
+	}
+	free(v);
+	return 0;
 }
 
 /* populate --daemon: where the child says it is ready, or -1. */
@@ -872,6 +927,10 @@ static void ev_summary(struct ev_list *l)
 	int n = 0;
 
 	line[0] = '\0';
+	if (l->sk.links)
+		n += snprintf(line + n, sizeof(line) - n, ", %zu hard %s to a "
+			      "file listed already", l->sk.links,
+			      tool_plural(l->sk.links, "link", "links"));
 	if (v)
 		n += snprintf(line + n, sizeof(line) - n, ", %zu vanished", v);
 	if (c)
@@ -929,6 +988,8 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	/* Even after a failure, so that every unreadable file is named. */
 	if (l.nr)
 		err |= ev_check(o, &l);
+	if (!err)
+		err = ev_dedup(&l);
 	t2 = tool_now();
 	if (!err && l.mode == 'n') {
 		ev_list_files(&l, o, r);

@@ -126,6 +126,8 @@ static struct ev_file *ev_add(struct ev_list *l, const char *path, int dir,
 	f->cached = 0;
 	f->map = NULL;
 	f->ino = ino;
+	f->dev = 0;
+	f->linked = false;
 	f->dir = dir;
 	f->fd = -1;
 	f->skip = false;
@@ -713,7 +715,7 @@ static int ev_dedup(struct ev_list *l)
 	size_t n = 0, i;
 
 	for (f = l->head; f; f = f->next)
-		n += f->linked && !f->skip;
+		n += !f->skip && f->linked;
 	if (n < 2)
 		return 0;
 	v = malloc(n * sizeof(*v));
@@ -723,7 +725,7 @@ static int ev_dedup(struct ev_list *l)
 	}
 	n = 0;
 	for (f = l->head; f; f = f->next)
-		if (f->linked && !f->skip)
+		if (!f->skip && f->linked)
 			v[n++] = f;
 	qsort(v, n, sizeof(*v), ev_cmp_inode);
 	for (i = 1; i < n; i++) {

@@ -71,14 +71,19 @@ ok "residency matches fincore ($want pages); evict --dry-run lists and evicts no
 
 # --- residency of a 64 GiB sparse file within 1 GiB of address space: it
 # maps and counts a step at a time (one map of the whole file failed).
+# (A sanitizer build, whose shadow memory is terabytes of address space,
+# does not start at all there: skipped.)
 truncate -s 64G "$d/huge"
-(ulimit -v 1048576 && exec "$KTASK" --json residency "$d/huge") \
-	>"$LIB_TMP/out" 2>"$LIB_TMP/err" ||
-	fail "residency of a 64 GiB sparse file, ulimit -v 1 GiB: $(cat "$LIB_TMP/err")"
-grep -q '"resident_pages":0[,}]' "$LIB_TMP/out" ||
-	fail "residency of a 64 GiB sparse file: $(cat "$LIB_TMP/out")"
+if ! (ulimit -v 1048576 && exec "$KTASK" --version) >/dev/null 2>&1; then
+	echo "SKIP: ktask does not start within ulimit -v 1 GiB (a sanitizer build)"
+elif (ulimit -v 1048576 && exec "$KTASK" --json residency "$d/huge") \
+	>"$LIB_TMP/out" 2>"$LIB_TMP/err" &&
+	grep -q '"resident_pages":0[,}]' "$LIB_TMP/out"; then
+	ok "residency of a 64 GiB sparse file in 1 GiB of address space"
+else
+	fail "residency of a 64 GiB sparse file, ulimit -v 1 GiB: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
+fi
 rm -f "$d/huge"
-ok "residency of a 64 GiB sparse file in 1 GiB of address space"
 
 # --- Filters: --include, --exclude (files and directories), --max-size,
 # --files-from and '-'.

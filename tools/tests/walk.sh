@@ -1,6 +1,6 @@
 #!/bin/sh
 # walk.sh - `ktask evict DIR` walks that cannot be redirected, on ext4 (a
-# loop device; fincore tells what stayed cached; the swapper also on xfs
+# loop device; fincore tells what stayed cached; the swapper also on tmpfs, xfs
 # and btrfs): symbolic links and FIFOs
 # in the tree are not followed nor opened, a mount point is not crossed
 # unless --cross-mounts, and a second process that swaps entries for
@@ -179,7 +179,8 @@ ok "evict: a mount point is crossed only with --cross-mounts"
 # --- A second process swaps entries for links and FIFOs, and deletes and
 # recreates files, while evict (or residency) walks: every run ends, with
 # exit 0, and the outside stays cached.  Bounded: RUNS runs, the swapper
-# stops with them.  On ext4, and on xfs and btrfs where mkfs is there.
+# stops with them.  On ext4 and tmpfs, and on xfs and btrfs where mkfs is
+# there.
 # race FS DIR RUNS CMD: DIR has outside/data and outside/fifo.
 race() {
 	fs=$1 d=$2 runs=$3 cmd=$4
@@ -235,6 +236,14 @@ race() {
 
 race ext4 "$d" 30 evict
 race ext4 "$d" 10 residency
+# tmpfs keeps its pages (evict cannot drop them): there only no hang and
+# no failure are checked.
+if mount_tmpfs "$LIB_TMP/tmpfs" 64m; then
+	mkdir -p "$LIB_TMP/tmpfs/outside"
+	head -c 1M /dev/urandom >"$LIB_TMP/tmpfs/outside/data"
+	mkfifo "$LIB_TMP/tmpfs/outside/fifo"
+	race tmpfs "$LIB_TMP/tmpfs" 15 evict
+fi
 for t in xfs btrfs; do
 	if mount_loop $t "$LIB_TMP/$t" 320M; then
 		mkdir -p "$LIB_TMP/$t/outside"

@@ -17,13 +17,15 @@
 # faster), plus ktask's own phases from --verbose in the last run.  Needs
 # root.
 #
-#   usage: [BENCH_NICE=N] tools/bench-sparse.sh PATH/TO/ktask [RUNS] [FS...]
+#   usage: [BENCH_NICE=N] [BENCH_LAYOUTS="holes100k ..."]
+#          tools/bench-sparse.sh PATH/TO/ktask [RUNS] [FS...]
 set -u
 KTASK=$(realpath "$1")
 RUNS=${2:-5}
 shift $(($# >= 2 ? 2 : $#))
 FSES=${*:-tmpfs ext4 xfs btrfs}
 NICE=${BENCH_NICE:-0}
+LAYOUTS=${BENCH_LAYOUTS:-holes100k holes1k sparse}
 [ "$(id -u)" -eq 0 ] || { echo "bench-sparse.sh: needs root" >&2; exit 1; }
 TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/ktask-sparse.XXXXXX") || exit 1
 MOUNTS=""
@@ -119,7 +121,7 @@ for fs in $FSES; do
 		mount -o loop "$TMP/$fs.img" "$d" || continue
 	fi
 	MOUNTS="$d $MOUNTS"
-	for kind in holes100k holes1k sparse; do
+	for kind in $LAYOUTS; do
 		row "$fs" "$d" "$kind"
 	done
 done

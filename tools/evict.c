@@ -55,6 +55,9 @@
 
 #include "tool.h"
 
+/* The command whose walk this is, for its messages (evict_do() sets it). */
+static const char *ev_cmd = "evict";
+
 #define EVICT_MIN_CHUNK 4	/* files */
 
 #define EV_OPEN (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
@@ -66,6 +69,8 @@ struct ev_file {
 	size_t cached;		/* residency: pages in the page cache */
 	void *map;		/* populate --files --lock: locked mapping */
 	ino_t ino;		/* as listed; 0: not known */
+	dev_t dev;		/* the check's fstat() */
+	bool linked;		/* it has other hard links */
 	int dir;		/* its directory in ev_list.dirs, -1: an argument */
 	int fd;			/* opened by the check, or -1 */
 	bool skip;		/* vanished or changed: not evicted */
@@ -87,6 +92,7 @@ struct ev_skipped {
 	size_t mounts;		/* mount points not crossed */
 	size_t special;		/* FIFOs, sockets, devices, symlinks */
 	size_t filtered;	/* --include, --exclude */
+	size_t links;		/* hard links to a file listed already */
 	atomic_size_t large;	/* --max-size */
 };
 
@@ -112,7 +118,7 @@ static struct ev_file *ev_add(struct ev_list *l, const char *path, int dir,
 	struct ev_file *f = malloc(sizeof(*f) + len);
 
 	if (!f) {
-		tool_error("evict", "out of memory");
+		tool_error(ev_cmd, "out of memory");
 		return NULL;
 	}
 	f->next = NULL;
@@ -120,6 +126,8 @@ static struct ev_file *ev_add(struct ev_list *l, const char *path, int dir,
 	f->cached = 0;
 	f->map = NULL;
 	f->ino = ino;
+	f->dev = 0;
+	f->linked = false;
 	f->dir = dir;
 	f->fd = -1;
 	f->skip = false;
@@ -185,7 +193,7 @@ static unsigned long long ev_mount(int fd, const struct stat *st)
 /* Warns about one file skipped; the summary counts them. */
 static void ev_skip(const char *path, const char *why, atomic_size_t *count)
 {
-	tool_note("evict", "%s: skipped: %s", path, why);
+	tool_note(ev_cmd, "%s: skipped: %s", path, why);
 	atomic_fetch_add(count, 1);
 }
 
@@ -228,7 +236,7 @@ static int ev_walk_sub(struct ev_list *l, int dfd, const char *child,
 			ev_skip(child, "no longer a directory",
 				&l->sk.changed);
 		else {
-			tool_error("evict", "%s: %s", child, strerror(errno));
+			tool_error(ev_cmd, "%s: %s", child, strerror(errno));
 			l->failed = true;
 		}
 		return 0;
@@ -242,7 +250,7 @@ static int ev_walk_sub(struct ev_list *l, int dfd, const char *child,
 	if (ev_mount(fd, &st) != mnt) {
 		if (l->cross)
 			return ev_walk(l, fd, child, ev_mount(fd, &st));
-		tool_note("evict", "%s: skipped: a mount point (--cross-mounts "
+		tool_note(ev_cmd, "%s: skipped: a mount point (--cross-mounts "
 			  "crosses it)", child);
 		l->sk.mounts++;
 		close(fd);
@@ -277,7 +285,7 @@ static int ev_walk(struct ev_list *l, int dfd, const char *path,
 	}
 	d = fdopendir(dup(dfd));
 	if (!d) {
-		tool_error("evict", "%s: %s", path, strerror(errno));
+		tool_error(ev_cmd, "%s: %s", path, strerror(errno));
 		l->failed = true;
 		return 0;
 	}
@@ -318,7 +326,7 @@ static int ev_walk(struct ev_list *l, int dfd, const char *path,
 		free(child);
 	}
 	if (!err && errno) {
-		tool_error("evict", "%s: %s", path, strerror(errno));
+		tool_error(ev_cmd, "%s: %s", path, strerror(errno));
 		l->failed = true;
 	}
 	closedir(d);
@@ -335,7 +343,7 @@ static int ev_add_arg(struct ev_list *l, const char *path)
 	/* The argument itself may be a symbolic link: the user named it. */
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
-		tool_error("evict", "%s: %s", path, strerror(errno));
+		tool_error(ev_cmd, "%s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -345,7 +353,7 @@ static int ev_add_arg(struct ev_list *l, const char *path)
 		return err || l->failed ? -1 : 0;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		tool_error("evict", "%s: not a regular file or directory",
+		tool_error(ev_cmd, "%s: not a regular file or directory",
 			   path);
 		close(fd);
 		return -1;
@@ -411,7 +419,7 @@ static int ev_open_failed(struct ev_list *l, struct ev_file *f, int err)
 			"regular file listed", &l->sk.changed);
 		return 0;
 	}
-	tool_error("evict", "%s: %s", f->path, strerror(-err));
+	tool_error(ev_cmd, "%s: %s", f->path, strerror(-err));
 	return 1;
 }
 
@@ -459,34 +467,44 @@ static int ev_evict(struct ev_list *l, struct ev_file *f)
 	return err;
 }
 
+/* residency maps and counts this much of a file at a time. */
+#define EV_MINCORE_STEP (256UL << 20)
+
 /*
  * residency: counts @f's pages in the page cache with mincore(2) on a
- * shared read-only mapping, which faults nothing in.
+ * shared read-only mapping, which faults nothing in.  A step at a time:
+ * one map of a 16 TiB sparse file, and a byte per page of it, was 4 GiB
+ * of vector and more address space than `ulimit -v` may give.
  */
 static int ev_resident(struct ev_list *l, struct ev_file *f)
 {
-	size_t ps = tool_page_size(), pages, i;
+	size_t ps = tool_page_size(), i, n;
 	unsigned char *vec;
+	off_t off;
 	void *map;
-	int fd, err;
+	int fd, err = 0;
 
 	fd = ev_take_fd(l, f, &err);
 	if (fd < 0)
 		return err;
-	pages = ((size_t)f->size + ps - 1) / ps;
-	map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
-	vec = malloc(pages);
-	if (map == MAP_FAILED || !vec) {
-		err = map == MAP_FAILED ? -errno : -ENOMEM;
-	} else if (mincore(map, f->size, vec)) {
-		err = -errno;
-	} else {
-		for (i = 0; i < pages; i++)
+	vec = malloc(EV_MINCORE_STEP / ps);
+	for (off = 0; vec && off < f->size && !err; off += n) {
+		n = f->size - off < (off_t)EV_MINCORE_STEP ?
+		    (size_t)(f->size - off) : EV_MINCORE_STEP;
+		map = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, off);
+		if (map == MAP_FAILED) {
+			err = -errno;
+			break;
+		}
+		if (mincore(map, n, vec))
+			err = -errno;
+		for (i = 0; !err && i < (n + ps - 1) / ps; i++)
 			f->cached += vec[i] & 1;
+		munmap(map, n);
 	}
+	if (!vec)
+		err = -ENOMEM;
 	free(vec);
-	if (map != MAP_FAILED)
-		munmap(map, f->size);
 	close(fd);
 	return err;
 }
@@ -552,7 +570,7 @@ static int ev_chunk(struct ev_file *start, struct ev_file *end,
 		      l->mode == 't' ? ev_touch(l, f) : ev_evict(l, f);
 		if (err) {
 			/* Named here: main no longer has the path. */
-			tool_error("evict", "%s: %s", f->path, strerror(-err));
+			tool_error(ev_cmd, "%s: %s", f->path, strerror(-err));
 			return err;
 		}
 		progress_add(1);
@@ -603,6 +621,8 @@ static int ev_check_chunk(struct ev_file *start, struct ev_file *end,
 		}
 		f->size = st.st_size;
 		f->ino = st.st_ino;	/* a reopen must find the same */
+		f->dev = st.st_dev;
+		f->linked = st.st_nlink > 1;
 		atomic_fetch_add_explicit(&c->bytes, st.st_size,
 					  memory_order_relaxed);
 		if (c->keep && st.st_size)
@@ -666,9 +686,60 @@ static int ev_check(const struct tool_opts *o, struct ev_list *l)
 	l->bytes = atomic_load(&c.bytes);
 	n = atomic_load(&c.denied);
 	if (n > 1)
-		tool_error("evict", "%zu files cannot be read; nothing "
-			   "evicted", n);
+		tool_error(ev_cmd, "%zu files cannot be read; nothing "
+			   "%s", n, l->mode == 'r' ? "counted" :
+			   l->mode == 't' ? "read" : "evicted");
 	return n ? -1 : 0;
+}
+
+static int ev_cmp_inode(const void *a, const void *b)
+{
+	const struct ev_file *x = *(struct ev_file *const *)a;
+	const struct ev_file *y = *(struct ev_file *const *)b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x < y ? -1 : x > y;	/* the first listed stays */
+}
+
+/*
+ * A file with several hard links is one file: listed once, counted once
+ * (residency counted the pages of each link, vmtouch counts the inode
+ * once).  The later links are skipped, and said so in the summary.
+ */
+static int ev_dedup(struct ev_list *l)
+{
+	struct ev_file *f, **v;
+	size_t n = 0, i;
+
+	for (f = l->head; f; f = f->next)
+		n += !f->skip && f->linked;
+	if (n < 2)
+		return 0;
+	v = malloc(n * sizeof(*v));
+	if (!v) {
+		tool_error(ev_cmd, "out of memory");
+		return -1;
+	}
+	n = 0;
+	for (f = l->head; f; f = f->next)
+		if (!f->skip && f->linked)
+			v[n++] = f;
+	qsort(v, n, sizeof(*v), ev_cmp_inode);
+	for (i = 1; i < n; i++) {
+		if (v[i]->dev != v[i - 1]->dev || v[i]->ino != v[i - 1]->ino)
+			continue;
+		v[i]->skip = true;
+		l->sk.links++;
+		l->bytes -= v[i]->size;
+		if (v[i]->fd >= 0)
+			close(v[i]->fd);
+		v[i]->fd = -1;
+	}
+	free(v);
+	return 0;
 }
 
 /* populate --daemon: where the child says it is ready, or -1. */
@@ -797,7 +868,7 @@ static int ev_files_from(struct ev_list *l, const char *file)
 	int err = 0;
 
 	if (!f) {
-		tool_error("evict", "%s: %s", file, strerror(errno));
+		tool_error(ev_cmd, "%s: %s", file, strerror(errno));
 		return -1;
 	}
 	while ((n = getline(&line, &cap, f)) > 0) {
@@ -858,6 +929,10 @@ static void ev_summary(struct ev_list *l)
 	int n = 0;
 
 	line[0] = '\0';
+	if (l->sk.links)
+		n += snprintf(line + n, sizeof(line) - n, ", %zu hard %s to a "
+			      "file listed already", l->sk.links,
+			      tool_plural(l->sk.links, "link", "links"));
 	if (v)
 		n += snprintf(line + n, sizeof(line) - n, ", %zu vanished", v);
 	if (c)
@@ -878,7 +953,7 @@ static void ev_summary(struct ev_list *l)
 			      "regular files", l->sk.special,
 			      tool_plural(l->sk.special, "entry", "entries"));
 	if (n)
-		tool_note("evict", "skipped%s", line + 1);
+		tool_note(ev_cmd, "skipped%s", line + 1);
 }
 
 /**
@@ -900,6 +975,8 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	struct ev_file *f;
 	int i, err = 0;
 
+	ev_cmd = l.mode == 'r' ? "residency" : l.mode == 't' ? "populate" :
+		 "evict";
 	r->command = "evict";
 	r->unit = "files";
 	snprintf(r->what, sizeof(r->what), "page cache");
@@ -913,6 +990,8 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	/* Even after a failure, so that every unreadable file is named. */
 	if (l.nr)
 		err |= ev_check(o, &l);
+	if (!err)
+		err = ev_dedup(&l);
 	t2 = tool_now();
 	if (!err && l.mode == 'n') {
 		ev_list_files(&l, o, r);

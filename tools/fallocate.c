@@ -37,7 +37,9 @@
  *     is open elsewhere, another user's, or on a filesystem without
  *     leases) the job runs and a note says that a failure keeps what was
  *     allocated.  Preallocated space the file had is never a hole
- *     (holes.c: FIEMAP), so it is never punched.
+ *     (holes.c: FIEMAP), so it is never punched.  tmpfs has no FIEMAP and
+ *     needs no list: the undo finds the job's pages after the fact
+ *     (fa_shmem_ok()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +88,10 @@ struct fa_task {
 	off_t fail_at;		/* ... at this offset */
 	bool discard;		/* a new file: a failure drops it whole */
 	bool undo;		/* an existing file: leased, holes exact */
+	bool shmem;		/* tmpfs, no hole list: see fa_shmem_ok() */
+	bool eof_checked;	/* shmem: fa_shmem_eof() ran */
+	off_t old_size;		/* the file's size before the job */
+	off_t kept;		/* fa_trim() could not: bytes kept past the end */
 	atomic_bool punch_failed;	/* some undo could not punch */
 	atomic_size_t allocated;	/* bytes this job allocated */
 	char detail[192];	/* more on the error, for the message */
@@ -132,19 +138,52 @@ static int fa_alloc_span(struct fa_task *t, off_t off, off_t n)
 	return err;
 }
 
-/* Allocates the holes of [s, e) step by step, a span per step. */
-static int fa_alloc(struct fa_task *t, off_t s, off_t e)
+static off_t fa_blocks(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : (off_t)st.st_blocks * 512;
+}
+
+/*
+ * shmem: the job has allocated [0, old size) and nothing past it yet, so
+ * whatever the file has beyond its size in pages was there before: if
+ * nothing, a failure may truncate back (fa_trim()).  Pages are counted
+ * whole; a large folio that straddles the end counts as allocated past
+ * it, which errs on the side of keeping.
+ */
+static void fa_shmem_eof(struct fa_task *t)
+{
+	off_t pg = sysconf(_SC_PAGESIZE);
+
+	t->eof_checked = true;
+	if (fa_blocks(t->h.fd) <= (t->old_size + pg - 1) / pg * pg)
+		t->h.eof_alloc = false;
+}
+
+/*
+ * Allocates the holes of [s, e) step by step, a span per step; sets
+ * @reached to the end of the last step that completed.
+ */
+static int fa_alloc(struct fa_task *t, off_t s, off_t e, off_t *reached)
 {
 	struct fa_span sp;
-	off_t n;
+	off_t n, before = 0, got;
 	int err;
 
-	for (; s < e; s += n) {
+	for (*reached = s; s < e; s += n) {
 		n = e - s < (off_t)t->step ? e - s : (off_t)t->step;
+		/* shmem: a step ends at the old size, to check there. */
+		if (t->shmem && s < t->old_size && s + n > t->old_size)
+			n = t->old_size - s;
+		if (t->shmem && s == t->old_size && !t->eof_checked)
+			fa_shmem_eof(t);
 		sp = (struct fa_span){ 0 };
 		holes_for_each(&t->h, s, s + n, fa_span_add, &sp);
 		if (!sp.bytes)
 			continue;
+		if (t->shmem)
+			before = fa_blocks(t->h.fd);
 		err = fa_alloc_span(t, sp.start, sp.end - sp.start);
 		if (err == -EINTR && !tool_stop_signal()) {
 			n = 0;	/* not a signal we stop for: again */
@@ -152,8 +191,12 @@ static int fa_alloc(struct fa_task *t, off_t s, off_t e)
 		}
 		if (err)
 			return err;
-		atomic_fetch_add_explicit(&t->allocated, sp.bytes,
-					  memory_order_relaxed);
+		*reached = s + n;
+		/* shmem: what the call added; the list: the holes it filled. */
+		got = t->shmem ? fa_blocks(t->h.fd) - before : sp.bytes;
+		if (got > 0)
+			atomic_fetch_add_explicit(&t->allocated, got,
+						  memory_order_relaxed);
 		progress_add(sp.bytes);
 		err = tool_step_done();
 		if (err)
@@ -171,29 +214,31 @@ static void fa_punch(struct fa_task *t, off_t s, off_t e)
 {
 	if (t->discard || !t->undo)
 		return;
-	if (tool_undo_begin() && holes_punch(&t->h, s, e))
+	if (tool_undo_begin() && (t->shmem ? holes_punch_seek(t->h.fd, s, e) :
+				  holes_punch(&t->h, s, e)))
 		atomic_store(&t->punch_failed, true);
 	tool_undo_end();
 }
 
 /*
  * Allocates the holes of one chunk.  On failure it punches them again, as
- * ktask never undoes the chunk that failed.
+ * ktask never undoes the chunk that failed: with a list, its holes; on
+ * shmem, up to where it got (the failed call has undone itself).
  */
 static int fa_chunk(void *start, void *end, struct fa_task *t)
 {
-	off_t s = (uintptr_t)start, e = (uintptr_t)end, stop = e;
+	off_t s = (uintptr_t)start, e = (uintptr_t)end, stop = e, reached;
 	int err, injected = 0;
 
 	if (t->fail && t->fail_at >= s && t->fail_at < e) {
 		stop = t->fail_at;
 		injected = -ENOSPC;
 	}
-	err = fa_alloc(t, s, stop);
+	err = fa_alloc(t, s, stop, &reached);
 	if (!err)
 		err = injected;
 	if (err)
-		fa_punch(t, s, e);
+		fa_punch(t, s, t->shmem ? reached : e);
 	return err;
 }
 
@@ -386,6 +431,47 @@ static int fa_hugetlb_holes(struct fa_task *t, const struct stat *st,
 	return holes_add(&t->h, 0, len);
 }
 
+/*
+ * tmpfs needs no list of holes made before the job (200k lseek(2) calls,
+ * 0.35-0.5 s, for a file of 100k holes: as long as the allocation), because
+ * shmem_fallocate() keeps apart what one call adds (mm/shmem.c, Linux
+ * 6.12 and later):
+ *
+ *   - a page it adds stays !uptodate until someone writes it (write(2),
+ *     a write fault: both clear it and mark it uptodate);
+ *   - a page fallocated earlier that the call passes over is cleared and
+ *     marked uptodate ("lest undo on failure cancel our earlier
+ *     guarantee"), as is a written page, and swapped pages are data;
+ *   - when the call fails it removes only the !uptodate pages it added
+ *     (shmem_undo_range(..., unfalloc)), never one that was written;
+ *   - SEEK_HOLE/SEEK_DATA call a !uptodate page a hole
+ *     (folio_seek_hole_data()).
+ *
+ * So once the job's calls have passed over a range, its SEEK_HOLE holes
+ * are the pages the job added and no one has written since: the undo
+ * punches those (holes_punch_seek()), under the lease as everywhere.
+ * Pages it added that memory pressure swapped out are data by then and
+ * are kept.  Past the size SEEK_HOLE sees nothing; fa_shmem_eof() tells
+ * whether truncating back there would take pages the file had before.
+ * It needs [0, size) complete, so a job from an offset that grows a file
+ * with pages uses the list.
+ */
+static bool fa_shmem_ok(const struct fa_task *t, const struct tool_fsinfo *fi,
+			const struct stat *st, off_t off, off_t len)
+{
+	return fi->fs == TOOL_FS_TMPFS && t->method == FA_FALLOCATE &&
+	       (off == 0 || len <= st->st_size || !st->st_blocks);
+}
+
+/* tmpfs: the whole range is a "hole" to the steps (fallocate(2) leaves
+ * pages as they are); past the size, pages are assumed until checked. */
+static int fa_shmem_holes(struct fa_task *t, const struct stat *st, off_t len)
+{
+	t->shmem = true;
+	t->h.eof_alloc = st->st_blocks && len > st->st_size;
+	return holes_add(&t->h, 0, len);
+}
+
 /* FA_POPULATE: maps the file; hugetlbfs reserves the pages here. */
 static int fa_map(struct fa_task *t, const struct tool_fsinfo *fi, off_t len)
 {
@@ -468,8 +554,13 @@ static void fa_trim(struct fa_task *t, const struct stat *st, off_t len)
 {
 	struct stat now;
 
-	if (len <= st->st_size || t->discard || !t->undo || t->h.eof_alloc)
+	if (len <= st->st_size || t->discard || !t->undo)
 		return;
+	if (t->h.eof_alloc) {
+		/* Kept: what the job added there, for the message. */
+		t->kept = fa_blocks(t->h.fd) - (off_t)st->st_blocks * 512;
+		return;
+	}
 	if (tool_undo_begin() && (fstat(t->h.fd, &now) ||
 				  now.st_size != st->st_size ||
 				  ftruncate(t->h.fd, st->st_size)))
@@ -500,8 +591,11 @@ static int fa_run(const struct tool_opts *o, struct fa_task *t,
 	fa_choose(o, t, &fi, grows, r);
 	if (fi.fs == TOOL_FS_HUGETLBFS && off % (off_t)fi.block)
 		return -EXDEV;
+	t->old_size = st->st_size;
 	if (fi.fs == TOOL_FS_HUGETLBFS)
 		err = fa_hugetlb_holes(t, st, len);
+	else if (fa_shmem_ok(t, &fi, st, off, len))
+		err = fa_shmem_holes(t, st, len);
 	else
 		err = holes_find(&t->h, st, len);
 	if (err)
@@ -542,9 +636,15 @@ static int fa_run(const struct tool_opts *o, struct fa_task *t,
 	else if (!t->discard && !o->keep_size && len > st->st_size)
 		err = fa_set_size(t->h.fd, len);
 	r->seconds = tool_now() - t0;	/* the whole job, scan included */
-	snprintf(r->phases, sizeof(r->phases), "hole scan %.3f s (%zu holes), "
-		 "allocation %.3f s, size and undo %.3f s", t1 - t0, t->h.nr,
-		 t2 - t1, r->seconds - (t2 - t0));
+	if (t->shmem)
+		snprintf(r->phases, sizeof(r->phases), "no hole scan (tmpfs: "
+			 "an undo finds the pages the job added), allocation "
+			 "%.3f s, size and undo %.3f s", t2 - t0,
+			 r->seconds - (t2 - t0));
+	else
+		snprintf(r->phases, sizeof(r->phases), "hole scan %.3f s (%zu "
+			 "holes), allocation %.3f s, size and undo %.3f s",
+			 t1 - t0, t->h.nr, t2 - t1, r->seconds - (t2 - t0));
 	return err;
 }
 
@@ -585,6 +685,21 @@ static const char *fa_reason(const struct fa_task *t, int err)
 	return strerror(-err);
 }
 
+/*
+ * Undone under the lease, yet more is allocated than before: what the
+ * job allocated past the end, where the file had preallocated space
+ * that a truncate back would have released too (fa_trim()).
+ */
+static void fa_left_kept(const struct fa_task *t, char *buf, size_t len)
+{
+	char sz[32];
+
+	size_format(t->kept, sz, sizeof(sz));
+	snprintf(buf, len, "size and data as they were, but %s the job "
+		 "allocated stays allocated: the file had preallocated space "
+		 "past its end, which truncating back would release too", sz);
+}
+
 /* What a failure left: nothing, the file as it was, or kept blocks. */
 static const char *fa_left(const struct fa_task *t, char *buf, size_t len)
 {
@@ -603,6 +718,8 @@ static const char *fa_left(const struct fa_task *t, char *buf, size_t len)
 		snprintf(buf, len, "the blocks allocated (%s) are kept (the "
 			 "job could not have the file to itself); size "
 			 "unchanged", sz);
+	else if (t->kept > 0)
+		fa_left_kept(t, buf, len);
 	else
 		snprintf(buf, len, "file left as it was");
 	return buf;

@@ -297,6 +297,47 @@ int holes_punch(struct tool_holes *h, off_t start, off_t end)
 }
 
 /**
+ * holes_punch_seek() - punches what SEEK_HOLE calls holes in [@start, @end).
+ * @fd: the file.
+ * @start: first byte.
+ * @end: byte after the last; what lies past the file's size is left.
+ *
+ * On tmpfs these are the pages no one has written and no fallocate(2)
+ * has passed over since they were allocated: fallocate.c's undo there,
+ * which needs no list made before the job (see fa_shmem_ok()).
+ *
+ * Return: 0, or the negative errno of the first seek or punch that failed.
+ */
+int holes_punch_seek(int fd, off_t start, off_t end)
+{
+	struct stat st;
+	off_t hole, data;
+
+	/* SEEK_HOLE finds a hole at the end of the file: not past it. */
+	if (fstat(fd, &st))
+		return -errno;
+	if (end > st.st_size)
+		end = st.st_size;
+	while (start < end) {
+		hole = lseek(fd, start, SEEK_HOLE);
+		if (hole < 0)
+			return errno == ENXIO ? 0 : -errno;
+		if (hole >= end)
+			break;
+		data = lseek(fd, hole, SEEK_DATA);
+		if (data < 0 && errno != ENXIO)
+			return -errno;
+		if (data < 0 || data > end)
+			data = end;
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      hole, data - hole))
+			return -errno;
+		start = data;
+	}
+	return 0;
+}
+
+/**
  * holes_trim() - drops what of the holes lies before @start.
  * @h: the holes.
  * @start: the first byte a job works on (fallocate --offset).

@@ -153,6 +153,7 @@ int holes_add(struct tool_holes *h, off_t start, off_t end);
 int holes_for_each(struct tool_holes *h, off_t start, off_t end,
 		   tool_hole_fn fn, void *arg);
 int holes_punch(struct tool_holes *h, off_t start, off_t end);
+int holes_punch_seek(int fd, off_t start, off_t end);
 void holes_trim(struct tool_holes *h, off_t start);
 void holes_free(struct tool_holes *h);
 

@@ -14,7 +14,7 @@
 
 #include "tool.h"
 
-static char first_error[2048];
+static char first_error[4096];
 
 /* The length of the valid UTF-8 sequence at @s (no overlongs, no
  * surrogates), or 0. */
@@ -98,8 +98,10 @@ static void tool_message(const char *cmd, const char *fmt, va_list ap,
 	tool_escape(msg, line, sizeof(line));
 	fprintf(stderr, "%s: %s%s%s\n", TOOL_NAME, cmd ? cmd : "",
 		cmd ? ": " : "", line);
+	/* Escaped as on stderr: in JSON a name's byte 0xff (\xff) and its
+	 * text "\xff" (\\xff) then stay apart. */
 	if (error && !first_error[0])
-		snprintf(first_error, sizeof(first_error), "%s", msg);
+		snprintf(first_error, sizeof(first_error), "%s", line);
 }
 
 /**

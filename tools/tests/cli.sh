@@ -95,7 +95,18 @@ python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["exit_c
 "$KTASK" --json evict "$(printf '%s/bad\377name' "$TMP")" >"$TMP/json" 2>/dev/null
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1], encoding="utf-8")); assert "bad\\xffname" in d["error"], d' \
 	"$TMP/json" || fail "--json of a non-UTF-8 name: $(cat "$TMP/json")"
+# ... and told apart from a name whose text is a backslash, "xff": the
+# error is the message as on stderr, where that backslash is doubled
+# (both read bad\xffname once).
+"$KTASK" --json evict "$TMP/bad\\xffname" >"$TMP/json" 2>/dev/null
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1], encoding="utf-8")); assert "bad\\\\xffname" in d["error"], d' \
+	"$TMP/json" || fail "--json of a name with a backslash: $(cat "$TMP/json")"
 echo "ok: --json errors are JSON objects"
+# residency and populate --files share evict's walk, not its name.
+"$KTASK" residency "$TMP/missing" 2>&1 | grep -q "^ktask: residency: .*missing: No such" ||
+	fail "residency names itself: $("$KTASK" residency "$TMP/missing" 2>&1)"
+"$KTASK" populate --files "$TMP/missing" 2>&1 | grep -q "^ktask: populate: .*missing: No such" ||
+	fail "populate --files names itself: $("$KTASK" populate --files "$TMP/missing" 2>&1)"
 # --version
 "$KTASK" --version | grep -q '^ktask [0-9][0-9.]*$' || fail "--version: $("$KTASK" --version)"
 "$KTASK" -V --json | python3 -c 'import json, sys; assert json.load(sys.stdin)["version"]' ||

@@ -1,7 +1,7 @@
 #!/bin/sh
 # enospc.sh - a real ENOSPC: fallocate more than a small tmpfs holds and
 # check that nothing is left behind, neither a new file nor a block of an
-# existing one.  Needs root to mount; exits 77 (skipped) otherwise.
+# existing one (also one with preallocated space, on a second tmpfs).  Needs root to mount; exits 77 (skipped) otherwise.
 #
 #   usage: enospc.sh PATH/TO/ktask
 set -u
@@ -54,6 +54,31 @@ set -- $(stat -c '%s %b' "$MNT/old")
 cmp -s "$MNT/old" /tmp/ktask-enospc-copy.$$ || fail "old file: bytes changed"
 rm -f /tmp/ktask-enospc-copy.$$
 [ "$(used)" -eq "$before" ] || fail "old file: $(used) KiB used, was $before"
+
+# An existing file with data and preallocated space in it (fallocate
+# -n), on a tmpfs big enough for the job's first 64 MiB steps to succeed
+# before one fails: the data and the preallocated space stay, what the job
+# added goes (it kept everything before: tmpfs cannot say where
+# preallocated space is, and the job made a list of holes first).
+M2=$MNT.2
+if mkdir "$M2" && mount -t tmpfs -o size=160m ktask-test "$M2"; then
+	truncate -s 1G "$M2/pre"
+	head -c 4096 /dev/urandom | dd of="$M2/pre" bs=1M seek=100 conv=notrunc status=none
+	fallocate -n -o 10M -l 20M "$M2/pre"
+	set -- $(stat -c '%s %b' "$M2/pre")
+	size=$1 blocks=$2
+	before=$(df -k --output=used "$M2" | tail -n 1)
+	"$KTASK" fallocate "$M2/pre" 1G 2>/dev/null
+	rc=$?
+	[ "$rc" -eq 1 ] || fail "preallocated: exit $rc, expected 1"
+	set -- $(stat -c '%s %b' "$M2/pre")
+	[ "$1" -eq "$size" ] || fail "preallocated: size $1, was $size"
+	[ "$2" -eq "$blocks" ] || fail "preallocated: $2 blocks, was $blocks"
+	after=$(df -k --output=used "$M2" | tail -n 1)
+	[ "$after" -eq "$before" ] || fail "preallocated: $after KiB used, was $before"
+	umount "$M2"
+fi
+rmdir "$M2" 2>/dev/null
 
 # Serially too: the one chunk cleans up after itself.
 "$KTASK" --serial fallocate "$MNT/serial" 16M 2>/dev/null

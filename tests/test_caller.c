@@ -10,12 +10,9 @@
 
 #include <errno.h>
 #include <linux/capability.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -23,6 +20,7 @@
 #include <cmocka.h>
 
 #include "childtest.h"
+#include "seccomp_getppid.h"
 
 #include <ktask.h>
 
@@ -351,24 +349,6 @@ static void test_privilege_drop(void **state)
 
 /* --- Seccomp and no_new_privs ------------------------------------------- */
 
-/* Makes getppid() fail with EPERM in this thread, and allows the rest. */
-static bool install_filter(void)
-{
-	struct sock_filter code[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {
-		.len = sizeof(code) / sizeof(code[0]),
-		.filter = code,
-	};
-
-	return !syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
-}
-
 static int sandboxed_chunks, free_chunks;	/* [A] units */
 static int helper_chunks;			/* [A] */
 
@@ -414,7 +394,7 @@ static void *sandboxed_caller(void *arg)
 	if (how == BY_NNP)
 		CHECK(!prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 	else
-		CHECK(install_filter());
+		CHECK(kt_filter_getppid());
 	if (how == BY_FILTER_TOLD)
 		ktask_thread_changed();	/* instead of waiting out the view */
 	else
@@ -525,7 +505,7 @@ static void test_nnp_caller(void **state)
 static void *filtered_creator(void *arg)
 {
 	(void)arg;
-	CHECK(install_filter());
+	CHECK(kt_filter_getppid());
 	ppid_tasks(3);
 	CHECK(free_chunks == 0);
 	CHECK(helper_chunks > 0);

@@ -9,12 +9,10 @@
  * the caller is (docs/torture.md).
  */
 #include "torture.h"
+#include "../seccomp_getppid.h"
 
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sched.h>
-#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -33,26 +31,13 @@ const char *tt_persona_name(int p)
 	return p >= 0 && p < TT_NR_PERSONAS ? tt_persona_names[p] : "?";
 }
 
-/* Makes getppid() fail with EPERM in this thread and threads it creates. */
+/* getppid() fails with EPERM in this thread and threads it creates. */
 static bool tt_filter_getppid(void)
 {
-	struct sock_filter code[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {
-		.len = sizeof(code) / sizeof(code[0]),
-		.filter = code,
-	};
-
 	/* Without CAP_SYS_ADMIN, no_new_privs first (then it differs too). */
-	if (!syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+	if (kt_filter_getppid())
 		return true;
-	return !prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) &&
-	       !syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+	return !prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) && kt_filter_getppid();
 }
 
 void tt_persona_take(struct tt_caller *c)

@@ -13,15 +13,7 @@
 #include <ktask.h>
 #include <sys/wait.h>
 
-/* In a child: a failed check ends it with status 1, and says where. */
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: check failed: %s\n",	\
-				__FILE__, __LINE__, #cond);		\
-			_exit(1);					\
-		}							\
-	} while (0)
+#include "childcheck.h"
 
 #define CHILD_SKIP 77
 

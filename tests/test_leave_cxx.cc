@@ -23,14 +23,7 @@
 
 #include <ktask.h>
 
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: check failed: %s\n",	\
-				__FILE__, __LINE__, #cond);		\
-			_exit(1);					\
-		}							\
-	} while (0)
+#include "childcheck.h"
 
 static pid_t gettid_now()
 {

@@ -82,4 +82,18 @@ static inline int write_str(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
+/*
+ * Sets /sys/module/ktask/parameters/max_threads (1: serial, 0: the
+ * default) on a kernel with ktask; does nothing without.  0 or -1.
+ */
+static inline int set_max_threads(int ktask_kernel, int n)
+{
+	char buf[16];
+
+	if (!ktask_kernel)
+		return 0;
+	snprintf(buf, sizeof(buf), "%d\n", n);
+	return write_str("/sys/module/ktask/parameters/max_threads", buf);
+}
+
 #endif /* KTASK_GUEST_KTAP_H */

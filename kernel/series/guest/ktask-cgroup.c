@@ -59,7 +59,6 @@
 #define CG "/sys/fs/cgroup/ktask-job"
 #define FILE_1G "/dev/hugepages1G/ktask-cgroup-1g"
 #define FILE_2M "/dev/hugepages/ktask-cgroup-falloc"
-#define PARAM "/sys/module/ktask/parameters/max_threads"
 #define HP_1G "/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages"
 #define HELPER_COMM "ktask-helper"
 
@@ -181,16 +180,6 @@ static double cpu_delta(const struct cpu_snap *a, const struct cpu_snap *b)
 static double cg_usage(void)
 {
 	return read_key(CG "/cpu.stat", "usage_usec") / 1e6;
-}
-
-static int set_threads(int n)
-{
-	char buf[16];
-
-	if (!ktask_kernel)
-		return 0;
-	snprintf(buf, sizeof(buf), "%d\n", n);
-	return write_str(PARAM, buf);
 }
 
 /* cgroup v2 with the cpu, cpuset and hugetlb controllers, and our group. */
@@ -699,14 +688,14 @@ static void test_speed(struct job_report *r)
 		return;
 	}
 	for (i = 0; i < REPS; i++) {
-		ok &= !set_threads(1) && !job_measure(r, 0, NULL, &f);
+		ok &= !set_max_threads(ktask_kernel, 1) && !job_measure(r, 0, NULL, &f);
 		fs[i] = r->fault_s;
 		as[i] = r->falloc_s;
-		ok &= !set_threads(0) && !job_measure(r, 0, NULL, &f);
+		ok &= !set_max_threads(ktask_kernel, 0) && !job_measure(r, 0, NULL, &f);
 		fd[i] = r->fault_s;
 		ad[i] = r->falloc_s;
 	}
-	set_threads(0);
+	set_max_threads(ktask_kernel, 0);
 	qsort(fs, REPS, sizeof(double), cmp_double);
 	qsort(fd, REPS, sizeof(double), cmp_double);
 	qsort(as, REPS, sizeof(double), cmp_double);

@@ -80,16 +80,6 @@ static long avail_2m(void)
 	       hp_count(2048, "resv_hugepages");
 }
 
-static int set_threads(int n)
-{
-	char buf[16];
-
-	if (!ktask_kernel)
-		return 0;
-	snprintf(buf, sizeof(buf), "%d\n", n);
-	return write_str(PARAM, buf);
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -219,7 +209,7 @@ static struct timing time_both(double (*f)(int *), const char *name)
 			int serial = (i + j) % 2 == 0;
 			double t;
 
-			if (set_threads(serial ? 1 : 0))
+			if (set_max_threads(ktask_kernel, serial ? 1 : 0))
 				r.ok = 0;
 			t = f(&good);
 			if (t < 0 || !good)
@@ -232,7 +222,7 @@ static struct timing time_both(double (*f)(int *), const char *name)
 		diag("%s run %d: max_threads=1 %.3f s, default %.3f s",
 		     name, i + 1, s[i], d[i]);
 	}
-	set_threads(0);
+	set_max_threads(ktask_kernel, 0);
 	r.serial_min = min_of(s, REPS);
 	r.deflt_min = min_of(d, REPS);
 	r.serial = median(s, REPS);
@@ -285,7 +275,7 @@ static void too_big_new(int threads)
 	long before = avail_2m(), size, pages;
 	int fd, ret, err;
 
-	set_threads(threads);
+	set_max_threads(ktask_kernel, threads);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ret = fallocate(fd, 0, 0, (before + 1) * HP2M);
 	err = errno;
@@ -299,7 +289,7 @@ static void too_big_new(int threads)
 	       threads);
 	close(fd);
 	unlink(path);
-	set_threads(0);
+	set_max_threads(ktask_kernel, 0);
 }
 
 /*

@@ -576,7 +576,9 @@ static inline void ktask_prewarm_later(void)
 /**
  * struct ktask_stats - what ktask decided for a task.
  * @ks_threads: threads the task was planned for, the caller included
- *              (1 for a task that ran inline).
+ *              (1 for a task that ran inline, also a short one that
+ *              userland's ktask timed faster alone: KTASK_ALONE in
+ *              ktask(3)).
  * @ks_helpers: helper threads started for the task; fewer than
  *              @ks_threads - 1 when the helper limit was reached or a
  *              thread could not be started.  A helper that found every

@@ -522,7 +522,8 @@ static int ktask_run_nodes(struct ktask_node *nodes, size_t nr_nodes,
 			limit = ctl->kc_max_threads;
 		stats.ks_threads = ktask_min(stats.ks_threads, limit);
 	}
-	if (stats.ks_threads <= 1 || KTASK_SERIAL) {
+	if (stats.ks_threads <= 1 || KTASK_SERIAL ||
+	    ktask_plat_alone(nodes, nr_nodes, ctl)) {
 		stats.ks_threads = 1;
 		stats.ks_chunk_size = stats.ks_total_size;
 		ktask_plat_note(&stats);

@@ -142,6 +142,17 @@ static inline void ktask_plat_call_end(struct ktask_plat_call *call)
 #endif
 
 /*
+ * ktask_plat_alone(): whether a task that could have helpers runs faster
+ * on its caller alone, as the home knows from timing the thread's earlier
+ * tasks of the kind (userland: choice.c); the core then runs it inline.
+ * Called on the caller's thread with the nodes checked.  A home without
+ * such knowledge leaves it false.
+ */
+#ifndef ktask_plat_alone
+#define ktask_plat_alone(nodes, nr_nodes, ctl) false
+#endif
+
+/*
  * Attributes of the task record on the caller's stack: userland's cleanup
  * abandons a task that a C++ exception unwinds, in the frame that holds
  * it, before that frame is gone.

@@ -26,6 +26,19 @@
 
 #define KT_MAX_TIDS 64
 
+#ifndef KT_KEEP_TIMED_CHOICE
+/*
+ * The tests look at what helpers do, often with short tasks that the
+ * library would run on their callers alone once it timed them faster so
+ * (lib/user/choice.c): give them helpers every time, unless the test's
+ * environment says otherwise.  test_choice and test_diff keep the choice.
+ */
+__attribute__((constructor)) static void kt_helpers_every_time(void)
+{
+	setenv("KTASK_ALONE", "0", 0);
+}
+#endif
+
 static inline pid_t kt_gettid(void)
 {
 	return (pid_t)syscall(SYS_gettid);

@@ -250,8 +250,10 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 	 * helper at a lower priority would hold up the caller that waits
 	 * for it.
 	 */
-	if (!limit || !pt->kpt_grant)
+	if (!limit || !pt->kpt_grant) {
+		ktask_choice_forget();
 		return 0;
+	}
 	/*
 	 * The mask the helpers' chunks run with, and the CPU the helpers
 	 * should keep off between periodic tasks; read once per task.
@@ -293,6 +295,8 @@ size_t ktask_plat_start_helpers(struct ktask_task *task, size_t node,
 		mine = w;
 	}
 	pt->kpt_helpers = mine;
+	if (!mine)
+		ktask_choice_forget();
 	if (i <= nr) {
 		/* Fewer threads than hoped: run with the ones there are. */
 		size_t missing = nr - i + 1;

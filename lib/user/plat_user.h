@@ -91,6 +91,11 @@ struct ktask_plat_call {
 	struct _pthread_cleanup_buffer kpc_cleanup;
 #endif
 	struct ktask_inside *kpc_outer;	/* the thread's tasks at entry */
+	struct ktask_plat_call *kpc_outer_call;	/* the thread's call then */
+	struct ktask_choice *kpc_choice;	/* the kind of task timed
+						 * (choice.c), or NULL */
+	int64_t kpc_t0;			/* when its timing began */
+	bool kpc_alone;			/* run without helpers, by choice */
 	int kpc_cancel;			/* cancellation state at entry */
 	bool kpc_done;			/* ended or abandoned */
 };
@@ -114,6 +119,12 @@ void ktask_plat_task_unwind(struct ktask_task *task);
  * A helper's chunk runs under a C++ catch-all where the library has one
  * (unwind.c); the caller's runs plainly, an exception unwinding the call.
  */
+struct ktask_node;
+struct ktask_ctl;
+bool ktask_plat_alone(const struct ktask_node *nodes, size_t nr_nodes,
+		      const struct ktask_ctl *ctl);
+#define ktask_plat_alone ktask_plat_alone
+
 struct ktask_work;
 int ktask_plat_helper_chunk(struct ktask_work *kw, void *start, void *end);
 

@@ -185,6 +185,7 @@ struct ktask_pool {
 	cpu_set_t mask;
 	/* Settings, read once from the environment. */
 	size_t env_max_threads;		/* KTASK_MAX_THREADS, 0 if unset */
+	bool timed_choice;		/* KTASK_ALONE: choice.c on */
 	unsigned int idle_ms;		/* KTASK_IDLE_MS */
 	unsigned long fail_create;	/* KTASK_FAULT_THREAD_CREATE */
 	clockid_t view_clock;		/* the clock of callers' views */
@@ -352,6 +353,21 @@ struct ktask_worker *ktask_worker_create(unsigned int id, unsigned int gen,
 
 /* unwind.c */
 void ktask_helper_left(void *arg);
+
+/*
+ * choice.c: ktask_plat_alone() decides and starts timing a task, which
+ * ktask_choice_done() ends when the call ends; ktask_tls_call is the
+ * thread's innermost call.
+ */
+extern KTASK_TLS struct ktask_plat_call *ktask_tls_call;
+void ktask_choice_done(struct ktask_plat_call *call);
+
+/* A task timed as one with helpers got none: its time says nothing. */
+static inline void ktask_choice_forget(void)
+{
+	if (ktask_tls_call)
+		ktask_tls_call->kpc_choice = NULL;
+}
 
 #ifdef KTASK_CXX
 /* chunk_cxx.cc: a helper's chunk under a catch-all, and its exception */

@@ -89,6 +89,7 @@ static void call_abandon(struct ktask_plat_call *call)
 	if (call->kpc_done)
 		return;
 	call->kpc_done = true;
+	ktask_tls_call = call->kpc_outer_call;
 	if (ktask_tls_busy)
 		die("ktask: a signal handler left ktask_run() by longjmp from "
 		    "inside the pool's locked code; the pool cannot be "
@@ -115,6 +116,9 @@ void ktask_plat_call_begin(struct ktask_plat_call *call)
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &call->kpc_cancel);
 	call->kpc_outer = ktask_tls_inside;
 	call->kpc_done = false;
+	call->kpc_choice = NULL;
+	call->kpc_outer_call = ktask_tls_call;
+	ktask_tls_call = call;
 #ifdef __GLIBC__
 	_pthread_cleanup_push(&call->kpc_cleanup, call_longjmp, call);
 #endif
@@ -126,6 +130,9 @@ void ktask_plat_call_end(struct ktask_plat_call *call)
 	_pthread_cleanup_pop(&call->kpc_cleanup, 0);
 #endif
 	call->kpc_done = true;
+	ktask_tls_call = call->kpc_outer_call;
+	if (call->kpc_choice)
+		ktask_choice_done(call);
 	if (call->kpc_cancel != PTHREAD_CANCEL_DISABLE)
 		pthread_setcancelstate(call->kpc_cancel, NULL);
 }

@@ -52,9 +52,9 @@
 #   CCACHE_DIR            ccache directory (default /var/cache/ktask-ccache
 #                         as root, else ${XDG_CACHE_HOME:-~/.cache}/ktask-ccache)
 #   KTASK_SERIES_UPTO     apply the series only up to this patch file name
-#   KTASK_SERIES_KERNELS  which kernels, "plain y n" (default), or some of
-#                         "plain y n perf"; plain is Linux 6.12 without the
-#                         series, perf the y kernel with perf.config (lock
+#   KTASK_SERIES_KERNELS  which kernels, "plain y n perf" (default), or some
+#                         of them; plain is Linux 6.12 without the series,
+#                         perf the y kernel with perf.config (lock
 #                         debugging off), which measures: its boots run the
 #                         guest programs and the VFIO program's timed maps
 #   KTASK_SERIES_FAIL_INIT  0: no ktask.fail_init=1 boot of the y kernel
@@ -105,7 +105,7 @@ fi
 dir=${KTASK_SERIES_DIR:-$cachebase/ktask-series}
 export CCACHE_DIR=${CCACHE_DIR:-$cachebase/ktask-ccache}
 upto=${KTASK_SERIES_UPTO:-}
-kernels=${KTASK_SERIES_KERNELS:-plain y n}
+kernels=${KTASK_SERIES_KERNELS:-plain y n perf}
 fail_init=${KTASK_SERIES_FAIL_INIT:-1}
 peers=${KTASK_SERIES_PEERS:-1}
 build=${KTASK_SERIES_BUILD:-1}

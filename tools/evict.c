@@ -467,18 +467,48 @@ static int ev_evict(struct ev_list *l, struct ev_file *f)
 	return err;
 }
 
-/* residency maps and counts this much of a file at a time. */
-#define EV_MINCORE_STEP (256UL << 20)
+/*
+ * residency and populate --files map a file this much at a time (less when
+ * the address space left is smaller); populate --files --lock maps each
+ * file whole, since unmapping a page unlocks it.
+ */
+#define EV_WINDOW (256UL << 20)
+#define EV_WINDOW_MIN (2UL << 20)
+
+/*
+ * Maps [@off, @off + *@n) of @fd shared and read-only.  A window the
+ * address space has no room for (ENOMEM: `ulimit -v`) is halved, down to
+ * EV_WINDOW_MIN, and *@n says what was mapped.  Return: the mapping, or
+ * MAP_FAILED with errno set.
+ */
+static void *ev_map_window(int fd, off_t off, size_t *n)
+{
+	void *map;
+
+	for (;;) {
+		map = mmap(NULL, *n, PROT_READ, MAP_SHARED, fd, off);
+		if (map != MAP_FAILED || errno != ENOMEM ||
+		    *n <= EV_WINDOW_MIN)
+			return map;
+		*n = *n / 2 < EV_WINDOW_MIN ? EV_WINDOW_MIN : *n / 2;
+	}
+}
+
+/* The size of the window at @off of a file of @size, at most @max. */
+static size_t ev_window(off_t size, off_t off, size_t max)
+{
+	return size - off < (off_t)max ? (size_t)(size - off) : max;
+}
 
 /*
  * residency: counts @f's pages in the page cache with mincore(2) on a
- * shared read-only mapping, which faults nothing in.  A step at a time:
+ * shared read-only mapping, which faults nothing in.  A window at a time:
  * one map of a 16 TiB sparse file, and a byte per page of it, was 4 GiB
  * of vector and more address space than `ulimit -v` may give.
  */
 static int ev_resident(struct ev_list *l, struct ev_file *f)
 {
-	size_t ps = tool_page_size(), i, n;
+	size_t ps = tool_page_size(), i, n, max = EV_WINDOW;
 	unsigned char *vec;
 	off_t off;
 	void *map;
@@ -487,15 +517,15 @@ static int ev_resident(struct ev_list *l, struct ev_file *f)
 	fd = ev_take_fd(l, f, &err);
 	if (fd < 0)
 		return err;
-	vec = malloc(EV_MINCORE_STEP / ps);
+	vec = malloc(EV_WINDOW / ps);
 	for (off = 0; vec && off < f->size && !err; off += n) {
-		n = f->size - off < (off_t)EV_MINCORE_STEP ?
-		    (size_t)(f->size - off) : EV_MINCORE_STEP;
-		map = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, off);
+		n = ev_window(f->size, off, max);
+		map = ev_map_window(fd, off, &n);
 		if (map == MAP_FAILED) {
 			err = -errno;
 			break;
 		}
+		max = n;	/* no bigger window for the rest of the file */
 		if (mincore(map, n, vec))
 			err = -errno;
 		for (i = 0; !err && i < (n + ps - 1) / ps; i++)
@@ -513,14 +543,17 @@ static int ev_resident(struct ev_list *l, struct ev_file *f)
 #define MADV_POPULATE_READ 22
 #endif
 
-/* Reads @len bytes of @fd from the start, into the page cache. */
-static int ev_read_through(int fd, off_t len)
+/* Set once the kernel turned MADV_POPULATE_READ down: read from then on. */
+static atomic_bool ev_no_populate;
+
+/* Reads [@off, @off + @len) of @fd into the page cache. */
+static int ev_read_through(int fd, off_t off, size_t len)
 {
 	static __thread char buf[1 << 16];
-	off_t off;
+	off_t end = off + (off_t)len;
 	ssize_t n;
 
-	for (off = 0; off < len; off += n) {
+	for (; off < end; off += n) {
 		n = pread(fd, buf, sizeof(buf), off);
 		if (n < 0)
 			return -errno;
@@ -530,31 +563,77 @@ static int ev_read_through(int fd, off_t len)
 	return 0;
 }
 
+/* Faults in the window @p of @n bytes at @off of @fd, read-only. */
+static int ev_fault_window(int fd, void *p, off_t off, size_t n)
+{
+	if (!atomic_load_explicit(&ev_no_populate, memory_order_relaxed) &&
+	    !madvise(p, n, MADV_POPULATE_READ))
+		return 0;
+	if (!atomic_load_explicit(&ev_no_populate, memory_order_relaxed) &&
+	    errno != EINVAL)
+		return -errno;
+	/* An older kernel: the advice itself is unknown. */
+	atomic_store(&ev_no_populate, true);
+	return ev_read_through(fd, off, n);
+}
+
 /*
  * populate --files: brings @f into the page cache through a shared
  * read-only mapping (MADV_POPULATE_READ: a file cut short meanwhile is an
- * error, not a SIGBUS), and with --lock keeps it mapped and locked.
+ * error, not a SIGBUS), a window at a time, so that a file larger than
+ * the address space `ulimit -v` leaves is read too.  With --lock the file
+ * is mapped whole and stays mapped, since munmap(2) would unlock it; it
+ * is faulted and locked a window at a time.  evict_do() checked that the
+ * address space holds every file.
  */
 static int ev_touch(struct ev_list *l, struct ev_file *f)
 {
-	void *map;
+	bool lock = l->o->lock;
+	size_t n, max = EV_WINDOW;
+	char *map = NULL, *p;
+	off_t off;
 	int fd, err;
 
 	fd = ev_take_fd(l, f, &err);
 	if (fd < 0)
 		return err;
-	map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		err = -errno;
-	} else if (madvise(map, f->size, MADV_POPULATE_READ)) {
-		err = errno == EINVAL ? ev_read_through(fd, f->size) : -errno;
+	if (lock) {
+		map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED) {
+			err = -errno;
+			tool_error(ev_cmd, "%s: cannot map it whole to keep it "
+				   "locked: %s%s", f->path, strerror(-err),
+				   err == -ENOMEM ? " (--lock holds every file "
+				   "mapped: address space, see ulimit -v, or "
+				   "the number of mappings, vm.max_map_count)" :
+				   "");
+			close(fd);
+			return -ECANCELED;	/* said */
+		}
 	}
-	if (!err && l->o->lock && mlock(map, f->size))
-		err = -errno;
-	if (!err && l->o->lock)
+	for (off = 0; !err && off < f->size; off += n) {
+		n = ev_window(f->size, off, max);
+		p = lock ? map + off : ev_map_window(fd, off, &n);
+		if (p == MAP_FAILED) {
+			err = -errno;
+			break;
+		}
+		max = n;
+		err = ev_fault_window(fd, p, off, n);
+		if (!err && lock && mlock(p, n)) {
+			err = -errno;
+			tool_error(ev_cmd, "%s: mlock: %s%s", f->path,
+				   strerror(-err), err == -ENOMEM ||
+				   err == -EPERM ? " (see ulimit -l)" : "");
+			err = -ECANCELED;
+		}
+		if (!lock)
+			munmap(p, n);
+	}
+	if (lock && !err)
 		f->map = map;
-	else if (map != MAP_FAILED)
-		munmap(map, f->size);
+	else if (map)
+		munmap(map, f->size);	/* unlocks what was locked */
 	close(fd);
 	return err;
 }
@@ -570,7 +649,9 @@ static int ev_chunk(struct ev_file *start, struct ev_file *end,
 		      l->mode == 't' ? ev_touch(l, f) : ev_evict(l, f);
 		if (err) {
 			/* Named here: main no longer has the path. */
-			tool_error(ev_cmd, "%s: %s", f->path, strerror(-err));
+			if (err != -ECANCELED)	/* said already */
+				tool_error(ev_cmd, "%s: %s", f->path,
+					   strerror(-err));
 			return err;
 		}
 		progress_add(1);
@@ -740,6 +821,42 @@ static int ev_dedup(struct ev_list *l)
 	}
 	free(v);
 	return 0;
+}
+
+/*
+ * populate --files --lock keeps every file mapped whole (munmap(2) would
+ * unlock it), so their sizes must fit in the address space `ulimit -v`
+ * leaves.  Checked before anything is read, as vmtouch -l does not (it
+ * fails part way, on the first file that does not fit).  Return: 0, or -1
+ * after saying how much is needed.
+ */
+static int ev_lock_room(const struct ev_list *l)
+{
+	size_t ps = tool_page_size(), need = 0, used = 0, left;
+	const struct ev_file *f;
+	struct rlimit rl;
+	FILE *statm;
+
+	if (getrlimit(RLIMIT_AS, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	for (f = l->head; f; f = f->next)
+		if (!f->skip && f->size > 0)
+			need += ((size_t)f->size + ps - 1) / ps * ps;
+	statm = fopen("/proc/self/statm", "re");
+	if (statm) {
+		if (fscanf(statm, "%zu", &used) != 1)
+			used = 0;
+		fclose(statm);
+	}
+	used *= ps;
+	left = rl.rlim_cur > used ? rl.rlim_cur - used : 0;
+	if (need <= left)
+		return 0;
+	tool_error(ev_cmd, "--lock keeps every file mapped whole while it is "
+		   "locked (unmapping unlocks it): the files need %zu MiB of "
+		   "address space, and ulimit -v leaves %zu MiB; nothing read",
+		   (need + (1 << 20) - 1) >> 20, left >> 20);
+	return -1;
 }
 
 /* populate --daemon: where the child says it is ready, or -1. */
@@ -992,6 +1109,8 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 		err |= ev_check(o, &l);
 	if (!err)
 		err = ev_dedup(&l);
+	if (!err && l.mode == 't' && o->lock)
+		err = ev_lock_room(&l);
 	t2 = tool_now();
 	if (!err && l.mode == 'n') {
 		ev_list_files(&l, o, r);

@@ -85,6 +85,37 @@ else
 fi
 rm -f "$d/huge"
 
+# --- populate --files of a sparse file larger than `ulimit -v` (1 GiB):
+# it maps and faults a window at a time (one map of the whole file failed
+# with ENOMEM).  --lock must keep the whole file mapped (munmap unlocks):
+# there the limit is said to be too small, before anything is read.
+# (1.5 GiB of holes read into the page cache, dropped again after.)
+truncate -s 1536M "$d/huge"
+if ! (ulimit -v 1048576 && exec "$KTASK" --version) >/dev/null 2>&1; then
+	echo "SKIP: ktask does not start within ulimit -v 1 GiB (a sanitizer build)"
+else
+	if (ulimit -v 1048576 && exec "$KTASK" --json populate --files "$d/huge") \
+		>"$LIB_TMP/out" 2>"$LIB_TMP/err" &&
+		[ "$(cached "$d/huge")" -eq 393216 ]; then
+		ok "populate --files of a 1.5 GiB sparse file in 1 GiB of address space"
+	else
+		fail "populate --files of a 1.5 GiB sparse file, ulimit -v 1 GiB: $(cached "$d/huge") pages cached: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
+	fi
+	"$KTASK" evict "$d/huge" >/dev/null 2>&1
+	(ulimit -v 1048576 && exec "$KTASK" populate --files --lock "$d/huge") \
+		>"$LIB_TMP/out" 2>"$LIB_TMP/err"
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q "address space" "$LIB_TMP/err" &&
+		grep -q "ulimit -v" "$LIB_TMP/err" &&
+		[ "$(cached "$d/huge")" -eq 0 ]; then
+		ok "populate --files --lock says ulimit -v is too small to keep 1.5 GiB mapped; nothing read"
+	else
+		fail "populate --files --lock, ulimit -v 1 GiB: exit $rc, $(cached "$d/huge") pages cached: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
+	fi
+fi
+"$KTASK" evict "$d/huge" >/dev/null 2>&1
+rm -f "$d/huge"
+
 # --- Filters: --include, --exclude (files and directories), --max-size,
 # --files-from and '-'.
 head -c 10 /dev/urandom >"$d/tree/small.log"

@@ -64,6 +64,19 @@
 #define FALLOC_STEP (64UL << 20)
 #define FALLOC_KERNEL_STEP (1UL << 30)
 
+/*
+ * A fallocate(2) step that took less than this doubles the next one, up
+ * to FALLOC_STEP_MAX.  Each call has a fixed cost (ext4: the inode lock,
+ * the mtime, a new search of the block groups): 13 calls of 64 MiB over a
+ * 781 MiB file of 1000 holes took 1.2 ms more CPU than one call, where
+ * each allocated its 64 MiB of unwritten extents in under a millisecond.
+ * Growing only while a call is that quick keeps a signal answered within
+ * a few milliseconds all the same; tmpfs, which clears its pages, stays
+ * at 64 MiB a call.
+ */
+#define FALLOC_STEP_QUICK 0.002	/* seconds */
+#define FALLOC_STEP_MAX (1UL << 30)
+
 enum fa_method {
 	FA_FALLOCATE,		/* fallocate(2) in one thread */
 	FA_POPULATE,	/* hugetlbfs: parallel MADV_POPULATE_WRITE */
@@ -167,12 +180,13 @@ static void fa_shmem_eof(struct fa_task *t)
  */
 static int fa_alloc(struct fa_task *t, off_t s, off_t e, off_t *reached)
 {
+	off_t n, before = 0, got, step = (off_t)t->step;
 	struct fa_span sp;
-	off_t n, before = 0, got;
+	double c0;
 	int err;
 
 	for (*reached = s; s < e; s += n) {
-		n = e - s < (off_t)t->step ? e - s : (off_t)t->step;
+		n = e - s < step ? e - s : step;
 		/* shmem: a step ends at the old size, to check there. */
 		if (t->shmem && s < t->old_size && s + n > t->old_size)
 			n = t->old_size - s;
@@ -184,7 +198,12 @@ static int fa_alloc(struct fa_task *t, off_t s, off_t e, off_t *reached)
 			continue;
 		if (t->shmem)
 			before = fa_blocks(t->h.fd);
+		c0 = tool_now();
 		err = fa_alloc_span(t, sp.start, sp.end - sp.start);
+		if (!err && t->method == FA_FALLOCATE &&
+		    step < (off_t)FALLOC_STEP_MAX &&
+		    tool_now() - c0 < FALLOC_STEP_QUICK)
+			step *= 2;
 		if (err == -EINTR && !tool_stop_signal()) {
 			n = 0;	/* not a signal we stop for: again */
 			continue;

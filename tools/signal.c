@@ -17,8 +17,9 @@
  * interrupts a thread in the middle of anything, and no thread can be
  * waiting for a handler that a sanitizer defers until its thread leaves a
  * futex wait (a worker paused by the test hook, the caller waiting for it:
- * a deadlock under ThreadSanitizer).  A step is at most 64 MiB (1 GiB when
- * the kernel's ktask runs fallocate), so the job stops within one step.
+ * a deadlock under ThreadSanitizer).  A step is 64 MiB (1 GiB when the
+ * kernel's ktask runs fallocate; fallocate doubles a step that took under
+ * 2 ms, up to 1 GiB), so the job stops within one step.
  * A second signal during the undo is ignored: the undo finishes.  The
  * same thread takes the lease signal (lease.c): another process opened a
  * file the job holds a lease on.

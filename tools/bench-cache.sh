@@ -12,12 +12,18 @@
 # commands, after an untimed setup (evict before a warm-up, warm up before
 # an eviction).  The table gives the medians and the ratio vmtouch / ktask
 # (above 1, ktask is faster).  Needs root; installs vmtouch if missing.
+# BENCH_SETS picks the sets (default "small large") and BENCH_JOBS the
+# rows of each (default "warm evict cached evicted"); only the sets
+# picked are made.
 #
-#   usage: [BENCH_NICE=N] tools/bench-cache.sh PATH/TO/ktask [RUNS]
+#   usage: [BENCH_NICE=N] [BENCH_SETS="large"] [BENCH_JOBS="evict ..."]
+#          tools/bench-cache.sh PATH/TO/ktask [RUNS]
 set -u
 KTASK=$(realpath "$1")
 RUNS=${2:-5}
 NICE=${BENCH_NICE:-0}
+SETS=${BENCH_SETS:-small large}
+JOBS=${BENCH_JOBS:-warm evict cached evicted}
 [ "$(id -u)" -eq 0 ] || { echo "bench-cache.sh: needs root" >&2; exit 1; }
 command -v vmtouch >/dev/null ||
 	apt-get -o DPkg::Lock::Timeout=600 install -y -qq vmtouch >/dev/null ||
@@ -70,16 +76,20 @@ truncate -s 4G "$TMP/ext4.img" && mkfs.ext4 -q -F "$TMP/ext4.img" || exit 1
 LOOP=$(losetup --direct-io=on -f --show "$TMP/ext4.img") || exit 1
 mount "$LOOP" "$D" || exit 1
 mkdir "$D/small" "$D/large"
-i=0
-while [ $i -lt 4096 ]; do
-	head -c 262144 /dev/urandom >"$D/small/$i"
-	i=$((i + 1))
-done
-i=0
-while [ $i -lt 8 ]; do
-	head -c 268435456 /dev/urandom >"$D/large/$i"
-	i=$((i + 1))
-done
+case " $SETS " in *" small "*)
+	i=0
+	while [ $i -lt 4096 ]; do
+		head -c 262144 /dev/urandom >"$D/small/$i"
+		i=$((i + 1))
+	done ;;
+esac
+case " $SETS " in *" large "*)
+	i=0
+	while [ $i -lt 8 ]; do
+		head -c 268435456 /dev/urandom >"$D/large/$i"
+		i=$((i + 1))
+	done ;;
+esac
 sync
 
 echo "ktask vs vmtouch $(vmtouch -h 2>&1 | sed -n 's/.*vmtouch v\([0-9.]*\).*/\1/p' | head -n 1): $(nproc) CPUs, median of $RUNS runs each, nice $NICE, $(uname -r), ext4 on a loop device (direct I/O)"
@@ -87,16 +97,22 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| job | ktask | vmtouch | vmtouch / ktask |"
 echo "|---|---|---|---|"
-for set in small large; do
+for set in $SETS; do
 	dir=$D/$set
-	row "warm $set: populate --files / -t" "vmtouch -qe $dir" \
-		"vmtouch -qt $dir" "$KTASK --quiet populate --files $dir"
-	row "evict $set: evict / -e" "vmtouch -qt $dir" \
-		"vmtouch -qe $dir" "$KTASK --quiet evict $dir"
-	row "residency $set, cached: -v residency / -v" "vmtouch -qt $dir" \
-		"vmtouch -v $dir" "$KTASK -v residency $dir"
-	row "residency $set, evicted: -v residency / -v" "vmtouch -qe $dir" \
-		"vmtouch -v $dir" "$KTASK -v residency $dir"
+	for job in $JOBS; do
+		case $job in
+		warm) row "warm $set: populate --files / -t" "vmtouch -qe $dir" \
+			"vmtouch -qt $dir" "$KTASK --quiet populate --files $dir" ;;
+		evict) row "evict $set: evict / -e" "vmtouch -qt $dir" \
+			"vmtouch -qe $dir" "$KTASK --quiet evict $dir" ;;
+		cached) row "residency $set, cached: -v residency / -v" \
+			"vmtouch -qt $dir" "vmtouch -v $dir" \
+			"$KTASK -v residency $dir" ;;
+		evicted) row "residency $set, evicted: -v residency / -v" \
+			"vmtouch -qe $dir" "vmtouch -v $dir" \
+			"$KTASK -v residency $dir" ;;
+		esac
+	done
 done
 echo
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

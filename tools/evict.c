@@ -42,6 +42,7 @@
 #include <limits.h>
 #include <dirent.h>
 #include <fnmatch.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -584,7 +585,9 @@ static int ev_fault_window(int fd, void *p, off_t off, size_t n)
  * the address space `ulimit -v` leaves is read too.  With --lock the file
  * is mapped whole and stays mapped, since munmap(2) would unlock it; it
  * is faulted and locked a window at a time.  evict_do() checked that the
- * address space holds every file.
+ * address space holds every file.  SIGINT and SIGTERM stop the job after
+ * the window they arrive in (the signal thread takes them: before, a 6
+ * GiB file was read to its end, 9.5 s, and the command exited 0).
  */
 static int ev_touch(struct ev_list *l, struct ev_file *f)
 {
@@ -629,6 +632,9 @@ static int ev_touch(struct ev_list *l, struct ev_file *f)
 		}
 		if (!lock)
 			munmap(p, n);
+		/* SIGINT, SIGTERM: taken by the signal thread, seen here. */
+		if (!err)
+			err = tool_step_done();
 	}
 	if (lock && !err)
 		f->map = map;
@@ -649,7 +655,7 @@ static int ev_chunk(struct ev_file *start, struct ev_file *end,
 		      l->mode == 't' ? ev_touch(l, f) : ev_evict(l, f);
 		if (err) {
 			/* Named here: main no longer has the path. */
-			if (err != -ECANCELED)	/* said already */
+			if (err != -ECANCELED && err != -EINTR) /* said */
 				tool_error(ev_cmd, "%s: %s", f->path,
 					   strerror(-err));
 			return err;
@@ -969,10 +975,15 @@ int populate_files(struct tool_opts *o, int argc, char **argv)
 	tool_catch_signals();
 	o->evict_mode = 't';
 	ret = evict_do(o, argv, argc, &r);
+	if (ret && !r.reported && tool_stop_signal())
+		tool_error("populate", "interrupted by %s; what was read "
+			   "stays in the page cache%s",
+			   tool_stop_signal() == SIGINT ? "SIGINT" : "SIGTERM",
+			   o->lock ? ", unlocked" : "");
 	ev_ready(ret ? 1 : 0);
 	if (!ret && !r.reported)
 		tool_report(o, &r);
-	return ret;
+	return r.reported ? ret : tool_exit_code(ret);
 }
 
 /* --files-from FILE, or '-': a path a line, each as an argument. */

@@ -114,6 +114,17 @@ else
 	fi
 fi
 "$KTASK" evict "$d/huge" >/dev/null 2>&1
+# SIGINT while populate --files reads stops it after the window it is on,
+# exit 130 (it read the whole file and exited 0 before).
+run_paused "$LIB_TMP/err" 1 INT "$KTASK" populate --files "$d/huge"
+n=$(cached "$d/huge")
+if [ $RC -eq 130 ] && [ "$n" -gt 0 ] && [ "$n" -lt 393216 ] &&
+	grep -q "interrupted by SIGINT" "$LIB_TMP/err"; then
+	ok "populate --files stops on SIGINT: exit 130, $n of 393216 pages read"
+else
+	fail "populate --files, SIGINT after one window: exit $RC, $n of 393216 pages cached: $(cat "$LIB_TMP/err")"
+fi
+"$KTASK" evict "$d/huge" >/dev/null 2>&1
 rm -f "$d/huge"
 
 # --- Filters: --include, --exclude (files and directories), --max-size,

@@ -96,8 +96,11 @@ if ! (ulimit -v 1048576 && exec "$KTASK" --version) >/dev/null 2>&1; then
 else
 	if (ulimit -v 1048576 && exec "$KTASK" --json populate --files "$d/huge") \
 		>"$LIB_TMP/out" 2>"$LIB_TMP/err" &&
-		[ "$(cached "$d/huge")" -eq 393216 ]; then
-		ok "populate --files of a 1.5 GiB sparse file in 1 GiB of address space"
+		[ "$(cached "$d/huge")" -ge 389000 ]; then
+		# At least 99 %: one run in a dozen found 512 of the 393216
+		# pages (one 2 MiB folio) gone by the time fincore looked, on
+		# a machine building kernels beside it.
+		ok "populate --files of a 1.5 GiB sparse file in 1 GiB of address space ($(cached "$d/huge") of 393216 pages)"
 	else
 		fail "populate --files of a 1.5 GiB sparse file, ulimit -v 1 GiB: $(cached "$d/huge") pages cached: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
 	fi

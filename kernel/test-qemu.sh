@@ -80,8 +80,10 @@ fi
 if [ -z "${KDIR:-}" ] && [ "${KTASK_KERNEL:-6.1}" = 6.12 ]; then
 	# Debian 12 also ships 6.12 (bookworm-backports and the security
 	# updates): the newest headers of the plain amd64 flavour.
-	hdr=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' \
-	      'linux-headers-6.12.*+deb12-amd64' 2>/dev/null |
+	# dpkg-query fails when no such package is known yet: under
+	# pipefail that would end the script silently (a fresh machine).
+	hdr=$({ dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' \
+	      'linux-headers-6.12.*+deb12-amd64' 2>/dev/null || :; } |
 	      awk '$1 == "ii" {print $2}' | sort -V | tail -n 1)
 	if [ -z "$hdr" ]; then
 		hdr=$(apt-cache search --names-only \

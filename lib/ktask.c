@@ -443,10 +443,17 @@ static size_t ktask_start_helpers(struct ktask_task *task,
 	return got;
 }
 
-/* Runs a task on the caller and up to ks_threads - 1 helpers. */
-static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
-			     const struct ktask_ctl *ctl, ktask_iter_func iter,
-			     struct ktask_stats *stats)
+/*
+ * Runs a task on the caller and up to ks_threads - 1 helpers; the first
+ * @done units of the first node, up to @pos, are done already (a task
+ * that its caller began alone, ktask_run_alone()), and on a failure they
+ * are undone with the rest, in order.
+ */
+static int ktask_run_threads_from(struct ktask_node *nodes, size_t nr_nodes,
+				  const struct ktask_ctl *ctl,
+				  ktask_iter_func iter,
+				  struct ktask_stats *stats, void *pos,
+				  size_t done)
 {
 	struct ktask_task task KTASK_PLAT_TASK_ATTR;
 	size_t i;
@@ -455,6 +462,10 @@ static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
 	for (i = 0; i < nr_nodes; i++) {
 		nodes[i].kn_position = nodes[i].kn_start;
 		nodes[i].kn_claimed = 0;
+	}
+	if (done) {
+		nodes[0].kn_position = pos;
+		nodes[0].kn_claimed = done;
 	}
 	task.kt_nodes = nodes;
 	task.kt_nr_nodes = nr_nodes;
@@ -496,6 +507,71 @@ static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
 	return err;
 }
 
+static int ktask_run_threads(struct ktask_node *nodes, size_t nr_nodes,
+			     const struct ktask_ctl *ctl, ktask_iter_func iter,
+			     struct ktask_stats *stats)
+{
+	return ktask_run_threads_from(nodes, nr_nodes, ctl, iter, stats,
+				      NULL, 0);
+}
+
+/*
+ * A task of one node that its caller runs faster alone, as the home timed
+ * its earlier tasks of the kind (ktask_plat_alone()).  The kind says
+ * nothing of this call's input, so the caller runs it in at most
+ * KTASK_ALONE_PIECES pieces and asks between them whether the task, at
+ * its pace so far, is a long one after all
+ * (ktask_plat_alone_overdue()); then the rest gets helpers, and a call
+ * of a short kind that happens to be long loses at most a piece.
+ */
+#define KTASK_ALONE_PIECES 8
+
+static int ktask_run_alone(struct ktask_node *kn, const struct ktask_ctl *ctl,
+			   ktask_iter_func iter, struct ktask_stats *stats)
+{
+	size_t total = kn->kn_task_size, left = total, min = ctl->kc_min_chunk_size;
+	size_t piece = total / KTASK_ALONE_PIECES, n;
+	struct ktask_stats alone = *stats;
+	void *pos = kn->kn_start, *end;
+	int err;
+
+	piece -= piece % min;
+	if (piece < stats->ks_chunk_size)
+		piece = stats->ks_chunk_size;
+	alone.ks_threads = 1;
+	alone.ks_chunk_size = total;
+	ktask_plat_note(&alone);
+	for (;;) {
+		n = ktask_min(piece, left);
+		end = iter(pos, n);
+		err = ctl->kc_thread_func(pos, end, ctl->kc_func_arg);
+		if (err)
+			break;
+		pos = end;
+		left -= n;
+		if (!left)
+			return KTASK_RETURN_SUCCESS;
+		if (!ktask_plat_alone_overdue(total - left, total))
+			continue;
+		/*
+		 * A long one: helpers for the rest, as planned for it; the
+		 * task undoes what the caller did alone too, in order.
+		 */
+		stats->ks_threads = ktask_min(stats->ks_threads,
+					      left / min + !!(left % min));
+		if (stats->ks_threads < 2)
+			continue;
+		stats->ks_chunk_size = ktask_chunk_size(left, min,
+							stats->ks_threads);
+		return ktask_run_threads_from(kn, 1, ctl, iter, stats, pos,
+					      total - left);
+	}
+	/* As with helpers: the pieces that completed are undone. */
+	if (ctl->kc_undo_func)
+		ktask_undo_span(ctl, iter, kn->kn_start, total - left);
+	return err;
+}
+
 static int ktask_run_nodes(struct ktask_node *nodes, size_t nr_nodes,
 			   struct ktask_ctl *ctl)
 {
@@ -522,8 +598,7 @@ static int ktask_run_nodes(struct ktask_node *nodes, size_t nr_nodes,
 			limit = ctl->kc_max_threads;
 		stats.ks_threads = ktask_min(stats.ks_threads, limit);
 	}
-	if (stats.ks_threads <= 1 || KTASK_SERIAL ||
-	    ktask_plat_alone(nodes, nr_nodes, ctl)) {
+	if (stats.ks_threads <= 1 || KTASK_SERIAL) {
 		stats.ks_threads = 1;
 		stats.ks_chunk_size = stats.ks_total_size;
 		ktask_plat_note(&stats);
@@ -532,6 +607,8 @@ static int ktask_run_nodes(struct ktask_node *nodes, size_t nr_nodes,
 	stats.ks_chunk_size = ktask_chunk_size(stats.ks_total_size,
 					       ctl->kc_min_chunk_size,
 					       stats.ks_threads);
+	if (ktask_plat_alone(nodes, nr_nodes, ctl))
+		return ktask_run_alone(nodes, ctl, iter, &stats);
 	return ktask_run_threads(nodes, nr_nodes, ctl, iter, &stats);
 }
 

@@ -153,6 +153,16 @@ static inline void ktask_plat_call_end(struct ktask_plat_call *call)
 #endif
 
 /*
+ * ktask_plat_alone_overdue(): between the pieces of a task that
+ * ktask_plat_alone() chose to run alone, with @done of @total units
+ * done: whether at this pace it is a long task after all, which should
+ * get helpers for the rest.
+ */
+#ifndef ktask_plat_alone_overdue
+#define ktask_plat_alone_overdue(done, total) false
+#endif
+
+/*
  * Attributes of the task record on the caller's stack: userland's cleanup
  * abandons a task that a C++ exception unwinds, in the frame that holds
  * it, before that frame is gone.

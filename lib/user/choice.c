@@ -126,6 +126,24 @@ bool ktask_plat_alone(const struct ktask_node *nodes, size_t nr_nodes,
 	return way;
 }
 
+/*
+ * Between the pieces of a task run alone: whether, at its pace so far,
+ * the whole would take CHOICE_SHORT_NS or more, the time from which
+ * tasks get helpers.  Its time then goes on counting as alone: the
+ * estimate learns that this kind's tasks may be long.
+ */
+bool ktask_plat_alone_overdue(size_t done, size_t total)
+{
+	struct ktask_plat_call *call = ktask_tls_call;
+	int64_t dt;
+
+	if (!call || !call->kpc_choice || !call->kpc_alone)
+		return false;
+	dt = mono_ns() - call->kpc_t0;
+	return (double)dt * (double)total >=
+	       (double)CHOICE_SHORT_NS * (double)done;
+}
+
 /* At the end of a timed call: the task's time goes into its estimate. */
 void ktask_choice_done(struct ktask_plat_call *call)
 {

@@ -124,6 +124,8 @@ struct ktask_ctl;
 bool ktask_plat_alone(const struct ktask_node *nodes, size_t nr_nodes,
 		      const struct ktask_ctl *ctl);
 #define ktask_plat_alone ktask_plat_alone
+bool ktask_plat_alone_overdue(size_t done, size_t total);
+#define ktask_plat_alone_overdue ktask_plat_alone_overdue
 
 struct ktask_work;
 int ktask_plat_helper_chunk(struct ktask_work *kw, void *start, void *end);

@@ -58,25 +58,26 @@ static bool choice_is(const struct ktask_choice *ch,
 }
 
 /*
- * The slot of a kind of task: one of two by a hash, and when neither
- * holds it, the one used less recently starts over for it.
+ * The slot of a kind of task: any of the four that holds it, else the one
+ * used least recently starts over for it.  (Two of four by a hash let three
+ * kinds of one pair evict one another at every task: review/collide.c.)
  */
 static struct ktask_choice *choice_slot(const struct ktask_ctl *ctl,
 					unsigned int order)
 {
-	uintptr_t h = (uintptr_t)ctl->kc_thread_func ^ order;
-	struct ktask_choice *ch, *other;
+	struct ktask_choice *ch = &tls_choices[0];
+	int i;
 
-	h ^= h >> 7;
-	h ^= h >> 3;
-	ch = &tls_choices[h % CHOICE_SLOTS];
-	other = &tls_choices[(h ^ 1) % CHOICE_SLOTS];
-	if (!choice_is(ch, ctl, order) &&
-	    (choice_is(other, ctl, order) ||
-	     (int32_t)(other->ch_used - ch->ch_used) < 0))
-		ch = other;
+	for (i = 0; i < CHOICE_SLOTS; i++) {
+		if (choice_is(&tls_choices[i], ctl, order)) {
+			ch = &tls_choices[i];
+			break;
+		}
+		if ((int32_t)(tls_choices[i].ch_used - ch->ch_used) < 0)
+			ch = &tls_choices[i];
+	}
 	ch->ch_used = ++tls_tick;
-	if (!choice_is(ch, ctl, order)) {
+	if (i == CHOICE_SLOTS) {
 		ch->ch_func = ctl->kc_thread_func;
 		ch->ch_min_chunk = ctl->kc_min_chunk_size;
 		ch->ch_order = order;

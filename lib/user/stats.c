@@ -63,7 +63,7 @@ static void debug_note(const struct ktask_stats *stats)
 		stats->ks_threads > 1 ? "" :
 		ktask_tls_call && ktask_tls_call->kpc_choice &&
 		ktask_tls_call->kpc_alone ?
-		" (inline: timed faster alone for this kind of short task)" :
+		" (inline: a short task run alone by the timed choice, KTASK_ALONE)" :
 		" (inline)");
 }
 
@@ -75,8 +75,14 @@ void ktask_plat_note(const struct ktask_stats *stats)
 	busy_enter();
 	tls_stats = *stats;
 	busy_exit();
-	if (ktask_unlikely(debug_enabled()))
+	if (ktask_unlikely(debug_enabled())) {
+		int64_t t = mono_ns();
+
 		debug_note(stats);
+		/* The report is not the task's: keep it out of its time. */
+		if (ktask_tls_call && ktask_tls_call->kpc_choice)
+			ktask_tls_call->kpc_t0 += mono_ns() - t;
+	}
 }
 
 KTASK_PUBLIC void ktask_last_stats(struct ktask_stats *stats)

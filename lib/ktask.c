@@ -482,8 +482,12 @@ static int ktask_run_threads_from(struct ktask_node *nodes, size_t nr_nodes,
 	ktask_plat_task_init(&task);
 
 	stats->ks_helpers = ktask_start_helpers(&task, stats);
-	if (!stats->ks_helpers) {
-		/* None free: the caller alone, with no chunking to pay for. */
+	/*
+	 * None free: the caller alone, with no chunking to pay for; but the
+	 * rest of a task begun alone goes on from where it is, in chunks, so
+	 * that an undo still covers the part done before.
+	 */
+	if (!stats->ks_helpers && !done) {
 		ktask_plat_release_helpers(&task);
 		ktask_plat_task_done(&task);
 		ktask_lock_destroy(&task.kt_lock);

@@ -61,8 +61,10 @@ static void pool_init(void)
 	const char *fault = secure_getenv("KTASK_FAULT_THREAD_CREATE");
 
 	ktask_pool.env_max_threads = env_number("KTASK_MAX_THREADS", 0);
-	/* 0: short tasks always get helpers (choice.c). */
-	ktask_pool.timed_choice = env_number("KTASK_ALONE", 1) != 0;
+	/* 0 or off: short tasks always get helpers (choice.c). */
+	const char *alone = secure_getenv("KTASK_ALONE");
+
+	ktask_pool.timed_choice = !alone || ktask_env_on(alone);
 	/* "always", or N to fail one thread creation in N at random. */
 	if (fault && !strcmp(fault, "always"))
 		ktask_pool.fail_create = 1;

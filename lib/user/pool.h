@@ -354,6 +354,9 @@ struct ktask_worker *ktask_worker_create(unsigned int id, unsigned int gen,
 /* unwind.c */
 void ktask_helper_left(void *arg);
 
+/* stats.c: whether a setting's value means on (NULL: off) */
+bool ktask_env_on(const char *s);
+
 /*
  * choice.c: ktask_plat_alone() decides and starts timing a task, which
  * ktask_choice_done() ends when the call ends; ktask_tls_call is the

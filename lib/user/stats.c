@@ -7,8 +7,11 @@
 
 static KTASK_TLS struct ktask_stats tls_stats;
 
-/* Whether a KTASK_DEBUG value means on: anything but the words for off. */
-static bool debug_value_on(const char *s)
+/*
+ * Whether a setting's value (KTASK_DEBUG, KTASK_ALONE) means on: anything
+ * but the words for off; NULL (unset) is off.
+ */
+bool ktask_env_on(const char *s)
 {
 	static const char *const off[] = { "", "0", "false", "no", "off", "n",
 					   "f" };
@@ -28,7 +31,7 @@ static bool debug_enabled(void)
 	int d = __atomic_load_n(&debug, __ATOMIC_RELAXED);
 
 	if (d < 0) {
-		d = debug_value_on(secure_getenv("KTASK_DEBUG"));
+		d = ktask_env_on(secure_getenv("KTASK_DEBUG"));
 		__atomic_store_n(&debug, d, __ATOMIC_RELAXED);
 	}
 	return d;

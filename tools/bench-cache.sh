@@ -76,20 +76,18 @@ truncate -s 4G "$TMP/ext4.img" && mkfs.ext4 -q -F "$TMP/ext4.img" || exit 1
 LOOP=$(losetup --direct-io=on -f --show "$TMP/ext4.img") || exit 1
 mount "$LOOP" "$D" || exit 1
 mkdir "$D/small" "$D/large"
-case " $SETS " in *" small "*)
+# make_set NAME COUNT BYTES: COUNT files of BYTES random bytes in $D/NAME,
+# if BENCH_SETS picked NAME.
+make_set() {
+	case " $SETS " in *" $1 "*) ;; *) return 0 ;; esac
 	i=0
-	while [ $i -lt 4096 ]; do
-		head -c 262144 /dev/urandom >"$D/small/$i"
+	while [ $i -lt "$2" ]; do
+		head -c "$3" /dev/urandom >"$D/$1/$i"
 		i=$((i + 1))
-	done ;;
-esac
-case " $SETS " in *" large "*)
-	i=0
-	while [ $i -lt 8 ]; do
-		head -c 268435456 /dev/urandom >"$D/large/$i"
-		i=$((i + 1))
-	done ;;
-esac
+	done
+}
+make_set small 4096 262144
+make_set large 8 268435456
 sync
 
 echo "ktask vs vmtouch $(vmtouch -h 2>&1 | sed -n 's/.*vmtouch v\([0-9.]*\).*/\1/p' | head -n 1): $(nproc) CPUs, median of $RUNS runs each, nice $NICE, $(uname -r), ext4 on a loop device (direct I/O)"

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * test_caller.c - a helper runs as its caller: scheduling policy and
- * priority, nice value after a privilege drop, seccomp filters and
- * no_new_privs, the age of a caller's view, and the CPUs workers wait on
+ * priority, nice value after a privilege drop, seccomp filters (two
+ * threads with one filter each, not the same), no_new_privs and Landlock,
+ * the age of a caller's view, and the CPUs workers wait on
  * between tasks.  Each test runs in a child of its own (hostutil.h); it
  * links the test-hooks build, which counts workers' affinity changes.
  */
 #include "hostutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/landlock.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -528,6 +531,171 @@ static void test_filtered_creator(void **state)
 	expect_child_ok(body_filtered_creator, 60);
 }
 
+/*
+ * Two threads sandboxed alike to any reading: one filter each, but not the
+ * same one.  The first creates the worker; the second's chunks must never
+ * run under the first's filter (they did, on every helper chunk, when
+ * workers were matched by the filter count).
+ */
+static int uid_refused, uid_allowed;	/* [A] units */
+
+static int uid_chunk(void *start, void *end, void *arg)
+{
+	int units = (int)((char *)end - (char *)start);
+
+	kt_meet(arg);
+	if (kt_gettid() != caller_tid)
+		__atomic_fetch_add(&helper_chunks, 1, __ATOMIC_RELAXED);
+	if (syscall(SYS_getuid) < 0 && errno == EPERM)
+		__atomic_fetch_add(&uid_refused, units, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_add(&uid_allowed, units, __ATOMIC_RELAXED);
+	if (syscall(SYS_getppid) < 0 && errno == EPERM)
+		__atomic_fetch_add(&sandboxed_chunks, units, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void *filter_and_run(void *arg)
+{
+	long nr = *(long *)arg;
+
+	CHECK(kt_filter_deny(nr));
+	ktask_thread_changed();
+	caller_tid = kt_gettid();
+	uid_refused = uid_allowed = sandboxed_chunks = helper_chunks = 0;
+	for (int i = 0; i < 10; i++) {
+		struct kt_meet m = { .want = 2 };
+		DEFINE_KTASK_CTL(ctl, uid_chunk, &m, 1);
+
+		CHECK(!ktask_run(NULL, 16, &ctl) && !m.timed_out);
+	}
+	return NULL;
+}
+
+static void body_two_filters(void)
+{
+	long ppid = SYS_getppid, uid = SYS_getuid;
+
+	need_two_cpus();
+	CHECK(kt_pool_works());
+	in_thread(filter_and_run, &ppid);
+	CHECK(sandboxed_chunks == 160 && uid_refused == 0);
+	CHECK(helper_chunks > 0);
+	in_thread(filter_and_run, &uid);
+	fprintf(stderr, "second filter: %d of 160 units under it, %d under "
+		"the first; %d helper chunks\n", uid_refused, sandboxed_chunks,
+		helper_chunks);
+	CHECK(uid_refused == 160 && uid_allowed == 0);
+	CHECK(sandboxed_chunks == 0);
+	CHECK(helper_chunks > 0);
+}
+
+static void test_two_filters(void **state)
+{
+	(void)state;
+	expect_child_ok(body_two_filters, 60);
+}
+
+/*
+ * The same with Landlock, which cannot be read at all: a thread restricts
+ * itself (no file may be read) and creates the worker; another thread
+ * with no_new_privs only, as unlike it as that, must read files in every
+ * chunk.  Both have no_new_privs and no filter: the same to any reading.
+ */
+static int open_failed, open_ok;	/* [A] */
+
+static int open_chunk(void *start, void *end, void *arg)
+{
+	int fd;
+
+	(void)start, (void)end;
+	kt_meet(arg);
+	if (kt_gettid() != caller_tid)
+		__atomic_fetch_add(&helper_chunks, 1, __ATOMIC_RELAXED);
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		__atomic_fetch_add(&open_failed, 1, __ATOMIC_RELAXED);
+	} else {
+		__atomic_fetch_add(&open_ok, 1, __ATOMIC_RELAXED);
+		close(fd);
+	}
+	return 0;
+}
+
+static void open_tasks(void)
+{
+	caller_tid = kt_gettid();
+	open_failed = open_ok = helper_chunks = 0;
+	for (int i = 0; i < 10; i++) {
+		struct kt_meet m = { .want = 2 };
+		DEFINE_KTASK_CTL(ctl, open_chunk, &m, 1);
+
+		CHECK(!ktask_run(NULL, 16, &ctl) && !m.timed_out);
+	}
+}
+
+/* No file may be read: a ruleset that handles reading and allows none. */
+static bool landlock_no_reads(void)
+{
+	struct landlock_ruleset_attr attr = {
+		.handled_access_fs = LANDLOCK_ACCESS_FS_READ_FILE,
+	};
+	long fd = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = !prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) &&
+	     !syscall(SYS_landlock_restrict_self, (int)fd, 0);
+	close((int)fd);
+	return ok;
+}
+
+static bool landlocked;
+
+static void *landlocked_creator(void *arg)
+{
+	(void)arg;
+	landlocked = landlock_no_reads();
+	if (!landlocked)
+		return NULL;
+	ktask_thread_changed();
+	open_tasks();
+	CHECK(open_ok == 0 && open_failed > 0);
+	CHECK(helper_chunks > 0);
+	return NULL;
+}
+
+static void *nnp_reader(void *arg)
+{
+	(void)arg;
+	CHECK(!prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+	ktask_thread_changed();
+	open_tasks();
+	return NULL;
+}
+
+static void body_landlock_apart(void)
+{
+	need_two_cpus();
+	CHILD_SKIP_IF(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1,
+		      "no_new_privs from the start: a domain cannot be seen");
+	CHECK(kt_pool_works());
+	in_thread(landlocked_creator, NULL);
+	CHILD_SKIP_IF(!landlocked, "Landlock is not enabled in this kernel");
+	in_thread(nnp_reader, NULL);
+	fprintf(stderr, "no_new_privs only: %d chunks read, %d refused; %d "
+		"helper chunks\n", open_ok, open_failed, helper_chunks);
+	CHECK(open_failed == 0 && open_ok > 0);
+	CHECK(helper_chunks > 0);
+}
+
+static void test_landlock_apart(void **state)
+{
+	(void)state;
+	expect_child_ok(body_landlock_apart, 60);
+}
+
 /* --- The view is at most 10 ms old -------------------------------------- */
 
 static int stale_nice;
@@ -812,6 +980,8 @@ int main(void)
 		cmocka_unit_test(test_filtered_told),
 		cmocka_unit_test(test_nnp_caller),
 		cmocka_unit_test(test_filtered_creator),
+		cmocka_unit_test(test_two_filters),
+		cmocka_unit_test(test_landlock_apart),
 		cmocka_unit_test(test_view_age),
 		cmocka_unit_test(test_callers_mask),
 		cmocka_unit_test(test_back_to_back_spins),

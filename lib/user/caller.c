@@ -25,6 +25,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* As pool.h's KTASK_TLS: the library's thread-local storage model. */
+#define KTASK_TLS_MODEL __thread __attribute__((tls_model("initial-exec")))
+
 /* The first version of the kernel's struct sched_attr (48 bytes). */
 struct kt_sched_attr {
 	uint32_t size;
@@ -83,14 +86,14 @@ bool ktask_sched_grantable(const struct ktask_sched *s,
 }
 
 /*
- * The number on the "Seccomp_filters:" line of /proc/thread-self/status,
- * read in small pieces (a caller may have a small stack); -1 if unknown.
+ * The number after @key (with the newline before it) in the calling
+ * thread's /proc/thread-self/status, read in small pieces (a caller may
+ * have a small stack); -1 if unknown.
  */
-static int seccomp_filters(void)
+static int status_number(const char *key)
 {
-	static const char key[] = "\nSeccomp_filters:";
 	char buf[128];
-	size_t matched = 0;
+	size_t matched = 0, keylen = strlen(key);
 	int fd, n = -1, c;
 	bool in_number = false;
 	ssize_t len;
@@ -108,7 +111,7 @@ static int seccomp_filters(void)
 					goto out;
 				n = (n < 0 ? 0 : n * 10) + (c - '0');
 			} else if (c == key[matched]) {
-				in_number = ++matched == sizeof(key) - 1;
+				in_number = ++matched == keylen;
 			} else {
 				matched = c == '\n';
 			}
@@ -117,6 +120,77 @@ static int seccomp_filters(void)
 out:
 	close(fd);
 	return n;
+}
+
+/*
+ * Sandboxes.  Two threads whose seccomp filters number the same may still
+ * have different filters, and a Landlock domain cannot be read at all
+ * (only the no_new_privs it needs): no reading tells two sandboxes apart.
+ * What can be told is where a thread's sandbox comes from.  Filters and
+ * domains only ever grow, and a new thread starts with its creator's.
+ * So:
+ *
+ *  - The process's own sandbox, the one it had when the library was loaded
+ *    with no other thread yet (inherited at exec, as under a container's
+ *    or a service manager's filter, or set up by main() first), is every
+ *    later thread's that has the same mode, filter count and no_new_privs:
+ *    lineage 0, shared by all such threads and their workers.  A thread
+ *    with neither filters nor no_new_privs has no sandbox: lineage 0 too.
+ *  - A thread that sandboxed itself further gets a lineage of its own, a
+ *    number no other thread has, the first time its state is read that
+ *    way; its workers inherit it, and keep it while their state stays
+ *    what they were created with.  Their sandbox is their creator's: they
+ *    serve only it (and nested calls on them).
+ *
+ * Two threads that sandboxed themselves the same way get no shared
+ * workers: a cost, not a wrong chunk.
+ */
+static struct {
+	bool known;		/* read with one thread in the process */
+	int seccomp, filters, nnp;
+} base;
+
+static KTASK_TLS_MODEL struct {
+	uint64_t id;
+	int seccomp, filters, nnp;	/* the state it was given for */
+} tls_lineage;
+
+static uint64_t next_lineage;		/* [A] */
+
+__attribute__((constructor)) static void creds_base(void)
+{
+	base.seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+	base.filters = base.seccomp == 2 ? status_number("\nSeccomp_filters:")
+					 : 0;
+	base.nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+	base.known = base.seccomp >= 0 && base.filters >= 0 &&
+		     base.nnp >= 0 && status_number("\nThreads:") == 1;
+}
+
+static uint64_t creds_lineage(const struct ktask_creds *cr)
+{
+	if ((!cr->kcr_seccomp && !cr->kcr_nnp) ||
+	    (base.known && cr->kcr_seccomp == base.seccomp &&
+	     cr->kcr_filters == base.filters && cr->kcr_nnp == base.nnp))
+		return 0;
+	if (!tls_lineage.id || tls_lineage.seccomp != cr->kcr_seccomp ||
+	    tls_lineage.filters != cr->kcr_filters ||
+	    tls_lineage.nnp != cr->kcr_nnp) {
+		tls_lineage.id = __atomic_add_fetch(&next_lineage, 1,
+						    __ATOMIC_RELAXED);
+		tls_lineage.seccomp = cr->kcr_seccomp;
+		tls_lineage.filters = cr->kcr_filters;
+		tls_lineage.nnp = cr->kcr_nnp;
+	}
+	return tls_lineage.id;
+}
+
+void ktask_creds_inherit(const struct ktask_creds *cr)
+{
+	tls_lineage.id = cr->kcr_lineage;
+	tls_lineage.seccomp = cr->kcr_seccomp;
+	tls_lineage.filters = cr->kcr_filters;
+	tls_lineage.nnp = cr->kcr_nnp;
 }
 
 void ktask_creds_read(struct ktask_creds *cr)
@@ -129,8 +203,10 @@ void ktask_creds_read(struct ktask_creds *cr)
 
 	memset(cr, 0, sizeof(*cr));
 	cr->kcr_seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
-	cr->kcr_filters = cr->kcr_seccomp == 2 ? seccomp_filters() : 0;
+	cr->kcr_filters = cr->kcr_seccomp == 2 ?
+			  status_number("\nSeccomp_filters:") : 0;
 	cr->kcr_nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+	cr->kcr_lineage = creds_lineage(cr);
 	if (!syscall(SYS_capget, &hdr, data)) {
 		for (int i = 0; i < 2; i++) {
 			cr->kcr_caps[0][i] = data[i].effective;
@@ -151,6 +227,7 @@ bool ktask_creds_equal(const struct ktask_creds *a, const struct ktask_creds *b)
 {
 	return a->kcr_seccomp == b->kcr_seccomp &&
 	       a->kcr_filters == b->kcr_filters && a->kcr_nnp == b->kcr_nnp &&
+	       a->kcr_lineage == b->kcr_lineage &&
 	       !ktask_creds_rights_changed(a, b);
 }
 

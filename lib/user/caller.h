@@ -39,6 +39,7 @@ struct ktask_creds {
 	int kcr_seccomp;	/* PR_GET_SECCOMP: 0, or 2 with filters */
 	int kcr_filters;	/* Seccomp_filters, when kcr_seccomp is 2 */
 	int kcr_nnp;		/* PR_GET_NO_NEW_PRIVS */
+	uint64_t kcr_lineage;	/* 0, or whose sandbox (see caller.c) */
 	uint32_t kcr_caps[3][2];	/* effective, permitted, inheritable */
 	uid_t kcr_uid[3];	/* real, effective, saved */
 	gid_t kcr_gid[3];
@@ -66,6 +67,12 @@ bool ktask_sched_grantable(const struct ktask_sched *s,
 
 /* Reads the calling thread's security state. */
 void ktask_creds_read(struct ktask_creds *cr);
+
+/*
+ * In a new worker, before anything else: it has the sandbox of @cr, its
+ * creator's state read just before the creation.
+ */
+void ktask_creds_inherit(const struct ktask_creds *cr);
 
 bool ktask_creds_equal(const struct ktask_creds *a, const struct ktask_creds *b);
 

@@ -577,6 +577,8 @@ static void *worker_main(void *arg)
 	char name[16];
 	uint32_t s;
 
+	/* Its creator's sandbox, read just before pthread_create(). */
+	ktask_creds_inherit(&w->w_creds);
 	snprintf(name, sizeof(name), "ktask/%u", w->w_id);
 	pthread_setname_np(pthread_self(), name);
 	/*

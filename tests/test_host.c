@@ -11,6 +11,7 @@
  *
  * usage: test_host                 the tests
  *        test_host --debug-probe   one task, for the KTASK_DEBUG test
+ *        test_host --debug-signal-probe   tasks in a signal handler, the same
  */
 #include "hostutil.h"
 
@@ -22,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <cmocka.h>
 
@@ -992,6 +994,102 @@ static void test_debug_off_spellings(void **state)
 			fail_msg("KTASK_DEBUG=\"%s\" did not", on[i]);
 }
 
+/*
+ * KTASK_DEBUG and a signal handler's ktask_run(): the handler's task
+ * interrupts the thread's own debug line, or the program's fprintf() to
+ * stderr.  The line used to go through stdio, whose lock on stderr the
+ * interrupted thread held: the handler's call waited for it forever (5 of
+ * 5 runs of this probe).  The probe runs 1.5 s of tiny tasks with a
+ * handler's task every 300 us, and must end.
+ */
+/* [A]: the handler runs on helpers too, in their chunks. */
+static int handler_tasks;
+
+static int empty_chunk(void *start, void *end, void *arg)
+{
+	(void)start, (void)end, (void)arg;
+	return KTASK_RETURN_SUCCESS;
+}
+
+static void debug_handler(int sig)
+{
+	DEFINE_KTASK_CTL(ctl, empty_chunk, NULL, 1);
+	int saved = errno;	/* as a handler must */
+
+	(void)sig;
+	if (!ktask_run(NULL, 64, &ctl))
+		__atomic_fetch_add(&handler_tasks, 1, __ATOMIC_RELAXED);
+	errno = saved;
+}
+
+static int debug_signal_probe(void)
+{
+	DEFINE_KTASK_CTL(ctl, empty_chunk, NULL, 1);
+	struct sigaction sa = { .sa_handler = debug_handler };
+	struct itimerval it = { { 0, 300 }, { 0, 300 } };
+	double until;
+	long tasks = 0;
+	int n;
+
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGALRM, &sa, NULL) || setitimer(ITIMER_REAL, &it, NULL))
+		return 2;
+	until = kt_now() + 1.5;
+	while (kt_now() < until) {
+		if (ktask_run(NULL, 128, &ctl))
+			return 1;
+		if (!(++tasks % 64))
+			fprintf(stderr, "the program's own line\n");
+	}
+	it.it_value.tv_usec = it.it_interval.tv_usec = 0;
+	setitimer(ITIMER_REAL, &it, NULL);
+	n = __atomic_load_n(&handler_tasks, __ATOMIC_RELAXED);
+	printf("%ld tasks, %d in the handler\n", tasks, n);
+	return n > 0 ? 0 : 3;
+}
+
+static void test_debug_in_signal_handler(void **state)
+{
+	int status = 0;
+	pid_t pid, got = 0;
+	double until;
+
+	(void)state;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 2);
+		setenv("KTASK_DEBUG", "1", 1);
+		/*
+		 * ktask_run() is not async-signal-safe (ktask(3)): the probe
+		 * calls it in a handler knowingly, as the programs this test
+		 * stands for do.  ThreadSanitizer would count every such call.
+		 */
+		setenv("TSAN_OPTIONS", "die_after_fork=0 report_signal_unsafe=0",
+		       1);
+		execl(self_exe, self_exe, "--debug-signal-probe", (char *)NULL);
+		_exit(127);
+	}
+	/* A hang fails the test. */
+	until = kt_now() + 30;
+	while (!(got = waitpid(pid, &status, WNOHANG)) && kt_now() < until)
+		kt_sleep_ms(20);
+	if (!got) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("the probe hung: a handler's task waited for a lock "
+			 "its own thread held");
+	}
+	assert_int_equal(got, pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail_msg("the probe %s %d", WIFEXITED(status) ? "exited" :
+			 "was killed by signal", WIFEXITED(status) ?
+			 WEXITSTATUS(status) : WTERMSIG(status));
+}
+
 /* --- The environment of a privileged program ---------------------------- */
 
 struct probe {
@@ -1165,6 +1263,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_undo_task_gets_helpers),
 		cmocka_unit_test(test_fork_in_undo),
 		cmocka_unit_test(test_debug_off_spellings),
+		cmocka_unit_test(test_debug_in_signal_handler),
 		cmocka_unit_test(test_env_ignored_when_setuid),
 		cmocka_unit_test(test_fifo_in_quota_path),
 	};
@@ -1172,6 +1271,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--debug-probe"))
 		return debug_probe();
+	if (argc > 1 && !strcmp(argv[1], "--debug-signal-probe"))
+		return debug_signal_probe();
 	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 	if (n <= 0)
 		return 1;

@@ -37,37 +37,55 @@ static bool debug_enabled(void)
 	return d;
 }
 
+/*
+ * One line on stderr per task.  Formatted here and written with one
+ * write(2), not stdio: a signal handler's ktask_run() may interrupt this
+ * thread inside fprintf(), or the program's own, and stdio's lock on
+ * stderr would then be held by the very thread that waits for it.
+ */
 static void debug_note(const struct ktask_stats *stats)
 {
 	const struct ktask_cpus *cpus = &ktask_tls_cpus;
-	char quota[320] = "none", source[256];
+	char quota[320] = "none", source[256], line[1024];
+	int n;
 
 	if (stats->ks_threads == 1 && !stats->ks_max_threads) {
-		fprintf(stderr, "ktask: %zu units: inline, one chunk per node "
-			"(no more than one minimum chunk, or serial build)\n",
-			stats->ks_total_size);
+		n = snprintf(line, sizeof(line), "ktask: %zu units: inline, "
+			     "one chunk per node (no more than one minimum "
+			     "chunk, or serial build)\n", stats->ks_total_size);
+	} else {
+		if (cpus->kc_quota_milli) {
+			ktask_topo_quota_source(source, sizeof(source));
+			snprintf(quota, sizeof(quota), "%ld.%03ld CPUs from %s",
+				 cpus->kc_quota_milli / 1000,
+				 cpus->kc_quota_milli % 1000, source);
+		}
+		n = snprintf(line, sizeof(line), "ktask: %zu units: usable "
+			"CPUs %zu (online %zu, affinity %zu, cgroup quota %s%s), "
+			"max threads %zu%s; threads %zu, helpers started %zu, "
+			"chunk %zu%s\n",
+			stats->ks_total_size, cpus->kc_usable, cpus->kc_online,
+			cpus->kc_affinity, quota,
+			ktask_topo_is_fake() ? ", fake topology" : "",
+			stats->ks_max_threads,
+			ktask_pool.env_max_threads ? " (KTASK_MAX_THREADS)" : "",
+			stats->ks_threads, stats->ks_helpers,
+			stats->ks_chunk_size,
+			stats->ks_threads > 1 ? "" :
+			ktask_tls_call && ktask_tls_call->kpc_choice &&
+			ktask_tls_call->kpc_alone ?
+			" (inline: a short task run alone by the timed choice, "
+			"KTASK_ALONE)" : " (inline)");
+	}
+	if (n <= 0)
 		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
 	}
-	if (cpus->kc_quota_milli) {
-		ktask_topo_quota_source(source, sizeof(source));
-		snprintf(quota, sizeof(quota), "%ld.%03ld CPUs from %s",
-			 cpus->kc_quota_milli / 1000,
-			 cpus->kc_quota_milli % 1000, source);
-	}
-	fprintf(stderr, "ktask: %zu units: usable CPUs %zu (online %zu, "
-		"affinity %zu, cgroup quota %s%s), max threads %zu%s; "
-		"threads %zu, helpers started %zu, chunk %zu%s\n",
-		stats->ks_total_size, cpus->kc_usable, cpus->kc_online,
-		cpus->kc_affinity, quota,
-		ktask_topo_is_fake() ? ", fake topology" : "",
-		stats->ks_max_threads,
-		ktask_pool.env_max_threads ? " (KTASK_MAX_THREADS)" : "",
-		stats->ks_threads, stats->ks_helpers, stats->ks_chunk_size,
-		stats->ks_threads > 1 ? "" :
-		ktask_tls_call && ktask_tls_call->kpc_choice &&
-		ktask_tls_call->kpc_alone ?
-		" (inline: a short task run alone by the timed choice, KTASK_ALONE)" :
-		" (inline)");
+	/* Best effort, as stdio's would be: a lost line is not an error. */
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return;
 }
 
 void ktask_plat_note(const struct ktask_stats *stats)
@@ -77,7 +95,7 @@ void ktask_plat_note(const struct ktask_stats *stats)
 		return;
 	busy_enter();
 	tls_stats = *stats;
-	busy_exit();
+	/* In the region too: it takes the quota cache's lock. */
 	if (ktask_unlikely(debug_enabled())) {
 		int64_t t = mono_ns();
 
@@ -86,6 +104,7 @@ void ktask_plat_note(const struct ktask_stats *stats)
 		if (ktask_tls_call && ktask_tls_call->kpc_choice)
 			ktask_tls_call->kpc_t0 += mono_ns() - t;
 	}
+	busy_exit();
 }
 
 KTASK_PUBLIC void ktask_last_stats(struct ktask_stats *stats)

@@ -8,6 +8,7 @@
  *   - a task whose chunks take 50 us (longer than any hand-off) gets its
  *     helper every time;
  *   - both kinds interleaved keep their own records;
+ *   - a kind learned short whose tasks turn long gets helpers at once;
  *   - short tasks inside a long task's chunks (nested calls) do not change
  *     the long task's record, and the thread's records are whole after;
  *   - "test_choice off" (ctest runs it with KTASK_ALONE=0): every task of
@@ -26,6 +27,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -154,6 +156,45 @@ static void test_kinds_apart(void **state)
 }
 
 /*
+ * A kind learned short whose tasks turn long (a cache went cold, the data
+ * grew): the first long task may run alone, at twice its time with a
+ * helper; the next ones get their helper.  The estimate used to move by a
+ * quarter at a time, so 6 or 7 of 30 such tasks of 2 x 2 ms ran alone.
+ */
+static int maybe_slow(void *start, void *end, void *arg)
+{
+	if (*(const bool *)arg) {
+		struct timespec ts = { 0, 2000000 };
+
+		while (nanosleep(&ts, &ts))
+			;
+		return KTASK_RETURN_SUCCESS;
+	}
+	return two_stores(start, end, NULL);
+}
+
+static void test_short_kind_turns_long(void **state)
+{
+	char units[2];
+	bool slow = false;
+	DEFINE_KTASK_CTL(ctl, maybe_slow, &slow, 1);
+	struct counts c = { 0 }, l = { 0 };
+
+	(void)state;
+	if (skip_one_cpu() || off)
+		skip();
+	ktask_ctl_set_max_threads(&ctl, 2);
+	for (int i = 0; i < 300; i++)
+		run_counted(&ctl, units, 2, &c);
+	slow = true;
+	for (int i = 0; i < 30; i++)
+		run_counted(&ctl, units, 2, &l);
+	fprintf(stderr, "short kind: %d of 300 alone; turned long: %d of 30 "
+		"alone\n", c.alone, l.alone);
+	assert_true(l.alone <= 2);
+}
+
+/*
  * A long task whose chunks each run short tasks.  The thread's last stats
  * are an inner task's once one ran, so the outer task's are read in the
  * caller's first chunk, before that.
@@ -218,6 +259,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_short_task_alone),
 		cmocka_unit_test(test_long_task_helped),
 		cmocka_unit_test(test_kinds_apart),
+		cmocka_unit_test(test_short_kind_turns_long),
 		cmocka_unit_test(test_nested),
 	};
 

@@ -27,6 +27,7 @@
 #define CHOICE_SHORT_NS 10000u
 #define CHOICE_FIRST_GAP 8
 #define CHOICE_MAX_GAP 1024
+#define CHOICE_FORCE 6
 
 struct ktask_choice {
 	ktask_thread_func ch_func;
@@ -37,6 +38,8 @@ struct ktask_choice {
 	uint16_t ch_left;		/* tasks before the other way's try */
 	uint16_t ch_gap;		/* tasks between such tries */
 	uint32_t ch_used;		/* tls_tick at its last task */
+	uint32_t ch_gen;		/* kinds the slot has held */
+	uint8_t ch_force;		/* tasks that get helpers regardless */
 };
 
 static KTASK_TLS struct ktask_choice tls_choices[CHOICE_SLOTS];
@@ -78,12 +81,15 @@ static struct ktask_choice *choice_slot(const struct ktask_ctl *ctl,
 	}
 	ch->ch_used = ++tls_tick;
 	if (i == CHOICE_SLOTS) {
+		/* A call timing the old kind (nested below) must know. */
+		ch->ch_gen++;
 		ch->ch_func = ctl->kc_thread_func;
 		ch->ch_min_chunk = ctl->kc_min_chunk_size;
 		ch->ch_order = order;
 		ch->ch_ns[0] = ch->ch_ns[1] = 0;
 		ch->ch_gap = CHOICE_FIRST_GAP;
 		ch->ch_left = CHOICE_FIRST_GAP;
+		ch->ch_force = 0;
 	}
 	return ch;
 }
@@ -95,6 +101,10 @@ static int choice_way(struct ktask_choice *ch)
 
 	if (!ch->ch_ns[0] || ch->ch_ns[0] >= CHOICE_SHORT_NS)
 		return 0;
+	if (ch->ch_force) {
+		ch->ch_force--;
+		return 0;
+	}
 	if (!ch->ch_ns[1])
 		return 1;
 	best = ch->ch_ns[1] < ch->ch_ns[0];
@@ -122,6 +132,7 @@ bool ktask_plat_alone(const struct ktask_node *nodes, size_t nr_nodes,
 	ch = choice_slot(ctl, order_of(nodes->kn_task_size));
 	way = choice_way(ch);
 	call->kpc_choice = ch;
+	call->kpc_choice_gen = ch->ch_gen;
 	call->kpc_alone = way;
 	call->kpc_t0 = mono_ns();
 	return way;
@@ -154,12 +165,27 @@ void ktask_choice_done(struct ktask_plat_call *call)
 	int best;
 
 	call->kpc_choice = NULL;
+	/* Nested calls of four other kinds took the slot meanwhile. */
+	if (ch->ch_gen != call->kpc_choice_gen)
+		return;
 	if (dt <= 0)
 		dt = 1;
 	ns = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
 	est = &ch->ch_ns[call->kpc_alone];
 	best = ch->ch_ns[0] && ch->ch_ns[1] ? ch->ch_ns[1] < ch->ch_ns[0] : -1;
-	/* A preempted task is one sample: it moves the estimate, no more. */
+	/*
+	 * A preempted task is one sample: it moves the estimate, no more.
+	 * But after a task alone that took as long as tasks that always get
+	 * helpers, the next CHOICE_FORCE tasks of the kind get them: if the
+	 * kind's tasks have turned long, their time with helpers reaches
+	 * CHOICE_SHORT_NS meanwhile (the estimate grows by 1.75x a task at
+	 * most) and they keep them; if it was one preemption, the kind goes
+	 * back to the timed choice.  Wrongly alone, a long task costs up to
+	 * twice its time; wrongly with helpers, a short one a microsecond or
+	 * two.
+	 */
+	if (call->kpc_alone && ns >= CHOICE_SHORT_NS)
+		ch->ch_force = CHOICE_FORCE;
 	if (*est && ns / 4 > *est)
 		ns = *est * 4;
 	*est = *est ? *est - *est / 4 + ns / 4 : ns;

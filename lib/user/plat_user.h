@@ -95,6 +95,7 @@ struct ktask_plat_call {
 	struct ktask_choice *kpc_choice;	/* the kind of task timed
 						 * (choice.c), or NULL */
 	int64_t kpc_t0;			/* when its timing began */
+	uint32_t kpc_choice_gen;	/* kpc_choice's kind then */
 	bool kpc_alone;			/* run without helpers, by choice */
 	int kpc_cancel;			/* cancellation state at entry */
 	bool kpc_done;			/* ended or abandoned */

@@ -107,6 +107,7 @@ struct fa_task {
 	off_t kept;		/* fa_trim() could not: bytes kept past the end */
 	atomic_bool punch_failed;	/* some undo could not punch */
 	atomic_size_t allocated;	/* bytes this job allocated */
+	const char *no_undo;	/* an existing file: why no undo, if not */
 	char detail[192];	/* more on the error, for the message */
 };
 
@@ -233,10 +234,10 @@ static void fa_punch(struct fa_task *t, off_t s, off_t e)
 {
 	if (t->discard || !t->undo)
 		return;
-	if (tool_undo_begin() && (t->shmem ? holes_punch_seek(t->h.fd, s, e) :
-				  holes_punch(&t->h, s, e)))
+	/* A step per punch: see lease.c. */
+	if (t->shmem ? holes_punch_seek(t->h.fd, s, e) :
+		       holes_punch(&t->h, s, e))
 		atomic_store(&t->punch_failed, true);
-	tool_undo_end();
 }
 
 /*
@@ -359,19 +360,22 @@ static int fa_publish(struct fa_file *f)
 }
 
 /*
- * Opens @path if it exists (any type: the caller checks), else makes a
- * new file for it that no one sees before fa_publish().  A FIFO or a
- * device does not block the open (O_NONBLOCK).
+ * Opens @path if it exists and is a regular file (-EBADF if it is
+ * another kind, not opened: tool_open_regular()), else makes a new file
+ * for it that no one sees before fa_publish().
  */
 static int fa_open(const char *path, struct fa_file *f)
 {
+	struct stat st;
 	int err;
 
-	f->fd = open(path, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	f->fd = tool_open_regular(path, O_RDWR, &st);
 	if (f->fd >= 0)
 		return 0;
-	if (errno != ENOENT)
-		return -errno;
+	err = f->fd;
+	f->fd = -1;
+	if (err != -ENOENT)
+		return err;
 	err = fa_open_dir(path, f);
 	if (!err)
 		err = fa_create(f);
@@ -511,19 +515,17 @@ static int fa_map(struct fa_task *t, const struct tool_fsinfo *fi, off_t len)
  * An existing file: undo rights come with the lease, and only if every
  * preallocated range is known.  Says in @r->sharing what holds.
  */
-static void fa_lease(struct fa_task *t, const char *path,
+static void fa_lease(struct fa_task *t, const char *path, int err,
 		     struct tool_result *r)
 {
-	int err;
-
 	r->undo = "none";
 	if (!t->h.bytes) {
 		snprintf(r->sharing, sizeof(r->sharing), "existing file, "
 			 "nothing to allocate");
 		return;
 	}
-	err = tool_lease_take(t->h.fd);
 	if (err) {
+		t->no_undo = "the job could not have the file to itself";
 		snprintf(r->sharing, sizeof(r->sharing), "existing file, no "
 			 "lease (%s): a failure keeps what was allocated",
 			 tool_lease_why(err));
@@ -533,6 +535,8 @@ static void fa_lease(struct fa_task *t, const char *path,
 		return;
 	}
 	if (t->h.inexact) {
+		t->no_undo = "the file had preallocated space this "
+			     "filesystem cannot locate";
 		snprintf(r->sharing, sizeof(r->sharing), "existing file with "
 			 "preallocated space that cannot be located (no "
 			 "FIEMAP): a failure keeps what was allocated");
@@ -561,6 +565,27 @@ static int fa_set_size(int fd, off_t len)
 	if (fstat(fd, &st))
 		return -errno;
 	return st.st_size < len && ftruncate(fd, len) ? -errno : 0;
+}
+
+/*
+ * Before the size is set: another process that cut the file shorter than
+ * it was took blocks the job allocated with it (with no lease, or after
+ * the lease broke), and growing the size back would present a hole as
+ * the job's result.  Only a size below the old one is certain to say so.
+ */
+static int fa_still_there(struct fa_task *t, const struct stat *st)
+{
+	struct stat now;
+
+	if (fstat(t->h.fd, &now))
+		return -errno;
+	if (now.st_size >= st->st_size)
+		return 0;
+	snprintf(t->detail, sizeof(t->detail), " (another process truncated "
+		 "the file from %lld to %lld bytes during the job: what it "
+		 "allocated there is gone)", (long long)st->st_size,
+		 (long long)now.st_size);
+	return -ESTALE;
 }
 
 /*
@@ -601,7 +626,8 @@ static int fa_run(const struct tool_opts *o, struct fa_task *t,
 	struct tool_opts ro = *o;
 	struct tool_fsinfo fi;
 	double t0 = tool_now(), t1 = t0, t2;
-	int err;
+	struct stat cur = *st;
+	int err, lease = -EINVAL;
 
 	err = tool_fsinfo(t->h.fd, &fi);
 	if (err)
@@ -610,6 +636,20 @@ static int fa_run(const struct tool_opts *o, struct fa_task *t,
 	fa_choose(o, t, &fi, grows, r);
 	if (fi.fs == TOOL_FS_HUGETLBFS && off % (off_t)fi.block)
 		return -EXDEV;
+	/*
+	 * The lease before the scan: a process that wrote into a hole and
+	 * closed the file between the two would otherwise find its data
+	 * punched by an undo (a review lost it in 37 of 40 runs).  With the
+	 * lease held, the file as scanned is the file until the lease
+	 * breaks; its status is read again under it.
+	 */
+	if (!t->discard) {
+		tool_test_before_lease();
+		lease = tool_lease_take(t->h.fd);
+		if (fstat(t->h.fd, &cur))
+			return -errno;
+		st = &cur;
+	}
 	t->old_size = st->st_size;
 	if (fi.fs == TOOL_FS_HUGETLBFS)
 		err = fa_hugetlb_holes(t, st, len);
@@ -622,7 +662,7 @@ static int fa_run(const struct tool_opts *o, struct fa_task *t,
 	holes_trim(&t->h, off);
 	t1 = tool_now();
 	if (!t->discard)
-		fa_lease(t, path, r);
+		fa_lease(t, path, lease, r);
 	t->fail = tool_test_fail_at(&t->fail_at);
 	if (t->discard && !o->keep_size && ftruncate(t->h.fd, len))
 		return -errno;
@@ -650,6 +690,8 @@ static int fa_run(const struct tool_opts *o, struct fa_task *t,
 			 tool_plural(r->stats.ks_helpers + 1, "thread",
 				     "threads"));
 	t2 = tool_now();
+	if (!err && !t->discard)
+		err = fa_still_there(t, st);
 	if (err)
 		fa_trim(t, st, len);
 	else if (!t->discard && !o->keep_size && len > st->st_size)
@@ -701,6 +743,8 @@ static const char *fa_reason(const struct fa_task *t, int err)
 		return "not a regular file";
 	if (err == -EXDEV)
 		return "the offset is not a multiple of the huge page size";
+	if (err == -ESTALE)
+		return "the file changed under the job";
 	return strerror(-err);
 }
 
@@ -730,13 +774,13 @@ static const char *fa_left(const struct fa_task *t, char *buf, size_t len)
 	else if (!atomic_load(&t->allocated))
 		snprintf(buf, len, "file left as it was");
 	else if (tool_lease_broken())
-		snprintf(buf, len, "another process opened the file during "
-			 "the job, so the blocks allocated (%s) are kept; "
-			 "size unchanged", sz);
+		snprintf(buf, len, "another process opened or truncated the "
+			 "file during the job, so the blocks allocated (%s) are "
+			 "kept; size unchanged", sz);
 	else if (!t->undo)
-		snprintf(buf, len, "the blocks allocated (%s) are kept (the "
-			 "job could not have the file to itself); size "
-			 "unchanged", sz);
+		snprintf(buf, len, "the blocks allocated (%s) are kept (%s); "
+			 "size unchanged", sz, t->no_undo ? t->no_undo :
+			 "the job could not have the file to itself");
 	else if (t->kept > 0)
 		fa_left_kept(t, buf, len);
 	else
@@ -751,7 +795,8 @@ static int fa_prepare(struct fa_file *f, const char *path, struct stat *st,
 	int err = fa_open(path, f);
 
 	if (err) {
-		tool_error("fallocate", "%s: %s", path, strerror(-err));
+		tool_error("fallocate", "%s: %s", path, err == -EBADF ?
+			   "not a regular file" : strerror(-err));
 		return err;
 	}
 	if (fstat(f->fd, st)) {
@@ -834,21 +879,12 @@ int fallocate_do(const struct tool_opts *o, const char *path, off_t len,
 /* Opens an existing regular file for --punch-hole, --zero-range, --dig-holes. */
 static int fa_open_existing(const char *path, struct stat *st)
 {
-	int fd = open(path, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int fd = tool_open_regular(path, O_RDWR, st);
 
-	if (fd < 0 || fstat(fd, st)) {
-		tool_error("fallocate", "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		tool_error("fallocate", "%s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	return fd;
+	if (fd < 0)
+		tool_error("fallocate", "%s: %s", path, fd == -EBADF ?
+			   "not a regular file" : strerror(-fd));
+	return fd < 0 ? -1 : fd;
 }
 
 /* A job done in one call, for the report. */

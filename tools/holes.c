@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "tool.h"
@@ -118,8 +119,20 @@ static int holes_fiemap(struct tool_holes *h, off_t size)
 	struct tool_hole *in = h->v;
 	size_t i = 0, nr = h->nr, k;
 	off_t pos = 0;	/* the end of the last extent */
+	off_t eof = size;
+	struct statfs sfs;
 	bool last = false;
 	int err = 0;
+
+	/*
+	 * The block that holds the last byte ends past the size without
+	 * being space preallocated there: a file of 5000 bytes on ext4 has
+	 * an extent to 8192.  Mistaken for preallocation, it made a failed
+	 * grow keep all it had allocated past the end (fa_trim()).
+	 */
+	if (!fstatfs(h->fd, &sfs) && sfs.f_bsize > 0)
+		eof = (size + (off_t)sfs.f_bsize - 1) / (off_t)sfs.f_bsize *
+		      (off_t)sfs.f_bsize;
 
 	fm = calloc(1, sizeof(*fm) + FIEMAP_BATCH * sizeof(fm->fm_extents[0]));
 	if (!fm)
@@ -139,7 +152,7 @@ static int holes_fiemap(struct tool_holes *h, off_t size)
 			struct fiemap_extent *e = &fm->fm_extents[k];
 			off_t s = e->fe_logical, end = s + e->fe_length;
 
-			if (end > size)
+			if (end > eof)
 				h->eof_alloc = true;
 			last = e->fe_flags & FIEMAP_EXTENT_LAST;
 			err = holes_cut(&out, in, nr, &i, pos, s, end);
@@ -268,14 +281,29 @@ int holes_for_each(struct tool_holes *h, off_t start, off_t end,
 	return 0;
 }
 
+/*
+ * One punch, as an undo step of lease.c: only while the lease holds.
+ * Returns 1 when it does not (stop), else 0 with a failure in @failed.
+ * EFBIG: past the filesystem's largest file, where no block can be.
+ */
+static int punch_step(int fd, off_t off, off_t len, int *failed)
+{
+	int stop = 0;
+
+	if (!tool_undo_begin())
+		stop = 1;
+	else if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			   off, len) && errno != EFBIG)
+		*failed = -errno;
+	tool_undo_end();
+	if (!stop)
+		tool_test_in_undo();
+	return stop;
+}
+
 static int punch_one(struct tool_holes *h, off_t off, off_t len, void *arg)
 {
-	int *failed = arg;
-
-	if (fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      off, len))
-		*failed = -errno;
-	return 0;
+	return punch_step(h->fd, off, len, arg);
 }
 
 /**
@@ -284,7 +312,9 @@ static int punch_one(struct tool_holes *h, off_t off, off_t len, void *arg)
  * @start: first byte.
  * @end: byte after the last.
  *
- * Data the file had before the job is never touched.
+ * Data the file had before the job is never touched.  Each hole is an
+ * undo step of its own (lease.c): the walk stops where the lease is
+ * found broken.
  *
  * Return: 0, or the negative errno of a punch that failed.
  */
@@ -304,7 +334,8 @@ int holes_punch(struct tool_holes *h, off_t start, off_t end)
  *
  * On tmpfs these are the pages no one has written and no fallocate(2)
  * has passed over since they were allocated: fallocate.c's undo there,
- * which needs no list made before the job (see fa_shmem_ok()).
+ * which needs no list made before the job (see fa_shmem_ok()).  Each
+ * punch is an undo step of its own (lease.c), as in holes_punch().
  *
  * Return: 0, or the negative errno of the first seek or punch that failed.
  */
@@ -312,6 +343,7 @@ int holes_punch_seek(int fd, off_t start, off_t end)
 {
 	struct stat st;
 	off_t hole, data;
+	int err;
 
 	/* SEEK_HOLE finds a hole at the end of the file: not past it. */
 	if (fstat(fd, &st))
@@ -329,9 +361,9 @@ int holes_punch_seek(int fd, off_t start, off_t end)
 			return -errno;
 		if (data < 0 || data > end)
 			data = end;
-		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			      hole, data - hole))
-			return -errno;
+		err = 0;
+		if (punch_step(fd, hole, data - hole, &err) || err)
+			return err;
 		start = data;
 	}
 	return 0;

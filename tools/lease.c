@@ -21,6 +21,14 @@
  * or it sees the lease broken and touches nothing.  From the break on,
  * every block the job allocated is kept.
  *
+ * A step is one punch (one hole, or one piece of a file with no list) or
+ * one truncate, so the other process waits for one system call at most,
+ * and each step asks the kernel first whether the lease still holds
+ * (F_GETLEASE): a job stopped (SIGSTOP, a freezer) for longer than
+ * lease-break-time loses its lease to the kernel, with no signal handled
+ * yet.  What remains is a stop of that length between that question and
+ * the punch that follows it.
+ *
  * undo_lock orders the break against undo steps; lease_fd and lease_state
  * are written under its write side, or before any other thread runs.
  */
@@ -97,7 +105,15 @@ bool tool_lease_broken(void)
 bool tool_undo_begin(void)
 {
 	pthread_rwlock_rdlock(&undo_lock);
-	return atomic_load(&lease_state) == LEASE_HELD;
+	/*
+	 * And the kernel's word for it: once a break has begun, F_GETLEASE
+	 * gives the type the lease is going to (F_UNLCK), and after
+	 * lease-break-time the lease is gone.  The signal thread may not
+	 * have run yet (the process was stopped, or is just now resumed);
+	 * the opener may already be writing.
+	 */
+	return atomic_load(&lease_state) == LEASE_HELD &&
+	       fcntl(lease_fd, F_GETLEASE) == F_WRLCK;
 }
 
 void tool_undo_end(void)

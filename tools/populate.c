@@ -125,6 +125,20 @@ out:
 	return err;
 }
 
+/*
+ * A fault a file mapping could not serve: no page for it (SIGBUS, and
+ * EFAULT from the advice), or the file cut shorter than the mapping by
+ * another process meanwhile, which is not a full filesystem.
+ */
+static int pop_fault(const struct pop_task *t, const char *p, size_t n)
+{
+	struct stat st;
+
+	if (!fstat(t->h.fd, &st) && st.st_size < (p - t->map) + (off_t)n)
+		return -ESTALE;
+	return -ENOSPC;
+}
+
 static int populate_step(const struct pop_task *t, char *p, size_t n,
 			 bool write)
 {
@@ -134,15 +148,19 @@ static int populate_step(const struct pop_task *t, char *p, size_t n,
 	if (t->o->touch || atomic_load_explicit(&populate_no_madvise,
 						memory_order_relaxed)) {
 		err = populate_touch(p, n, write);
+		if (err == -ENOSPC && t->file)
+			err = pop_fault(t, p, n);
 	} else if (madvise(p, n, advice)) {
 		err = -errno;
 		if (err == -EINVAL) {
 			/* An older kernel: the advice itself is unknown. */
 			atomic_store(&populate_no_madvise, true);
 			err = populate_touch(p, n, write);
+			if (err == -ENOSPC && t->file)
+				err = pop_fault(t, p, n);
 		} else if (t->file && (err == -EFAULT || err == -ENOMEM)) {
 			/* A page the file could not get: SIGBUS. */
-			err = -ENOSPC;
+			err = pop_fault(t, p, n);
 		}
 	}
 	if (!err && t->o->mlock && mlock(p, n))
@@ -155,9 +173,9 @@ static void pop_punch(struct pop_task *t, off_t s, off_t e)
 {
 	if (!t->file || !t->undo)
 		return;
-	if (tool_undo_begin() && holes_punch(&t->h, s, e))
+	/* A step per punch: see lease.c. */
+	if (holes_punch(&t->h, s, e))
 		atomic_store(&t->punch_failed, true);
-	tool_undo_end();
 }
 
 /* Populates [@s, @e) of the region in steps, checking for signals. */
@@ -340,6 +358,7 @@ static void pop_lease(struct pop_task *t)
 
 	if (t->mode == POP_READ || !t->h.bytes)
 		return;
+	tool_test_before_lease();
 	err = tool_lease_take(t->h.fd);
 	if (err) {
 		tool_note("populate", "%s: cannot lease it (%s): if the job "
@@ -354,23 +373,42 @@ static void pop_lease(struct pop_task *t)
 	}
 }
 
-/* Opens --file read-only and non-blocking; checks it is a regular file. */
+/*
+ * Under the lease: the holes again.  A process that wrote into one and
+ * closed the file between the first scan and the lease would otherwise
+ * see its data punched by an undo; from the lease on, no one can.
+ */
+static int pop_rescan(struct pop_task *t, const struct tool_fsinfo *fi,
+		      size_t len)
+{
+	struct stat st;
+	int err;
+
+	if (fstat(t->h.fd, &st))
+		return -errno;
+	if ((size_t)st.st_size < len)
+		return -ESTALE;
+	holes_free(&t->h);
+	t->h.inexact = t->h.eof_alloc = false;
+	err = pop_file_holes(t, fi, &st, len);
+	if (!err && t->h.inexact) {
+		tool_note("populate", "%s: it has preallocated space this "
+			  "filesystem cannot locate: if the job fails, the "
+			  "holes it allocated stay allocated", t->o->file);
+		t->undo = false;
+	}
+	return err;
+}
+
+/* Opens --file read-only, if it is a regular file (tool_open_regular()). */
 static int pop_open_ro(const char *path, struct stat *st)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int fd = tool_open_regular(path, O_RDONLY, st);
 
-	if (fd < 0 || fstat(fd, st)) {
-		tool_error("populate", "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		tool_error("populate", "%s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	return fd;
+	if (fd < 0)
+		tool_error("populate", "%s: %s", path, fd == -EBADF ?
+			   "not a regular file" : strerror(-fd));
+	return fd < 0 ? -1 : fd;
 }
 
 /* Opens --file, checks it and the room for its holes, and maps it. */
@@ -407,7 +445,10 @@ static int pop_open_file(struct pop_task *t, size_t *len)
 	if (t->mode != POP_READ && (err = pop_reopen_rw(t, &st))) {
 		tool_error("populate", "%s: %s%s", o->file, strerror(-err),
 			   fi.fs == TOOL_FS_HUGETLBFS ? " (on hugetlbfs even "
-			   "a read allocates, which needs write access)" : "");
+			   "a read allocates, which needs write access)" :
+			   (err == -EACCES || err == -EPERM || err == -EROFS) &&
+			   !o->read ? " (allocating its holes needs write "
+			   "access; --read only reads what is there)" : "");
 		return 1;
 	}
 	if (fi.memory && t->h.bytes > fi.avail && !o->force) {
@@ -421,6 +462,12 @@ static int pop_open_file(struct pop_task *t, size_t *len)
 							t->h.bytes))
 		return 1;
 	pop_lease(t);
+	if (t->undo && (err = pop_rescan(t, &fi, *len))) {
+		tool_error("populate", "%s: %s", o->file, err == -ESTALE ?
+			   "the file was cut shorter during the setup; "
+			   "nothing done" : strerror(-err));
+		return 1;
+	}
 	/*
 	 * No reservation on hugetlbfs: a punched hole gives back the pages
 	 * that were allocated, but not the reservation of pages that never
@@ -483,6 +530,9 @@ static void pop_report_error(const struct pop_task *t, int err)
 	if (err == -EINTR && sig)
 		tool_error("populate", "interrupted by %s%s",
 			   sig == SIGINT ? "SIGINT" : "SIGTERM", what);
+	else if (err == -ESTALE)
+		tool_error("populate", "%s: another process cut the file "
+			   "shorter during the job%s", t->o->file, what);
 	else
 		tool_error("populate", "%s%s%s", strerror(-err),
 			   t->o->mlock && (err == -ENOMEM || err == -EPERM) ?

@@ -27,8 +27,9 @@
  * A test hook makes "a signal in the middle of the job" happen at a known
  * point: with KTASK_TEST_PAUSE_AFTER=N, a thread that has just finished
  * the job's Nth step (or any later one) writes "ktask: test: paused after
- * N steps" to stderr and waits, up to a minute, for a signal.  Test
- * scripts wait for that line and send the signal.  Unset, the hook costs
+ * N steps" to stderr and waits, up to a minute, for a signal (or for the
+ * file KTASK_TEST_RESUME names to exist: then it goes on).  Test scripts
+ * wait for that line and send the signal, or act and let it go on.  Unset, the hook costs
  * one relaxed load per step.  It is documented for tests only.
  */
 #include <errno.h>
@@ -124,6 +125,7 @@ int tool_stop_signal(void)
 /* The test hook: wait for the signal the test is about to send. */
 static void pause_for_signal(size_t n)
 {
+	const char *resume = getenv("KTASK_TEST_RESUME");
 	struct timespec ms = { 0, 1000000 };
 	char line[64];
 	int i, len;
@@ -132,8 +134,11 @@ static void pause_for_signal(size_t n)
 		       TOOL_NAME, n);
 	if (write(STDERR_FILENO, line, len) < 0)
 		return;
-	for (i = 0; i < PAUSE_LIMIT_MS && !tool_stop_signal(); i++)
+	for (i = 0; i < PAUSE_LIMIT_MS && !tool_stop_signal(); i++) {
+		if (resume && !access(resume, F_OK))
+			break;
 		nanosleep(&ms, NULL);
+	}
 }
 
 /**

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define TOOL_NAME "ktask"
@@ -109,8 +110,11 @@ int tool_run(const struct tool_opts *o, void *start, size_t size,
 void tool_report(const struct tool_opts *o, const struct tool_result *r);
 size_t tool_page_size(void);
 int tool_test_fail_at(off_t *offset);
+void tool_test_before_lease(void);
+void tool_test_in_undo(void);
 int tool_parse_size(const char *cmd, const char *s, size_t *size);
 const char *tool_plural(size_t n, const char *one, const char *many);
+int tool_open_regular(const char *path, int flags, struct stat *st);
 
 /* signal.c: SIGINT and SIGTERM stop a job, which is then undone. */
 void tool_catch_signals(void);

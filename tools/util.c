@@ -5,10 +5,13 @@
  * part of the command (run.c runs the task with a progress bar).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -192,6 +195,56 @@ size_t tool_page_size(void)
 	long ps = sysconf(_SC_PAGESIZE);
 
 	return ps > 0 ? (size_t)ps : 4096;
+}
+
+/**
+ * tool_test_before_lease() - the tests' hook just before a lease is taken.
+ *
+ * With KTASK_TEST_BEFORE_LEASE_MS=N set, writes "ktask: test: before the
+ * lease" to stderr and sleeps N ms: a test script then writes into the
+ * file, as another process may at that point.  Not documented for users.
+ */
+void tool_test_before_lease(void)
+{
+	static const char line[] = TOOL_NAME ": test: before the lease\n";
+	const char *s = getenv("KTASK_TEST_BEFORE_LEASE_MS");
+	struct timespec ts;
+	long ms;
+
+	if (!s || (ms = strtol(s, NULL, 10)) <= 0)
+		return;
+	if (write(STDERR_FILENO, line, sizeof(line) - 1) < 0)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = ms % 1000 * 1000000L;
+	while (nanosleep(&ts, &ts))
+		;
+}
+
+/**
+ * tool_test_in_undo() - the tests' hook after an undo's first punch.
+ *
+ * With KTASK_TEST_PAUSE_UNDO_MS=N set, the first call writes "ktask:
+ * test: paused in the undo" to stderr and sleeps N ms, between two undo
+ * steps: a test script then opens the file, or stops the job.  Not
+ * documented for users.
+ */
+void tool_test_in_undo(void)
+{
+	static const char line[] = TOOL_NAME ": test: paused in the undo\n";
+	static atomic_bool done;
+	const char *s = getenv("KTASK_TEST_PAUSE_UNDO_MS");
+	struct timespec ts;
+	long ms;
+
+	if (!s || (ms = strtol(s, NULL, 10)) <= 0 || atomic_exchange(&done, true))
+		return;
+	if (write(STDERR_FILENO, line, sizeof(line) - 1) < 0)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = ms % 1000 * 1000000L;
+	while (nanosleep(&ts, &ts))
+		;
 }
 
 /**
@@ -380,4 +433,58 @@ int tool_parse_size(const char *cmd, const char *s, size_t *size)
 		return 2;
 	}
 	return 0;
+}
+
+/**
+ * tool_open_regular() - opens @path only if it is a regular file.
+ * @path: the file; a symbolic link to it is followed, as by fallocate(1).
+ * @flags: O_RDONLY or O_RDWR (O_CLOEXEC, O_NOCTTY are added).
+ * @st: set to the file's status.
+ *
+ * An open has effects of its own on what is not a regular file: a FIFO's
+ * blocked writer or reader is let go (its data lost, or an early end of
+ * file), a device's driver acts (a tape rewinds, a watchdog arms).  So
+ * the name is opened with O_PATH, which does none of that, checked with
+ * fstat(2), and the same inode opened for real through /proc/self/fd, so
+ * that a name swapped in between changes nothing.  Without /proc, the
+ * name again, and -ESTALE if it is no longer the same file.
+ *
+ * Return: the descriptor, or a negative errno: -EISDIR for a directory,
+ * -EBADF for another file that is not regular.
+ */
+int tool_open_regular(const char *path, int flags, struct stat *st)
+{
+	char proc[64];
+	struct stat now;
+	int pfd, fd, err;
+
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, st)) {
+		err = -errno;
+		close(pfd);
+		return err;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(pfd);
+		return S_ISDIR(st->st_mode) ? -EISDIR : -EBADF;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, flags | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT)
+		fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	err = fd < 0 ? -errno : 0;
+	close(pfd);
+	if (err)
+		return err;
+	if (fstat(fd, &now) || now.st_dev != st->st_dev ||
+	    now.st_ino != st->st_ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	/* O_NONBLOCK, where the name was opened again, was for that alone. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	*st = now;
+	return fd;
 }

@@ -5,12 +5,18 @@
 #   - a second process writes into a file during `fallocate` or `populate
 #     --file`, then SIGINT/SIGTERM: what it wrote survives (the lease
 #     broke, so nothing is undone);
-#   - a file with preallocated space and a failure: that space stays;
+#   - a write just before the lease (test hook) survives an undo, and so
+#     does one by a process that opens the file during the undo, also when
+#     the job is stopped then for longer than lease-break-time;
+#   - a file with preallocated space and a failure: that space stays; a
+#     file whose size is not a multiple of the block size has none;
 #   - SIGKILL of a job on a new file leaves no file, and of a job on an
 #     existing file leaves its size as it was;
 #   - the temporary-name fallback (no O_TMPFILE) leaves nothing on failure;
 #   - no lease to be had: a note, and what was allocated is kept;
-#   - populate --file on a read-only mount, and of a FIFO.
+#   - populate --file on a read-only mount, and of a FIFO; a FIFO with a
+#     blocked writer is refused without being opened;
+#   - a file cut short by another process during a job: an error.
 # Needs root; exits 77 otherwise.
 #
 #   usage: share.sh PATH/TO/ktask
@@ -70,7 +76,7 @@ writer_fallocate() {
 	marked "$d/img" 400 || fail "$fs writer: the marker written at 400M is gone"
 	[ "$(stat -c %s "$d/img")" -eq $((512 * MiB)) ] ||
 		fail "$fs writer: size $(stat -c %s "$d/img")"
-	grep -q "another process opened the file" "$LIB_TMP/err" ||
+	grep -q "another process opened or truncated the file" "$LIB_TMP/err" ||
 		fail "$fs writer: message: $(cat "$LIB_TMP/err")"
 	[ "$(cat "$LIB_TMP/dd.secs")" -lt 10 ] ||
 		fail "$fs writer: the writer waited $(cat "$LIB_TMP/dd.secs") s for the file"
@@ -101,6 +107,168 @@ writer_populate() {
 		fail "$fs populate writer: message: $(cat "$LIB_TMP/err")"
 	rm -f "$d/img"
 	ok "$fs: a writer during populate --file, then SIGTERM: its marker survives"
+}
+
+# wait_line PATTERN: until the job's stderr has it (60 s at most).
+wait_line() {
+	i=0
+	while ! grep -q "$1" "$LIB_TMP/err" 2>/dev/null && [ $i -lt 600 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+}
+
+# Another process writes into a hole and closes the file after ktask
+# opened it, just before the lease (the test hook waits there): the job
+# fails, and its undo must keep that data.  The holes were listed before
+# the lease, and the undo punched it (37 of 40 runs in a review, with no
+# hook).
+before_lease() {
+	fs=$1 d=$2
+	truncate -s 64M "$d/bl"
+	: >"$LIB_TMP/err"
+	KTASK_TEST_BEFORE_LEASE_MS=1500 KTASK_TEST_FAIL_AT=40M "$KTASK" 		--min-chunk 8M fallocate "$d/bl" 64M >/dev/null 2>"$LIB_TMP/err" &
+	pid=$!
+	wait_line "before the lease"
+	mark "$d/bl" 10
+	wait $pid
+	rc=$?
+	[ $rc -eq 1 ] || fail "$fs before the lease: exit $rc: $(cat "$LIB_TMP/err")"
+	marked "$d/bl" 10 || fail "$fs before the lease: the marker was punched"
+	[ "$(stat -c %s "$d/bl")" -eq $((64 * MiB)) ] || fail "$fs before the lease: size"
+	rm -f "$d/bl"
+	[ "$fs" = tmpfs ] || { ok "$fs: a write just before the lease survives a failed fallocate"; return; }
+	# populate --file allocates holes on tmpfs: the same, with SIGTERM.
+	truncate -s 64M "$d/bl"
+	: >"$LIB_TMP/err"
+	KTASK_TEST_BEFORE_LEASE_MS=1500 KTASK_TEST_PAUSE_AFTER=1 "$KTASK" 		--min-chunk 8M populate --file "$d/bl" >/dev/null 2>"$LIB_TMP/err" &
+	pid=$!
+	wait_line "before the lease"
+	mark "$d/bl" 10
+	wait_line "paused after"
+	kill -TERM $pid
+	wait $pid
+	rc=$?
+	[ $rc -eq 143 ] || fail "$fs populate before the lease: exit $rc: $(cat "$LIB_TMP/err")"
+	marked "$d/bl" 10 || fail "$fs populate before the lease: the marker was punched"
+	rm -f "$d/bl"
+	ok "$fs: a write just before the lease survives a failed fallocate and populate --file"
+}
+
+# Another process opens the file during the undo (the test hook pauses
+# it after its first punch): it gets the file at once, and the undo
+# punches nothing more, so what it writes stays.  The undo used to hold
+# off the lease break for all of its punches: the opener waited for
+# lease-break-time (1 s here), the kernel took the lease back, the opener
+# wrote, and the rest of the undo punched that.  Then the same with the
+# job stopped (SIGSTOP) during the pause, so that no signal is handled
+# before the undo goes on: it must ask the kernel (F_GETLEASE).
+undo_and_opener() {
+	fs=$1 d=$2 lbt=/proc/sys/fs/lease-break-time
+	old=$(cat $lbt)
+	echo 1 >$lbt || { echo "SKIP: $fs: cannot set $lbt"; return; }
+	for how in open stop; do
+		# Many holes: the undo is many steps.
+		truncate -s 256M "$d/rv"
+		i=0
+		while [ $i -lt 256 ]; do
+			printf x | dd of="$d/rv" bs=1M seek=$i conv=notrunc status=none
+			i=$((i + 2))
+		done
+		: >"$LIB_TMP/err"
+		KTASK_TEST_PAUSE_UNDO_MS=2500 KTASK_TEST_FAIL_AT=250M \
+			"$KTASK" --threads 1 fallocate "$d/rv" 256M \
+			>/dev/null 2>"$LIB_TMP/err" &
+		pid=$!
+		wait_line "paused in the undo"
+		[ $how = stop ] && kill -STOP $pid
+		t0=$(date +%s%N)
+		mark "$d/rv" 255
+		t1=$(date +%s%N)
+		[ $how = stop ] && kill -CONT $pid
+		wait $pid
+		rc=$?
+		[ $rc -eq 1 ] || fail "$fs opener during the undo ($how): exit $rc: $(cat "$LIB_TMP/err")"
+		marked "$d/rv" 255 || fail "$fs opener during the undo ($how): the marker was punched"
+		[ $how = stop ] || [ $(((t1 - t0) / 1000000)) -lt 900 ] ||
+			fail "$fs opener during the undo: it waited $(((t1 - t0) / 1000000)) ms"
+		rm -f "$d/rv"
+	done
+	echo "$old" >$lbt
+	ok "$fs: a process opening the file during an undo gets it at once and keeps what it writes, also when the job was stopped"
+}
+
+# A file of 5000 bytes grows and fails: on ext4 its last block ends past
+# the size, which was taken for space preallocated there, so the undo
+# kept everything it had allocated past the end ("the file had
+# preallocated space past its end"), a full filesystem after a real
+# ENOSPC.  It must be as it was.
+unaligned_grow() {
+	fs=$1 d=$2
+	head -c 5000 /dev/urandom >"$d/un"
+	sync
+	before=$(allocated "$d/un")
+	sum=$(md5sum <"$d/un")
+	KTASK_TEST_FAIL_AT=48M "$KTASK" --min-chunk 8M fallocate "$d/un" 64M \
+		>/dev/null 2>"$LIB_TMP/err"
+	rc=$?
+	[ $rc -eq 1 ] || fail "$fs unaligned: exit $rc: $(cat "$LIB_TMP/err")"
+	[ "$(allocated "$d/un")" -le "$before" ] ||
+		fail "$fs unaligned: $(allocated "$d/un") bytes allocated, $before before: $(cat "$LIB_TMP/err")"
+	[ "$(stat -c %s "$d/un")" -eq 5000 ] || fail "$fs unaligned: size $(stat -c %s "$d/un")"
+	[ "$(md5sum <"$d/un")" = "$sum" ] || fail "$fs unaligned: data changed"
+	grep -q "file left as it was" "$LIB_TMP/err" ||
+		fail "$fs unaligned: message: $(cat "$LIB_TMP/err")"
+	rm -f "$d/un"
+	ok "$fs: a failed grow of a file of 5000 bytes leaves it as it was"
+}
+
+# Another process cuts the file short during a job that has no lease
+# (or whose lease it broke): the blocks the job allocated past the cut
+# went with it, and setting the size back would present a hole as the
+# result.  The job fails and says why.
+truncated_meanwhile() {
+	fs=$1 d=$2
+	truncate -s 32M "$d/tm"
+	: >"$LIB_TMP/err"
+	rm -f "$LIB_TMP/resume"
+	KTASK_TEST_NO_LEASE=1 KTASK_TEST_PAUSE_AFTER=1 KTASK_TEST_RESUME="$LIB_TMP/resume" \
+		"$KTASK" --threads 1 fallocate "$d/tm" 64M >/dev/null 2>"$LIB_TMP/err" &
+	pid=$!
+	wait_line "paused after"
+	truncate -s 0 "$d/tm"
+	touch "$LIB_TMP/resume"
+	wait $pid
+	rc=$?
+	[ $rc -eq 1 ] || fail "$fs truncated meanwhile: exit $rc: $(cat "$LIB_TMP/err")"
+	grep -q "the file changed under the job (another process truncated" "$LIB_TMP/err" ||
+		fail "$fs truncated meanwhile: message: $(cat "$LIB_TMP/err")"
+	[ "$(stat -c %s "$d/tm")" -eq 0 ] || fail "$fs truncated meanwhile: size $(stat -c %s "$d/tm")"
+	rm -f "$d/tm" "$LIB_TMP/resume"
+	ok "$fs: a file cut short by another process during the job: an error, not a hole"
+}
+
+# A FIFO with a writer blocked in open(2): refused, and never opened, so
+# the writer stays blocked with its data rather than being let go into
+# a reader that closes at once.
+fifo_untouched() {
+	fs=$1 d=$2
+	mkfifo "$d/ff"
+	( printf data >"$d/ff" ) 2>/dev/null &
+	w=$!
+	sleep 0.2
+	for cmd in "fallocate $d/ff 1M" "populate --file $d/ff"; do
+		# shellcheck disable=SC2086
+		timeout -k 5 20 "$KTASK" $cmd >/dev/null 2>"$LIB_TMP/err"
+		rc=$?
+		[ $rc -eq 1 ] && grep -q "not a regular file" "$LIB_TMP/err" ||
+			fail "$fs FIFO ($cmd): exit $rc: $(cat "$LIB_TMP/err")"
+	done
+	sleep 0.2
+	kill -0 $w 2>/dev/null || fail "$fs FIFO: the blocked writer was let go"
+	[ "$(cat "$d/ff")" = data ] || fail "$fs FIFO: the writer's data is lost"
+	wait $w
+	rm -f "$d/ff"
+	ok "$fs: a FIFO with a blocked writer is refused without being opened"
 }
 
 # fallocate -l 100M, then a job that fails at 150M: the 100M stay.
@@ -249,7 +417,12 @@ readonly_and_fifo() {
 
 on_fs() {
 	writer_fallocate "$@"
+	before_lease "$@"
+	[ "$1" != tmpfs ] && undo_and_opener "$@"
 	[ "$1" = tmpfs ] && writer_populate "$@"
+	unaligned_grow "$@"
+	truncated_meanwhile "$@"
+	[ "$1" = tmpfs ] && fifo_untouched "$@"
 	preallocated "$@"
 	prealloc_eof "$@"
 	killed "$@"

@@ -579,9 +579,23 @@ static int ev_fault_window(int fd, void *p, off_t off, size_t n)
 }
 
 /*
+ * Whether @f, open at @fd, is shorter than the check saw: another process
+ * truncated it during the run.  MADV_POPULATE_READ (and mlock(2)) of the
+ * pages past the new end then fail with EFAULT (ENOMEM), and the file is
+ * skipped as one that changed during the walk; any other failure, or the
+ * same errno on a file of the same size, stays an error.
+ */
+static bool ev_cut_short(int fd, const struct ev_file *f)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && st.st_size < f->size;
+}
+
+/*
  * populate --files: brings @f into the page cache through a shared
  * read-only mapping (MADV_POPULATE_READ: a file cut short meanwhile is an
- * error, not a SIGBUS), a window at a time, so that a file larger than
+ * EFAULT, not a SIGBUS: see ev_cut_short()), a window at a time, so that a file larger than
  * the address space `ulimit -v` leaves is read too.  With --lock the file
  * is mapped whole and stays mapped, since munmap(2) would unlock it; it
  * is faulted and locked a window at a time.  evict_do() checked that the
@@ -595,7 +609,7 @@ static int ev_touch(struct ev_list *l, struct ev_file *f)
 	size_t n, max = EV_WINDOW;
 	char *map = NULL, *p;
 	off_t off;
-	int fd, err;
+	int fd, err, locked;
 
 	fd = ev_take_fd(l, f, &err);
 	if (fd < 0)
@@ -623,8 +637,20 @@ static int ev_touch(struct ev_list *l, struct ev_file *f)
 		}
 		max = n;
 		err = ev_fault_window(fd, p, off, n);
-		if (!err && lock && mlock(p, n)) {
-			err = -errno;
+		locked = !err && lock && mlock(p, n) ? -errno : 0;
+		if (locked)
+			err = locked;
+		if ((err == -EFAULT || err == -ENOMEM) && ev_cut_short(fd, f)) {
+			/* Not the file listed any more: as ev_open() would. */
+			f->skip = true;
+			ev_skip(f->path, "cut short by another process during "
+				"the run", &l->sk.changed);
+			err = 0;
+			if (!lock)
+				munmap(p, n);
+			break;
+		}
+		if (locked) {
 			tool_error(ev_cmd, "%s: mlock: %s%s", f->path,
 				   strerror(-err), err == -ENOMEM ||
 				   err == -EPERM ? " (see ulimit -l)" : "");
@@ -636,7 +662,7 @@ static int ev_touch(struct ev_list *l, struct ev_file *f)
 		if (!err)
 			err = tool_step_done();
 	}
-	if (lock && !err)
+	if (lock && !err && !f->skip)
 		f->map = map;
 	else if (map)
 		munmap(map, f->size);	/* unlocks what was locked */

@@ -184,6 +184,44 @@ while [ -e "$LIB_TMP/pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -e "$LIB_TMP/pid" ] && fail "populate --daemon: pid file left after SIGTERM"
 ok "populate --files warms the cache; --lock holds it until a signal; --daemon --pidfile"
 
+# --- A file truncated by another process while populate --files runs is
+# skipped as one that changed, and the job goes on (MADV_POPULATE_READ
+# past the new end failed the whole job with "Bad address", and with
+# --lock nothing stayed locked).  One thread, --files-from for the order:
+# the victim is cut while a 1 GiB sparse file before it is being read.
+mkdir -p "$d/cut"
+truncate -s 1G "$d/cut/holes"
+printf '%s\n%s\n' "$d/cut/holes" "$d/cut/victim" >"$LIB_TMP/list"
+for lock in "" --lock; do
+	head -c 16M /dev/urandom >"$d/cut/victim"
+	"$KTASK" evict "$d/cut" >/dev/null 2>&1
+	"$KTASK" -t 1 --json populate --files $lock --files-from "$LIB_TMP/list" \
+		>"$LIB_TMP/out" 2>"$LIB_TMP/err" &
+	pid=$!
+	i=0
+	while [ "$(cached "$d/cut/holes")" -eq 0 ] && [ $i -lt 1000 ]; do
+		sleep 0.01; i=$((i + 1))
+	done
+	truncate -s 4096 "$d/cut/victim"
+	if [ -n "$lock" ]; then
+		i=0
+		while ! grep -q '"command"' "$LIB_TMP/out" && kill -0 $pid 2>/dev/null &&
+			[ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -INT $pid 2>/dev/null
+	fi
+	wait $pid
+	rc=$?
+	if [ $rc -eq 0 ] && grep -q '"units":1,' "$LIB_TMP/out" &&
+		grep -q "cut/victim: skipped: cut short" "$LIB_TMP/err" &&
+		grep -q "1 changed during the walk" "$LIB_TMP/err"; then
+		ok "populate --files $lock: a file truncated during the run is skipped, the job goes on"
+	else
+		fail "populate --files $lock, a file truncated meanwhile: exit $rc: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
+	fi
+done
+"$KTASK" evict "$d/cut" >/dev/null 2>&1
+rm -rf "$d/cut"
+
 # --- As another user: every unreadable directory and file is named, one
 # line each, and nothing is evicted.
 if command -v setpriv >/dev/null; then

@@ -50,6 +50,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,7 +83,7 @@ struct ev_file {
 /* A directory of the walk, kept open: its files are opened relative to it. */
 struct ev_dir {
 	int fd;
-	dev_t dev;
+	unsigned long long mnt;	/* its mount: see ev_mount() */
 	bool ino_ok;		/* readdir's d_ino is the inode (not overlayfs) */
 };
 
@@ -90,7 +91,7 @@ struct ev_dir {
 struct ev_skipped {
 	atomic_size_t vanished;	/* gone between the listing and the open */
 	atomic_size_t changed;	/* no longer the regular file listed */
-	size_t mounts;		/* mount points not crossed */
+	atomic_size_t mounts;	/* mount points not crossed */
 	size_t special;		/* FIFOs, sockets, devices, symlinks */
 	size_t filtered;	/* --include, --exclude */
 	size_t links;		/* hard links to a file listed already */
@@ -158,8 +159,9 @@ static void ev_free(struct ev_list *l)
 	free(l->dirs);
 }
 
-/* Keeps @fd, an open directory, for the files in it; its index or -1. */
-static int ev_keep_dir(struct ev_list *l, int fd, const struct stat *st)
+/* Keeps @fd, an open directory on mount @mnt, for the files in it; its
+ * index or -1. */
+static int ev_keep_dir(struct ev_list *l, int fd, unsigned long long mnt)
 {
 	struct statfs sf;
 	struct ev_dir *d;
@@ -175,7 +177,7 @@ static int ev_keep_dir(struct ev_list *l, int fd, const struct stat *st)
 	}
 	d = &l->dirs[l->nr_dirs];
 	d->fd = fd;
-	d->dev = st->st_dev;
+	d->mnt = mnt;
 	d->ino_ok = fstatfs(fd, &sf) || sf.f_type != OVERLAYFS_MAGIC;
 	return (int)l->nr_dirs++;
 }
@@ -189,6 +191,33 @@ static unsigned long long ev_mount(int fd, const struct stat *st)
 	    (sx.stx_mask & STATX_MNT_ID))
 		return sx.stx_mnt_id;
 	return st->st_dev;
+}
+
+/*
+ * fstat() of @fd that also gives its mount (as ev_mount()) in the same
+ * statx(2) call: the check does it for every file, and a second call per
+ * file would cost what evict gained over vmtouch.  Fills what the walk
+ * uses: mode, inode, device, size, links.
+ */
+static int ev_fstat(int fd, struct stat *st, unsigned long long *mnt)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_MNT_ID,
+		  &sx)) {
+		if (errno != ENOSYS || fstat(fd, st))
+			return -1;
+		*mnt = st->st_dev;
+		return 0;
+	}
+	memset(st, 0, sizeof(*st));
+	st->st_mode = sx.stx_mode;
+	st->st_ino = sx.stx_ino;
+	st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	st->st_size = sx.stx_size;
+	st->st_nlink = sx.stx_nlink;
+	*mnt = sx.stx_mask & STATX_MNT_ID ? sx.stx_mnt_id : st->st_dev;
+	return 0;
 }
 
 /* Warns about one file skipped; the summary counts them. */
@@ -251,9 +280,8 @@ static int ev_walk_sub(struct ev_list *l, int dfd, const char *child,
 	if (ev_mount(fd, &st) != mnt) {
 		if (l->cross)
 			return ev_walk(l, fd, child, ev_mount(fd, &st));
-		tool_note(ev_cmd, "%s: skipped: a mount point (--cross-mounts "
-			  "crosses it)", child);
-		l->sk.mounts++;
+		ev_skip(child, "a mount point (--cross-mounts crosses it)",
+			&l->sk.mounts);
 		close(fd);
 		return 0;
 	}
@@ -280,7 +308,7 @@ static int ev_walk(struct ev_list *l, int dfd, const char *path,
 	int dir, type, err = 0;
 	DIR *d;
 
-	if (fstat(dfd, &st) || (dir = ev_keep_dir(l, dfd, &st)) < 0) {
+	if ((dir = ev_keep_dir(l, dfd, mnt)) < 0) {
 		close(dfd);
 		return -ENOMEM;
 	}
@@ -377,13 +405,18 @@ static struct ev_file *ev_iter(struct ev_file *f, size_t n)
 
 /*
  * Opens @f without following anything the walk did not: relative to its
- * directory, O_NOFOLLOW.  Return: the descriptor; -ESTALE when it is no
- * longer the regular file listed; or another negative errno.
+ * directory, O_NOFOLLOW.  A file on another mount than its directory is
+ * a mount point (a file bind mount): the listing gave the inode under it,
+ * so it is not compared; without --cross-mounts the file is not taken.
+ * Return: the descriptor; -ESTALE when it is no longer the regular file
+ * listed; -EXDEV for a mount point not crossed; or another negative errno.
  */
 static int ev_open(const struct ev_list *l, struct ev_file *f,
 		   struct stat *st)
 {
 	const struct ev_dir *d = f->dir >= 0 ? &l->dirs[f->dir] : NULL;
+	unsigned long long mnt;
+	bool mount = false;
 	int fd, err;
 
 	if (d)
@@ -393,14 +426,21 @@ static int ev_open(const struct ev_list *l, struct ev_file *f,
 			  O_CLOEXEC);
 	if (fd < 0)
 		return errno == ELOOP ? -ESTALE : -errno;
-	if (fstat(fd, st)) {
+	if (ev_fstat(fd, st, &mnt)) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
+	mount = d && mnt != d->mnt;
+	if (mount && !l->cross) {
+		close(fd);
+		return -EXDEV;
+	}
+	/* Across a mount only what the check saw (f->dev set) is known. */
 	if (!S_ISREG(st->st_mode) ||
-	    (f->ino && (!d || d->ino_ok) && st->st_ino != f->ino) ||
-	    (d && !l->cross && st->st_dev != d->dev)) {
+	    (f->ino && (!d || d->ino_ok) && (!mount || f->dev) &&
+	     st->st_ino != f->ino) ||
+	    (mount && f->dev && st->st_dev != f->dev)) {
 		close(fd);
 		return -ESTALE;
 	}
@@ -418,6 +458,11 @@ static int ev_open_failed(struct ev_list *l, struct ev_file *f, int err)
 	if (err == -ESTALE) {
 		ev_skip(f->path, "replaced by something else than the "
 			"regular file listed", &l->sk.changed);
+		return 0;
+	}
+	if (err == -EXDEV) {
+		ev_skip(f->path, "a mount point (--cross-mounts crosses it)",
+			&l->sk.mounts);
 		return 0;
 	}
 	tool_error(ev_cmd, "%s: %s", f->path, strerror(-err));
@@ -444,7 +489,7 @@ static int ev_take_fd(struct ev_list *l, struct ev_file *f, int *ret)
 	if (fd >= 0)
 		return fd;
 	fd = ev_open(l, f, &st);
-	if (fd == -ENOENT || fd == -ESTALE)
+	if (fd == -ENOENT || fd == -ESTALE || fd == -EXDEV)
 		*ret = ev_open_failed(l, f, fd);
 	else if (fd < 0)
 		*ret = fd;
@@ -1079,6 +1124,7 @@ static void ev_list_files(struct ev_list *l, const struct tool_opts *o,
 static void ev_summary(struct ev_list *l)
 {
 	size_t v = atomic_load(&l->sk.vanished), c = atomic_load(&l->sk.changed);
+	size_t m = atomic_load(&l->sk.mounts);
 	char line[256];
 	int n = 0;
 
@@ -1092,10 +1138,9 @@ static void ev_summary(struct ev_list *l)
 	if (c)
 		n += snprintf(line + n, sizeof(line) - n, ", %zu changed "
 			      "during the walk", c);
-	if (l->sk.mounts)
+	if (m)
 		n += snprintf(line + n, sizeof(line) - n, ", %zu mount %s not "
-			      "crossed", l->sk.mounts,
-			      tool_plural(l->sk.mounts, "point", "points"));
+			      "crossed", m, tool_plural(m, "point", "points"));
 	if (l->sk.filtered)
 		n += snprintf(line + n, sizeof(line) - n, ", %zu left out by "
 			      "--include/--exclude", l->sk.filtered);

@@ -246,18 +246,32 @@ if command -v setpriv >/dev/null; then
 	ok "evict: unreadable directories and files are all named; nothing evicted"
 fi
 
-# --- A mount point: not crossed unless asked.
+# --- Mount points: a tmpfs on a directory and a file bind mount (of a
+# file outside the tree, same filesystem): not crossed unless asked.  The
+# file bind mount was said to be "replaced by something else" (its inode
+# is not the one under it) and never crossed, even with --cross-mounts.
 mount_tmpfs "$d/tree/mnt" 16m || fail "cannot mount a tmpfs"
 head -c 4096 /dev/urandom >"$d/tree/mnt/m"
+: >"$d/tree/bindf"
+mount --bind "$d/outside/data" "$d/tree/bindf" && LIB_MOUNTS="$d/tree/bindf $LIB_MOUNTS" ||
+	fail "cannot bind-mount a file"
+cat "$d/outside/data" >/dev/null
 evict_ok "mount point" --json evict "$d/tree"
 grep -q '"units":3,' "$LIB_TMP/out" || fail "mount point crossed: $(cat "$LIB_TMP/out")"
-grep -q "1 mount point not crossed" "$LIB_TMP/err" || fail "mount point: $(cat "$LIB_TMP/err")"
+grep -q "2 mount points not crossed" "$LIB_TMP/err" && ! grep -q "changed" "$LIB_TMP/err" &&
+	grep -q "tree/bindf: skipped: a mount point" "$LIB_TMP/err" ||
+	fail "mount point: $(cat "$LIB_TMP/err")"
+[ "$(cached "$d/outside/data")" -gt 0 ] || fail "evict crossed the file bind mount"
 evict_ok "-x" -x --json evict "$d/tree"
 grep -q '"units":3,' "$LIB_TMP/out" || fail "-x: $(cat "$LIB_TMP/out")"
 evict_ok "--cross-mounts" --json evict --cross-mounts "$d/tree"
-grep -q '"units":4,' "$LIB_TMP/out" || fail "--cross-mounts: $(cat "$LIB_TMP/out")"
+grep -q '"units":5,' "$LIB_TMP/out" && ! grep -q "changed" "$LIB_TMP/err" ||
+	fail "--cross-mounts: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
+[ "$(cached "$d/outside/data")" -eq 0 ] || fail "--cross-mounts: the file bind mount was not evicted"
+umount "$d/tree/bindf" && LIB_MOUNTS=$(echo "$LIB_MOUNTS" | sed "s|$d/tree/bindf||")
+rm -f "$d/tree/bindf"
 umount "$d/tree/mnt" && LIB_MOUNTS=$(echo "$LIB_MOUNTS" | sed "s|$d/tree/mnt||")
-ok "evict: a mount point is crossed only with --cross-mounts"
+ok "evict: mount points (a directory, a file bind mount) are crossed only with --cross-mounts"
 
 # --- A second process swaps entries for links and FIFOs, and deletes and
 # recreates files, while evict (or residency) walks: every run ends, with

@@ -52,6 +52,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -936,23 +937,35 @@ static int ev_lock_room(const struct ev_list *l)
 	return -1;
 }
 
-/* populate --daemon: where the child says it is ready, or -1. */
+/*
+ * populate --daemon: where the child says it is ready (its exit status, a
+ * byte), or -1; and the parent's pid, to tell that it is gone.
+ */
 static int ev_ready_fd = -1;
+static pid_t ev_parent;
 
-static void ev_ready(char status)
+/* Says @status to the waiting parent.  Return: 0, or -1 if it is gone. */
+static int ev_ready(char status)
 {
+	int ret = 0;
+
 	if (ev_ready_fd < 0)
-		return;
-	if (write(ev_ready_fd, &status, 1) < 0)
-		status = 1;
+		return 0;
+	/* SIGPIPE is ignored in the child: a parent gone is EPIPE here. */
+	if (write(ev_ready_fd, &status, 1) != 1)
+		ret = -1;
 	close(ev_ready_fd);
 	ev_ready_fd = -1;
+	return ret;
 }
 
 /*
- * populate --files --lock: reports, then keeps the files locked until
- * SIGINT or SIGTERM.  A daemon writes its pid file first and then tells
- * the parent it is ready.
+ * populate --files --lock: writes the pid file, reports, then keeps the
+ * files locked until SIGINT or SIGTERM.  Everything that can fail comes
+ * before the report, so that a run prints one result: success or an error
+ * (with --json, one object).  A daemon reports only while its parent still
+ * waits for it (a parent gone is a setup interrupted: it removes its pid
+ * file and exits 1 rather than stay unseen), and then tells the parent.
  */
 static int ev_hold(const struct tool_opts *o, struct tool_result *r)
 {
@@ -960,9 +973,6 @@ static int ev_hold(const struct tool_opts *o, struct tool_result *r)
 	char line[32];
 	int fd, n;
 
-	tool_report(o, r);
-	r->reported = true;
-	fflush(stdout);
 	if (o->pidfile) {
 		fd = open(o->pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 			  O_CLOEXEC, 0644);
@@ -970,13 +980,35 @@ static int ev_hold(const struct tool_opts *o, struct tool_result *r)
 		if (fd < 0 || write(fd, line, n) != n) {
 			tool_error("populate", "%s: %s", o->pidfile,
 				   strerror(errno));
-			if (fd >= 0)
+			if (fd >= 0) {
 				close(fd);
+				unlink(o->pidfile);
+			}
 			return -EIO;
 		}
 		close(fd);
 	}
+	if (tool_stop_signal() || (o->daemon && getppid() != ev_parent)) {
+		if (!tool_stop_signal())
+			tool_error("populate", "the command that started the "
+				   "daemon is gone; not staying");
+		if (o->pidfile)
+			unlink(o->pidfile);
+		return -EINTR;
+	}
+	tool_report(o, r);
+	r->reported = true;
+	fflush(stdout);
 	if (o->daemon) {
+		if (ev_ready(0)) {
+			/* Killed between the check and now: reported, but
+			 * no one waits for the daemon. */
+			tool_error("populate", "the command that started the "
+				   "daemon is gone; not staying");
+			if (o->pidfile)
+				unlink(o->pidfile);
+			return -EPIPE;
+		}
 		fd = open("/dev/null", O_RDWR);
 		if (fd >= 0) {
 			dup2(fd, 0);
@@ -984,13 +1016,61 @@ static int ev_hold(const struct tool_opts *o, struct tool_result *r)
 			dup2(fd, 2);
 			close(fd);
 		}
-		ev_ready(0);
 	}
 	while (!tool_stop_signal())
 		nanosleep(&tick, NULL);
 	if (o->pidfile)
 		unlink(o->pidfile);
 	return 0;
+}
+
+/* The parent of a daemon: the child it waits for, and a signal it passed. */
+static pid_t ev_child;
+static volatile sig_atomic_t ev_passed;
+
+static void ev_pass_signal(int sig)
+{
+	ev_passed = sig;
+	kill(ev_child, sig);
+}
+
+/*
+ * The parent of a daemon waits for the child's status and exits with it.
+ * SIGINT and SIGTERM (Ctrl-C while the files are read) are passed to the
+ * child, which is in a session of its own and would not get them: it
+ * stops, removes its pid file and exits, and the parent exits with its
+ * status, or 128 + the signal: no daemon outlives a setup the user
+ * interrupted.  (Before, the parent died, and the child reported success
+ * and then died of SIGPIPE, its pid file left behind.)
+ */
+static void __attribute__((noreturn)) ev_wait_child(int fd)
+{
+	struct sigaction sa = { .sa_handler = ev_pass_signal };
+	char status = 1;
+	sigset_t set;
+	ssize_t n;
+	int ws;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);	/* no SA_RESTART: read() returns */
+	sigaction(SIGTERM, &sa, NULL);
+	while ((n = read(fd, &status, 1)) < 0 && errno == EINTR)
+		;
+	/* The daemon is set up: a signal from now on is the parent's. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* A failure is printed by the child after it says so: wait for it. */
+	if (n != 1 || status || ev_passed) {
+		while (waitpid(ev_child, &ws, 0) < 0 && errno == EINTR)
+			;
+		status = WIFEXITED(ws) ? WEXITSTATUS(ws) :
+			 WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : 1;
+		if (ev_passed && !status)
+			status = 128 + ev_passed;
+	}
+	_exit((unsigned char)status);
 }
 
 /*
@@ -1001,22 +1081,22 @@ static int ev_hold(const struct tool_opts *o, struct tool_result *r)
 static int ev_daemonize(void)
 {
 	int p[2];
-	char status = 1;
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC))
 		return -errno;
+	ev_parent = getpid();
 	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid) {
 		close(p[1]);
-		if (read(p[0], &status, 1) != 1)
-			status = 1;
-		_exit(status);
+		ev_child = pid;
+		ev_wait_child(p[0]);
 	}
 	close(p[0]);
 	ev_ready_fd = p[1];
+	signal(SIGPIPE, SIG_IGN);
 	setsid();
 	return 0;
 }
@@ -1051,9 +1131,12 @@ int populate_files(struct tool_opts *o, int argc, char **argv)
 			   "stays in the page cache%s",
 			   tool_stop_signal() == SIGINT ? "SIGINT" : "SIGTERM",
 			   o->lock ? ", unlocked" : "");
-	ev_ready(ret ? 1 : 0);
+	ev_ready(ret ? tool_exit_code(ret) : 0);
 	if (!ret && !r.reported)
 		tool_report(o, &r);
+	/* Reported, then failed: the report stays the one JSON object. */
+	if (ret && r.reported)
+		o->json = false;
 	return r.reported ? ret : tool_exit_code(ret);
 }
 

@@ -184,6 +184,52 @@ while [ -e "$LIB_TMP/pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -e "$LIB_TMP/pid" ] && fail "populate --daemon: pid file left after SIGTERM"
 ok "populate --files warms the cache; --lock holds it until a signal; --daemon --pidfile"
 
+# --- populate --lock --daemon interrupted during its setup (SIGTERM, or
+# Ctrl-C, to the command the user started, while the files are read):
+# the daemon must not survive, nor its pid file, nor a success line.
+# Before, the command died, and the child (in its own session) went on,
+# printed success and died of SIGPIPE, its pid file left behind.
+mkdir -p "$d/slow"
+truncate -s 1G "$d/slow/holes"
+rm -f "$LIB_TMP/pid"
+KTASK_TEST_PAUSE_AFTER=1 "$KTASK" --json populate --files --lock --daemon \
+	--pidfile "$LIB_TMP/pid" "$d/slow" >"$LIB_TMP/out" 2>"$LIB_TMP/err" &
+pid=$!
+i=0
+while ! grep -q "paused after" "$LIB_TMP/err" && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+child=$(ps -o pid= --ppid $pid | tr -d ' ')
+kill -TERM $pid
+wait $pid
+rc=$?
+i=0
+while [ -n "$child" ] && kill -0 "$child" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
+	fail "populate --daemon, SIGTERM during setup: the daemon $child survived: $(cat "$LIB_TMP/out")"
+	kill -KILL "$child"
+elif [ $rc -ne 143 ] || [ -e "$LIB_TMP/pid" ] || grep -q '"what"' "$LIB_TMP/out" ||
+	[ "$(grep -c '^{' "$LIB_TMP/out")" -ne 1 ]; then
+	fail "populate --daemon, SIGTERM during setup: exit $rc, pid file $(cat "$LIB_TMP/pid" 2>/dev/null): $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
+else
+	ok "populate --daemon: SIGTERM during the setup stops the daemon too (exit 143, no pid file, one JSON error)"
+fi
+rm -f "$LIB_TMP/pid"
+# A pid file that cannot be written is an error before any report: one
+# JSON object, the error (there were two: success, then the error).
+bad=0
+for daemon in --daemon ""; do
+	"$KTASK" --json populate --files --lock $daemon --pidfile "$LIB_TMP/no/pid" \
+		"$d/tree" >"$LIB_TMP/out" 2>"$LIB_TMP/err"
+	rc=$?
+	[ $rc -eq 1 ] && [ "$(grep -c '^{' "$LIB_TMP/out")" -eq 1 ] &&
+		grep -q '"error":.*no/pid' "$LIB_TMP/out" || {
+		bad=1
+		fail "populate --lock $daemon, pid file not writable: exit $rc: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
+	}
+done
+[ $bad -eq 0 ] && ok "populate --lock [--daemon]: a pid file that cannot be written is one JSON error"
+"$KTASK" evict "$d/slow" >/dev/null 2>&1
+rm -rf "$d/slow"
+
 # --- A file truncated by another process while populate --files runs is
 # skipped as one that changed, and the job goes on (MADV_POPULATE_READ
 # past the new end failed the whole job with "Bad address", and with

@@ -62,6 +62,7 @@
 static const char *ev_cmd = "evict";
 
 #define EVICT_MIN_CHUNK 4	/* files */
+#define EV_NAMED 3		/* unreadable files named in the summary */
 
 #define EV_OPEN (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
 #define OVERLAYFS_MAGIC 0x794c7630
@@ -112,7 +113,51 @@ struct ev_list {
 			 * 't': populate --files */
 	bool failed;		/* something unreadable was named */
 	struct ev_skipped sk;
+	atomic_size_t unreadable;	/* named by ev_unreadable() */
+	char named[EV_NAMED][400];	/* the first of them, for the summary */
 };
+
+/*
+ * Names something that cannot be read: a file, a directory, an argument.
+ * Each is one line on stderr; ev_unreadable_summary() then counts them in
+ * one error.  With --json only that summary is an error (the JSON error
+ * object is the first error): it carries the count and the first names,
+ * where before the object named the first file alone.
+ */
+static void ev_unreadable(struct ev_list *l, const char *path,
+			  const char *why)
+{
+	size_t i = atomic_fetch_add(&l->unreadable, 1);
+
+	if (i < EV_NAMED)
+		snprintf(l->named[i], sizeof(l->named[i]), "%s: %s", path,
+			 why);
+	if (l->o->json)
+		tool_note(ev_cmd, "%s: %s", path, why);
+	else
+		tool_error(ev_cmd, "%s: %s", path, why);
+}
+
+/* One error for all that cannot be read, the first few named. */
+static void ev_unreadable_summary(const struct ev_list *l)
+{
+	size_t n = atomic_load(&l->unreadable), i;
+	char names[3 * 420], *p = names;
+
+	/* Said already, one a line; --json needs the one error. */
+	if (!n || (n == 1 && !l->o->json))
+		return;
+	for (i = 0; i < n && i < EV_NAMED; i++)
+		p += snprintf(p, names + sizeof(names) - p, "%s%s",
+			      i ? ", " : "", l->named[i]);
+	if (n > EV_NAMED)
+		snprintf(p, names + sizeof(names) - p, " and %zu more",
+			 n - EV_NAMED);
+	tool_error(ev_cmd, "%zu %s cannot be read (%s); nothing %s", n,
+		   tool_plural(n, "file or directory", "files or directories"),
+		   names, l->mode == 'r' ? "counted" : l->mode == 't' ?
+		   "read" : "evicted");
+}
 
 static struct ev_file *ev_add(struct ev_list *l, const char *path, int dir,
 			      ino_t ino, size_t name)
@@ -267,7 +312,7 @@ static int ev_walk_sub(struct ev_list *l, int dfd, const char *child,
 			ev_skip(child, "no longer a directory",
 				&l->sk.changed);
 		else {
-			tool_error(ev_cmd, "%s: %s", child, strerror(errno));
+			ev_unreadable(l, child, strerror(errno));
 			l->failed = true;
 		}
 		return 0;
@@ -315,7 +360,7 @@ static int ev_walk(struct ev_list *l, int dfd, const char *path,
 	}
 	d = fdopendir(dup(dfd));
 	if (!d) {
-		tool_error(ev_cmd, "%s: %s", path, strerror(errno));
+		ev_unreadable(l, path, strerror(errno));
 		l->failed = true;
 		return 0;
 	}
@@ -356,7 +401,7 @@ static int ev_walk(struct ev_list *l, int dfd, const char *path,
 		free(child);
 	}
 	if (!err && errno) {
-		tool_error(ev_cmd, "%s: %s", path, strerror(errno));
+		ev_unreadable(l, path, strerror(errno));
 		l->failed = true;
 	}
 	closedir(d);
@@ -373,7 +418,7 @@ static int ev_add_arg(struct ev_list *l, const char *path)
 	/* The argument itself may be a symbolic link: the user named it. */
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
-		tool_error(ev_cmd, "%s: %s", path, strerror(errno));
+		ev_unreadable(l, path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -383,8 +428,7 @@ static int ev_add_arg(struct ev_list *l, const char *path)
 		return err || l->failed ? -1 : 0;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		tool_error(ev_cmd, "%s: not a regular file or directory",
-			   path);
+		ev_unreadable(l, path, "not a regular file or directory");
 		close(fd);
 		return -1;
 	}
@@ -466,7 +510,7 @@ static int ev_open_failed(struct ev_list *l, struct ev_file *f, int err)
 			&l->sk.mounts);
 		return 0;
 	}
-	tool_error(ev_cmd, "%s: %s", f->path, strerror(-err));
+	ev_unreadable(l, f->path, strerror(-err));
 	return 1;
 }
 
@@ -844,10 +888,6 @@ static int ev_check(const struct tool_opts *o, struct ev_list *l)
 	ktask_run(l->head, l->nr, &ctl);
 	l->bytes = atomic_load(&c.bytes);
 	n = atomic_load(&c.denied);
-	if (n > 1)
-		tool_error(ev_cmd, "%zu files cannot be read; nothing "
-			   "%s", n, l->mode == 'r' ? "counted" :
-			   l->mode == 't' ? "read" : "evicted");
 	return n ? -1 : 0;
 }
 
@@ -1150,7 +1190,7 @@ static int ev_files_from(struct ev_list *l, const char *file)
 	int err = 0;
 
 	if (!f) {
-		tool_error(ev_cmd, "%s: %s", file, strerror(errno));
+		ev_unreadable(l, file, strerror(errno));
 		return -1;
 	}
 	while ((n = getline(&line, &cap, f)) > 0) {
@@ -1272,6 +1312,7 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	/* Even after a failure, so that every unreadable file is named. */
 	if (l.nr)
 		err |= ev_check(o, &l);
+	ev_unreadable_summary(&l);
 	if (!err)
 		err = ev_dedup(&l);
 	if (!err && l.mode == 't' && o->lock)

@@ -273,23 +273,38 @@ rm -rf "$d/cut"
 if command -v setpriv >/dev/null; then
 	chmod 755 "$LIB_TMP" "$d"
 	mkdir -p "$d/perm/d1" "$d/perm/d2" "$d/perm/ok"
-	for f in d1/x d2/y ok/a ok/secret; do head -c 8192 /dev/urandom >"$d/perm/$f"; done
+	for f in d1/x d2/y ok/a ok/secret ok/s2 ok/s3; do head -c 8192 /dev/urandom >"$d/perm/$f"; done
 	chmod 755 "$d/perm" "$d/perm/ok"
 	chmod 644 "$d/perm/ok/a"
 	chmod 700 "$d/perm/d1" "$d/perm/d2"
-	chmod 600 "$d/perm/ok/secret"
+	chmod 600 "$d/perm/ok/secret" "$d/perm/ok/s2" "$d/perm/ok/s3"
 	cat "$d/perm/ok/a" >/dev/null
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$KTASK" evict "$d/perm" >/dev/null 2>"$LIB_TMP/err"
 	rc=$?
 	[ $rc -eq 1 ] || fail "unreadable: exit $rc"
-	for n in perm/d1 perm/d2 perm/ok/secret; do
+	for n in perm/d1 perm/d2 perm/ok/secret perm/ok/s2 perm/ok/s3; do
 		grep -q "$n: Permission denied" "$LIB_TMP/err" ||
 			fail "unreadable: $n not named: $(cat "$LIB_TMP/err")"
 	done
 	[ "$(cached "$d/perm/ok/a")" -eq 2 ] || fail "unreadable: ok/a was evicted"
+	# --json: the one error object counts them all and names the first
+	# three (it named one file, the count was on stderr only).
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$KTASK" --json evict "$d/perm" >"$LIB_TMP/out" 2>"$LIB_TMP/err"
+	rc=$?
+	python3 -c 'import json, sys
+text = open(sys.argv[1]).read()
+d = json.loads(text)
+assert text.count("{") == 1 and d["exit_code"] == 1, d
+e = d["error"]
+assert e.startswith("5 files or directories cannot be read (") and \
+	e.count("Permission denied") == 3 and "and 2 more); nothing evicted" in e, e' \
+		"$LIB_TMP/out" || fail "unreadable, --json: exit $rc: $(cat "$LIB_TMP/out")"
+	[ "$(grep -c "Permission denied" "$LIB_TMP/err")" -ge 5 ] ||
+		fail "unreadable, --json: not all named on stderr: $(cat "$LIB_TMP/err")"
 	rm -rf "$d/perm"
-	ok "evict: unreadable directories and files are all named; nothing evicted"
+	ok "evict: unreadable directories and files are all named; nothing evicted; --json counts them in its error"
 fi
 
 # --- Mount points: a tmpfs on a directory and a file bind mount (of a

@@ -20,9 +20,11 @@
  * All or nothing for permissions: every argument is found and every
  * file is opened for reading (in parallel, with ktask) before any file is
  * evicted.  Each unreadable file or directory is named, and then nothing
- * is evicted.  The descriptors are kept for the eviction when the process
- * may hold them all (the soft RLIMIT_NOFILE is raised to the hard one),
- * else each file is opened again.
+ * is evicted.  The soft RLIMIT_NOFILE is raised to the hard one before
+ * the walk; the descriptors of directories, and then of files, are kept
+ * while they fit, and what does not is opened again when needed (a
+ * directory from its parent, checked: see ev_dir_reopen()), so that no
+ * number of directories or files is too many.
  *
  * Walks that cannot be redirected: a directory is read through a
  * descriptor, and every entry is opened relative to it (openat) with
@@ -82,9 +84,19 @@ struct ev_file {
 	char path[];
 };
 
-/* A directory of the walk, kept open: its files are opened relative to it. */
+/*
+ * A directory of the walk: its files are opened relative to it.  Its
+ * descriptor is kept while the budget of descriptors lasts (fd >= 0);
+ * beyond it the directory is opened again when needed, from its parent,
+ * by name, O_NOFOLLOW, and must be on the mount and have the device and
+ * inode the walk saw (ev_dir_reopen()).
+ */
 struct ev_dir {
-	int fd;
+	int fd;			/* kept open, or -1 */
+	int parent;		/* its index in ev_list.dirs, -1: an argument */
+	char *name;		/* in the parent; an argument: its path */
+	dev_t dev;
+	ino_t ino;
 	unsigned long long mnt;	/* its mount: see ev_mount() */
 	bool ino_ok;		/* readdir's d_ino is the inode (not overlayfs) */
 };
@@ -107,6 +119,8 @@ struct ev_list {
 	size_t bytes;
 	struct ev_dir *dirs;
 	size_t nr_dirs, cap_dirs;
+	size_t budget;		/* descriptors the walk may still keep */
+	size_t arg_fds;		/* of them, kept for file arguments */
 	bool cross;		/* --cross-mounts */
 	const struct tool_opts *o;	/* the filters */
 	int mode;		/* 0: evict, 'n': --dry-run, 'r': residency,
@@ -200,14 +214,21 @@ static void ev_free(struct ev_list *l)
 			munmap(f->map, f->size);
 		free(f);
 	}
-	for (i = 0; i < l->nr_dirs; i++)
-		close(l->dirs[i].fd);
+	for (i = 0; i < l->nr_dirs; i++) {
+		if (l->dirs[i].fd >= 0)
+			close(l->dirs[i].fd);
+		free(l->dirs[i].name);
+	}
 	free(l->dirs);
 }
 
-/* Keeps @fd, an open directory on mount @mnt, for the files in it; its
- * index or -1. */
-static int ev_keep_dir(struct ev_list *l, int fd, unsigned long long mnt)
+/*
+ * Lists @fd, an open directory on mount @mnt, @name in directory @parent,
+ * for the files in it; keeps the descriptor while the budget lasts (the
+ * caller closes it after the walk otherwise).  Return: its index, or -1.
+ */
+static int ev_keep_dir(struct ev_list *l, int fd, const struct stat *st,
+		       unsigned long long mnt, int parent, const char *name)
 {
 	struct statfs sf;
 	struct ev_dir *d;
@@ -222,7 +243,14 @@ static int ev_keep_dir(struct ev_list *l, int fd, unsigned long long mnt)
 		l->cap_dirs = cap;
 	}
 	d = &l->dirs[l->nr_dirs];
-	d->fd = fd;
+	d->name = strdup(name);
+	if (!d->name)
+		return -1;
+	d->fd = l->budget ? fd : -1;
+	l->budget -= !!l->budget;
+	d->parent = parent;
+	d->dev = st->st_dev;
+	d->ino = st->st_ino;
 	d->mnt = mnt;
 	d->ino_ok = fstatfs(fd, &sf) || sf.f_type != OVERLAYFS_MAGIC;
 	return (int)l->nr_dirs++;
@@ -274,7 +302,7 @@ static void ev_skip(const char *path, const char *why, atomic_size_t *count)
 }
 
 static int ev_walk(struct ev_list *l, int dfd, const char *path,
-		   unsigned long long mnt);
+		   unsigned long long mnt, int parent, const char *name);
 
 /* Whether the walk takes @name: --exclude (files, directories), then
  * --include (files only). */
@@ -300,7 +328,7 @@ static bool ev_wanted(const struct ev_list *l, const char *name, bool dir)
  */
 static int ev_walk_sub(struct ev_list *l, int dfd, const char *child,
 		       const char *name, ino_t ino, bool ino_ok,
-		       unsigned long long mnt)
+		       unsigned long long mnt, int parent)
 {
 	struct stat st;
 	int fd = openat(dfd, name, EV_OPEN | O_DIRECTORY);
@@ -325,7 +353,8 @@ static int ev_walk_sub(struct ev_list *l, int dfd, const char *child,
 	/* A mount point: the listing gave the inode under the mount. */
 	if (ev_mount(fd, &st) != mnt) {
 		if (l->cross)
-			return ev_walk(l, fd, child, ev_mount(fd, &st));
+			return ev_walk(l, fd, child, ev_mount(fd, &st),
+				       parent, name);
 		ev_skip(child, "a mount point (--cross-mounts crosses it)",
 			&l->sk.mounts);
 		close(fd);
@@ -336,25 +365,38 @@ static int ev_walk_sub(struct ev_list *l, int dfd, const char *child,
 		close(fd);
 		return 0;
 	}
-	return ev_walk(l, fd, child, mnt);
+	return ev_walk(l, fd, child, mnt, parent, name);
 }
+
+/* A subdirectory listed, walked once its directory has been read. */
+struct ev_sub {
+	char *name;
+	ino_t ino;
+};
 
 /*
  * Adds every regular file under the directory open at @dfd (which this
- * takes over), without following symbolic links.  The entry's type says
- * what it is; its inode number is checked when the file is opened.  Every
- * unreadable directory is named; the walk goes on, and nothing is evicted.
+ * takes over), @name in directory @parent, without following symbolic
+ * links.  The entry's type says what it is; its inode number is checked
+ * when the file is opened.  The directory is read to its end before its
+ * subdirectories are walked: its files are listed together (a thread
+ * that opens a directory again does it once for them) and a level of the
+ * walk holds one descriptor, not two.  Every unreadable directory is
+ * named; the walk goes on, and nothing is evicted.
  */
 static int ev_walk(struct ev_list *l, int dfd, const char *path,
-		   unsigned long long mnt)
+		   unsigned long long mnt, int parent, const char *name)
 {
+	struct ev_sub *subs = NULL, *v;
+	size_t nr_subs = 0, cap_subs = 0, i;
 	struct stat st;
 	struct dirent *e;
 	char *child;
 	int dir, type, err = 0;
 	DIR *d;
 
-	if ((dir = ev_keep_dir(l, dfd, mnt)) < 0) {
+	if (fstat(dfd, &st) ||
+	    (dir = ev_keep_dir(l, dfd, &st, mnt, parent, name)) < 0) {
 		close(dfd);
 		return -ENOMEM;
 	}
@@ -362,15 +404,11 @@ static int ev_walk(struct ev_list *l, int dfd, const char *path,
 	if (!d) {
 		ev_unreadable(l, path, strerror(errno));
 		l->failed = true;
-		return 0;
+		goto out;
 	}
 	while (!err && (errno = 0, e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (asprintf(&child, "%s/%s", path, e->d_name) < 0) {
-			err = -ENOMEM;
-			break;
-		}
 		type = e->d_type;
 		if (type == DT_UNKNOWN) {
 			if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW))
@@ -382,22 +420,37 @@ static int ev_walk(struct ev_list *l, int dfd, const char *path,
 		if ((type == DT_REG || type == DT_DIR) &&
 		    !ev_wanted(l, e->d_name, type == DT_DIR)) {
 			l->sk.filtered++;
-			free(child);
 			continue;
 		}
-		if (type == DT_REG && !ev_add(l, child, dir, e->d_ino,
-					      strlen(child) -
-					      strlen(e->d_name)))
-			err = -ENOMEM;
-		else if (type == DT_REG)
-			;
-		else if (type == DT_DIR)
-			err = ev_walk_sub(l, dfd, child, e->d_name, e->d_ino,
-					  l->dirs[dir].ino_ok, mnt);
-		else if (type == DT_WHT)
-			ev_skip(child, "vanished", &l->sk.vanished);
-		else
+		if (type == DT_DIR) {
+			if (nr_subs == cap_subs) {
+				cap_subs = cap_subs ? 2 * cap_subs : 16;
+				v = realloc(subs, cap_subs * sizeof(*v));
+				if (!v) {
+					err = -ENOMEM;
+					break;
+				}
+				subs = v;
+			}
+			subs[nr_subs].ino = e->d_ino;
+			subs[nr_subs].name = strdup(e->d_name);
+			if (!subs[nr_subs++].name)
+				err = -ENOMEM;
+			continue;
+		}
+		if (type != DT_REG && type != DT_WHT) {
 			l->sk.special++;
+			continue;
+		}
+		if (asprintf(&child, "%s/%s", path, e->d_name) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		if (type == DT_WHT)
+			ev_skip(child, "vanished", &l->sk.vanished);
+		else if (!ev_add(l, child, dir, e->d_ino,
+				 strlen(child) - strlen(e->d_name)))
+			err = -ENOMEM;
 		free(child);
 	}
 	if (!err && errno) {
@@ -405,6 +458,24 @@ static int ev_walk(struct ev_list *l, int dfd, const char *path,
 		l->failed = true;
 	}
 	closedir(d);
+	for (i = 0; i < nr_subs; i++) {
+		if (!err && subs[i].name) {
+			if (asprintf(&child, "%s/%s", path, subs[i].name) < 0) {
+				err = -ENOMEM;
+			} else {
+				err = ev_walk_sub(l, dfd, child, subs[i].name,
+						  subs[i].ino,
+						  l->dirs[dir].ino_ok, mnt,
+						  dir);
+				free(child);
+			}
+		}
+		free(subs[i].name);
+	}
+	free(subs);
+out:
+	if (l->dirs[dir].fd < 0)
+		close(dfd);
 	return err;
 }
 
@@ -424,7 +495,7 @@ static int ev_add_arg(struct ev_list *l, const char *path)
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		err = ev_walk(l, fd, path, ev_mount(fd, &st));
+		err = ev_walk(l, fd, path, ev_mount(fd, &st), -1, path);
 		return err || l->failed ? -1 : 0;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -437,7 +508,14 @@ static int ev_add_arg(struct ev_list *l, const char *path)
 		close(fd);
 		return -1;
 	}
-	f->fd = fd;	/* the one the check would open */
+	/* The one the check would open, while the budget lasts. */
+	if (l->budget) {
+		f->fd = fd;
+		l->budget--;
+		l->arg_fds++;
+	} else {
+		close(fd);
+	}
 	return 0;
 }
 
@@ -446,6 +524,81 @@ static struct ev_file *ev_iter(struct ev_file *f, size_t n)
 	while (n--)
 		f = f->next;
 	return f;
+}
+
+/*
+ * Opens directory @i of the walk again, its descriptor not kept: from its
+ * parent (kept, or opened again the same way), by name, with O_NOFOLLOW |
+ * O_DIRECTORY, as the walk opened it; an argument by its path, as the
+ * user named it.  It must be the directory the walk read: same mount,
+ * device and inode.  Return: a descriptor to close; -ESTALE when it is
+ * not; or another negative errno (-ENOENT: it vanished).
+ */
+static int ev_dir_reopen(const struct ev_list *l, int i)
+{
+	const struct ev_dir *d = &l->dirs[i];
+	unsigned long long mnt;
+	struct stat st;
+	int pfd, fd, err;
+
+	if (d->parent < 0) {
+		fd = open(d->name, O_RDONLY | O_DIRECTORY | O_NONBLOCK |
+			  O_NOCTTY | O_CLOEXEC);
+	} else {
+		pfd = l->dirs[d->parent].fd;
+		if (pfd < 0 && (pfd = ev_dir_reopen(l, d->parent)) < 0)
+			return pfd;
+		fd = openat(pfd, d->name, EV_OPEN | O_DIRECTORY);
+		err = errno;
+		if (l->dirs[d->parent].fd < 0)
+			close(pfd);
+		errno = err;
+	}
+	if (fd < 0)
+		return errno == ELOOP || errno == ENOTDIR ? -ESTALE : -errno;
+	if (ev_fstat(fd, &st, &mnt)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_dev != d->dev || mnt != d->mnt ||
+	    (d->ino_ok && st.st_ino != d->ino)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/*
+ * The directory a thread opened again last, for the next files: a
+ * directory's files are listed together, and a chunk takes them in order.
+ * ev_dir_drop() closes it at the end of each chunk.
+ */
+static __thread int ev_dc_dir = -1, ev_dc_fd = -1;
+
+static void ev_dir_drop(void)
+{
+	if (ev_dc_fd >= 0)
+		close(ev_dc_fd);
+	ev_dc_dir = ev_dc_fd = -1;
+}
+
+/* The descriptor of directory @i: kept, or opened again (not to close). */
+static int ev_dir_fd(const struct ev_list *l, int i)
+{
+	int fd;
+
+	if (l->dirs[i].fd >= 0)
+		return l->dirs[i].fd;
+	if (ev_dc_dir == i)
+		return ev_dc_fd;
+	ev_dir_drop();
+	fd = ev_dir_reopen(l, i);
+	if (fd >= 0) {
+		ev_dc_dir = i;
+		ev_dc_fd = fd;
+	}
+	return fd;
 }
 
 /*
@@ -464,9 +617,12 @@ static int ev_open(const struct ev_list *l, struct ev_file *f,
 	bool mount = false;
 	int fd, err;
 
-	if (d)
-		fd = openat(d->fd, f->path + f->name, EV_OPEN);
-	else
+	if (d) {
+		fd = ev_dir_fd(l, f->dir);
+		if (fd < 0)
+			return fd;	/* its directory vanished, changed */
+		fd = openat(fd, f->path + f->name, EV_OPEN);
+	} else
 		fd = open(f->path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
 			  O_CLOEXEC);
 	if (fd < 0)
@@ -774,10 +930,12 @@ static int ev_chunk(struct ev_file *start, struct ev_file *end,
 			if (err != -ECANCELED && err != -EINTR) /* said */
 				tool_error(ev_cmd, "%s: %s", f->path,
 					   strerror(-err));
+			ev_dir_drop();
 			return err;
 		}
 		progress_add(1);
 	}
+	ev_dir_drop();
 	return KTASK_RETURN_SUCCESS;
 }
 
@@ -833,6 +991,7 @@ static int ev_check_chunk(struct ev_file *start, struct ev_file *end,
 		else
 			close(fd);
 	}
+	ev_dir_drop();
 	return KTASK_RETURN_SUCCESS;
 }
 
@@ -855,33 +1014,46 @@ static void ev_fds_reserve(size_t nr)
 }
 
 /*
- * Whether @nr more descriptors fit, raising the soft limit if need be;
- * if so, the table is grown for them.
+ * The descriptors a job may keep open: directories of the walk, file
+ * arguments, and the files the check opened.  Before the walk the soft
+ * RLIMIT_NOFILE is raised to the hard limit (it was raised only for the
+ * check, after a walk that kept a descriptor per directory: a tree of
+ * more directories than `ulimit -n` failed).  Kept back, beyond what is
+ * open already: a level of the walk holds one descriptor, each thread a
+ * directory it opened again and a file, ktask and stdio theirs.
  */
-static bool ev_fds_fit(size_t nr)
+static size_t ev_fds_budget(void)
 {
-	struct rlimit rl;
-	bool fit;
+	struct rlimit rl, want;
+	size_t lim, reserve, used;
+	int fd;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))
-		return false;
-	if (rl.rlim_cur < nr + 256 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	fit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= nr + 256;
-	if (fit)
-		ev_fds_reserve(nr);
-	return fit;
+		return 0;
+	want = rl;
+	want.rlim_cur = rl.rlim_max;
+	if (rl.rlim_cur < rl.rlim_max && !setrlimit(RLIMIT_NOFILE, &want))
+		rl = want;
+	lim = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX ?
+	      INT_MAX : (size_t)rl.rlim_cur;
+	reserve = lim / 2 < 256 ? lim / 2 : 256;
+	fd = open("/", O_PATH | O_CLOEXEC);
+	used = fd >= 0 ? (size_t)fd + 1 : lim;
+	if (fd >= 0)
+		close(fd);
+	return lim > reserve + used ? lim - reserve - used : 0;
 }
 
 static int ev_check(const struct tool_opts *o, struct ev_list *l)
 {
 	DEFINE_KTASK_CTL(ctl, ev_check_chunk, NULL, EVICT_MIN_CHUNK);
-	struct ev_check c = { .l = l, .keep = ev_fds_fit(l->nr) };
+	/* The arguments' descriptors are the files' already. */
+	struct ev_check c = { .l = l, .keep = l->nr - l->arg_fds <=
+						l->budget };
 	size_t n;
 
+	if (c.keep)
+		ev_fds_reserve(l->nr - l->arg_fds);
 	ctl.kc_func_arg = &c;
 	ktask_ctl_set_iter_func(&ctl, ev_iter);
 	ktask_ctl_set_max_threads(&ctl, o->serial ? 1 : o->threads);
@@ -1291,7 +1463,8 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	     struct tool_result *r)
 {
 	struct ev_list l = { .tail = &l.head, .cross = o->cross_mounts,
-			     .mode = o->evict_mode, .o = o };
+			     .mode = o->evict_mode, .o = o,
+			     .budget = ev_fds_budget() };
 	DEFINE_KTASK_CTL(ctl, ev_chunk, &l, EVICT_MIN_CHUNK);
 	double t0 = tool_now(), t1, t2;
 	struct ev_file *f;

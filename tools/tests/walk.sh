@@ -268,6 +268,53 @@ done
 "$KTASK" evict "$d/cut" >/dev/null 2>&1
 rm -rf "$d/cut"
 
+# --- More directories than `ulimit -n` (64, soft and hard): 160 of them,
+# 4 deep, a file in each.  The walk kept every directory's descriptor and
+# raised the soft limit only after it ("3253 files cannot be read" on
+# /usr/share with ulimit -n 1024); now those beyond a budget are opened
+# again from a kept ancestor.  The counts must be those of a high limit,
+# and evict and populate --files must reach every file.
+for i in $(seq 1 40); do
+	mkdir -p "$d/many/d$i/e/f/g"
+	for s in "" /e /e/f /e/f/g; do head -c 8192 /dev/urandom >"$d/many/d$i$s/x"; done
+done
+"$KTASK" populate --files "$d/many" >/dev/null 2>&1
+"$KTASK" evict "$d/many/d1" "$d/many/d2" >/dev/null 2>&1
+"$KTASK" --json residency "$d/many" >"$LIB_TMP/want" 2>/dev/null
+(ulimit -n 64 && exec "$KTASK" --json residency "$d/many") \
+	>"$LIB_TMP/out" 2>"$LIB_TMP/err"
+rc=$?
+want=$(grep -o '"units":[0-9]*,.*"resident_pages":[0-9]*' "$LIB_TMP/want" | sed 's/"seconds.*"skipped/"skipped/')
+got=$(grep -o '"units":[0-9]*,.*"resident_pages":[0-9]*' "$LIB_TMP/out" | sed 's/"seconds.*"skipped/"skipped/')
+if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ] &&
+	grep -q '"units":160,' "$LIB_TMP/out" && grep -q '"resident_pages":304[,}]' "$LIB_TMP/out"; then
+	ok "residency of 160 directories with ulimit -n 64: the counts of a high limit"
+else
+	fail "residency, 160 directories, ulimit -n 64: exit $rc: $(cat "$LIB_TMP/out" "$LIB_TMP/err"); want $(cat "$LIB_TMP/want")"
+fi
+(ulimit -n 64 && exec "$KTASK" evict "$d/many") >/dev/null 2>"$LIB_TMP/err"
+rc=$?
+n=$(fincore -n -o PAGES $(find "$d/many" -type f) | awk '{ s += $1 } END { print s }')
+[ $rc -eq 0 ] && [ "$n" -eq 0 ] ||
+	fail "evict, 160 directories, ulimit -n 64: exit $rc, $n pages left: $(cat "$LIB_TMP/err")"
+(ulimit -n 64 && exec "$KTASK" populate --files "$d/many") >/dev/null 2>"$LIB_TMP/err"
+rc=$?
+n=$(fincore -n -o PAGES $(find "$d/many" -type f) | awk '{ s += $1 } END { print s }')
+if [ $rc -eq 0 ] && [ "$n" -eq 320 ]; then
+	ok "evict and populate --files of 160 directories with ulimit -n 64"
+else
+	fail "populate --files, 160 directories, ulimit -n 64: exit $rc, $n of 320 pages: $(cat "$LIB_TMP/err")"
+fi
+# ... and more file arguments than it (--files-from): each was kept open.
+find "$d/many" -type f >"$LIB_TMP/list"
+(ulimit -n 64 && exec "$KTASK" --json residency --files-from "$LIB_TMP/list") \
+	>"$LIB_TMP/out" 2>"$LIB_TMP/err"
+rc=$?
+[ $rc -eq 0 ] && grep -q '"units":160,' "$LIB_TMP/out" ||
+	fail "residency --files-from of 160 files, ulimit -n 64: exit $rc: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
+"$KTASK" evict "$d/many" >/dev/null 2>&1
+rm -rf "$d/many"
+
 # --- As another user: every unreadable directory and file is named, one
 # line each, and nothing is evicted.
 if command -v setpriv >/dev/null; then

@@ -841,13 +841,14 @@ static bool ev_cut_short(int fd, const struct ev_file *f)
 /*
  * populate --files: brings @f into the page cache through a shared
  * read-only mapping (MADV_POPULATE_READ: a file cut short meanwhile is an
- * EFAULT, not a SIGBUS: see ev_cut_short()), a window at a time, so that a file larger than
- * the address space `ulimit -v` leaves is read too.  With --lock the file
- * is mapped whole and stays mapped, since munmap(2) would unlock it; it
- * is faulted and locked a window at a time.  evict_do() checked that the
- * address space holds every file.  SIGINT and SIGTERM stop the job after
- * the window they arrive in (the signal thread takes them: before, a 6
- * GiB file was read to its end, 9.5 s, and the command exited 0).
+ * EFAULT, not a SIGBUS: see ev_cut_short()), a window at a time, so that
+ * a file larger than the address space `ulimit -v` leaves is read too.
+ * With --lock the file is mapped whole and stays mapped, since munmap(2)
+ * would unlock it; it is faulted and locked a window at a time.
+ * evict_do() checked that the address space holds every file.  SIGINT
+ * and SIGTERM stop the job after the window they arrive in (the signal
+ * thread takes them: before, a 6 GiB file was read to its end, 9.5 s,
+ * and the command exited 0).
  */
 static int ev_touch(struct ev_list *l, struct ev_file *f)
 {

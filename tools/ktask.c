@@ -421,8 +421,8 @@ static int tool_bad_option(int c, int argc, char **argv)
 		}
 	if (c == ':')
 		tool_error(name, "option '%s' needs an argument (try 'ktask "
-			   "%s--help')", argv[optind - 1],
-			   name ? name : "");
+			   "%s%s--help')", argv[optind - 1],
+			   name ? name : "", name ? " " : "");
 	else if (optopt)
 		tool_error(name, "unknown option '-%c' (try 'ktask %s%s"
 			   "--help')", optopt, name ? name : "",

@@ -57,6 +57,8 @@ expect 2 'makes no sense' demo --serial
 expect 2 'a size cannot be negative' clear -1
 expect 2 'a size cannot be negative' populate -5M
 expect 2 'unknown option' clear --frobnicate
+expect 2 "needs an argument (try 'ktask populate --help')" populate --file
+expect 2 "needs an argument (try 'ktask --help')" --threads
 expect 2 'applies to clear, populate and fallocate -d only' fallocate --force "$TMP/f" 1M
 expect 2 'contradict' populate --read --write --file /etc/hostname
 

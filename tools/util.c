@@ -197,23 +197,20 @@ size_t tool_page_size(void)
 	return ps > 0 ? (size_t)ps : 4096;
 }
 
-/**
- * tool_test_before_lease() - the tests' hook just before a lease is taken.
- *
- * With KTASK_TEST_BEFORE_LEASE_MS=N set, writes "ktask: test: before the
- * lease" to stderr and sleeps N ms: a test script then writes into the
- * file, as another process may at that point.  Not documented for users.
+/*
+ * The tests' pauses: when the variable @env is set to N > 0, writes @line
+ * to stderr and sleeps N ms.  A test script waits for the line and acts
+ * meanwhile, as another process may at that point.
  */
-void tool_test_before_lease(void)
+static void test_pause(const char *env, const char *line)
 {
-	static const char line[] = TOOL_NAME ": test: before the lease\n";
-	const char *s = getenv("KTASK_TEST_BEFORE_LEASE_MS");
+	const char *s = getenv(env);
 	struct timespec ts;
 	long ms;
 
 	if (!s || (ms = strtol(s, NULL, 10)) <= 0)
 		return;
-	if (write(STDERR_FILENO, line, sizeof(line) - 1) < 0)
+	if (write(STDERR_FILENO, line, strlen(line)) < 0)
 		return;
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = ms % 1000 * 1000000L;
@@ -222,29 +219,31 @@ void tool_test_before_lease(void)
 }
 
 /**
+ * tool_test_before_lease() - the tests' hook just before a lease is taken.
+ *
+ * KTASK_TEST_BEFORE_LEASE_MS=N: "ktask: test: before the lease", then N
+ * ms in which the test writes into the file.  Not documented for users.
+ */
+void tool_test_before_lease(void)
+{
+	test_pause("KTASK_TEST_BEFORE_LEASE_MS",
+		   TOOL_NAME ": test: before the lease\n");
+}
+
+/**
  * tool_test_in_undo() - the tests' hook after an undo's first punch.
  *
- * With KTASK_TEST_PAUSE_UNDO_MS=N set, the first call writes "ktask:
- * test: paused in the undo" to stderr and sleeps N ms, between two undo
- * steps: a test script then opens the file, or stops the job.  Not
- * documented for users.
+ * KTASK_TEST_PAUSE_UNDO_MS=N: "ktask: test: paused in the undo", then N
+ * ms between two undo steps, in which the test opens the file or stops
+ * the job.  Only the first call pauses.  Not documented for users.
  */
 void tool_test_in_undo(void)
 {
-	static const char line[] = TOOL_NAME ": test: paused in the undo\n";
 	static atomic_bool done;
-	const char *s = getenv("KTASK_TEST_PAUSE_UNDO_MS");
-	struct timespec ts;
-	long ms;
 
-	if (!s || (ms = strtol(s, NULL, 10)) <= 0 || atomic_exchange(&done, true))
-		return;
-	if (write(STDERR_FILENO, line, sizeof(line) - 1) < 0)
-		return;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = ms % 1000 * 1000000L;
-	while (nanosleep(&ts, &ts))
-		;
+	if (getenv("KTASK_TEST_PAUSE_UNDO_MS") && !atomic_exchange(&done, true))
+		test_pause("KTASK_TEST_PAUSE_UNDO_MS",
+			   TOOL_NAME ": test: paused in the undo\n");
 }
 
 /**

@@ -46,6 +46,7 @@
 #include <fnmatch.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,9 +401,15 @@ static int ev_walk(struct ev_list *l, int dfd, const char *path,
 		close(dfd);
 		return -ENOMEM;
 	}
-	d = fdopendir(dup(dfd));
+	type = dup(dfd);
+	d = type >= 0 ? fdopendir(type) : NULL;
 	if (!d) {
-		ev_unreadable(l, path, strerror(errno));
+		/* Each level of the walk holds a descriptor. */
+		ev_unreadable(l, path, errno == EMFILE ? "too many open files: "
+			      "the tree is deeper than the open-file limit "
+			      "(ulimit -n) lets the walk go" : strerror(errno));
+		if (type >= 0)
+			close(type);
 		l->failed = true;
 		goto out;
 	}
@@ -480,19 +487,32 @@ out:
 }
 
 /* Adds a file, or every regular file under a directory, to @l. */
+static int ev_reopen(int pfd, const struct stat *st);
+
 static int ev_add_arg(struct ev_list *l, const char *path)
 {
 	struct ev_file *f;
 	struct stat st;
 	int fd, err;
 
-	/* The argument itself may be a symbolic link: the user named it. */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	/*
+	 * The argument itself may be a symbolic link: the user named it.
+	 * Opened with O_PATH, and for real only once it is a directory or
+	 * a regular file (ev_open()).
+	 */
+	fd = open(path, O_PATH | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
 		ev_unreadable(l, path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
+	}
+	if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+		fd = ev_reopen(fd, &st);
+		if (fd < 0) {
+			ev_unreadable(l, path, strerror(-fd));
+			return -1;
+		}
 	}
 	if (S_ISDIR(st.st_mode)) {
 		err = ev_walk(l, fd, path, ev_mount(fd, &st), -1, path);
@@ -602,6 +622,30 @@ static int ev_dir_fd(const struct ev_list *l, int i)
 }
 
 /*
+ * The file of the O_PATH descriptor @pfd (closed here) opened to read,
+ * through /proc/self/fd: the same inode, whatever its name is now.
+ * Without /proc, an error: a name opened again could be another file.
+ */
+static int ev_reopen(int pfd, const struct stat *st)
+{
+	char proc[64];
+	struct stat now;
+	int fd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	close(pfd);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &now) || now.st_ino != st->st_ino ||
+	    now.st_dev != st->st_dev) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/*
  * Opens @f without following anything the walk did not: relative to its
  * directory, O_NOFOLLOW.  A file on another mount than its directory is
  * a mount point (a file bind mount): the listing gave the inode under it,
@@ -617,14 +661,19 @@ static int ev_open(const struct ev_list *l, struct ev_file *f,
 	bool mount = false;
 	int fd, err;
 
+	/*
+	 * O_PATH first: another user may have put a FIFO or a device in the
+	 * file's place, whose open alone has effects (a blocked writer let
+	 * go, a driver woken).  Checked, it is opened for real below.
+	 */
 	if (d) {
 		fd = ev_dir_fd(l, f->dir);
 		if (fd < 0)
 			return fd;	/* its directory vanished, changed */
-		fd = openat(fd, f->path + f->name, EV_OPEN);
+		fd = openat(fd, f->path + f->name,
+			    O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	} else
-		fd = open(f->path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
-			  O_CLOEXEC);
+		fd = open(f->path, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ELOOP ? -ESTALE : -errno;
 	if (ev_fstat(fd, st, &mnt)) {
@@ -645,7 +694,7 @@ static int ev_open(const struct ev_list *l, struct ev_file *f,
 		close(fd);
 		return -ESTALE;
 	}
-	return fd;
+	return ev_reopen(fd, st);
 }
 
 /* Says why @f is skipped, or names it as unreadable: 1 if it was. */
@@ -1015,6 +1064,34 @@ static void ev_fds_reserve(size_t nr)
 }
 
 /*
+ * How many descriptors the process has open: the entries of /proc/self/fd
+ * but the one reading it.  Not the lowest free number: descriptors a
+ * parent passed on may sit anywhere below the limit (ktask started by a
+ * program that passes it 28 of 64 high up ran out of them).  Without /proc
+ * the lowest free number, which counts every one below it.
+ */
+static size_t ev_fds_open(void)
+{
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	int fd;
+
+	if (!d) {
+		fd = open("/", O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			return SIZE_MAX / 2;
+		close(fd);
+		return (size_t)fd + 1;
+	}
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n ? n - 1 : 0;
+}
+
+/*
  * The descriptors a job may keep open: directories of the walk, file
  * arguments, and the files the check opened.  Before the walk the soft
  * RLIMIT_NOFILE is raised to the hard limit (it was raised only for the
@@ -1027,7 +1104,6 @@ static size_t ev_fds_budget(void)
 {
 	struct rlimit rl, want;
 	size_t lim, reserve, used;
-	int fd;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return 0;
@@ -1038,10 +1114,7 @@ static size_t ev_fds_budget(void)
 	lim = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX ?
 	      INT_MAX : (size_t)rl.rlim_cur;
 	reserve = lim / 2 < 256 ? lim / 2 : 256;
-	fd = open("/", O_PATH | O_CLOEXEC);
-	used = fd >= 0 ? (size_t)fd + 1 : lim;
-	if (fd >= 0)
-		close(fd);
+	used = ev_fds_open();
 	return lim > reserve + used ? lim - reserve - used : 0;
 }
 
@@ -1433,7 +1506,7 @@ static void ev_summary(struct ev_list *l)
 		n += snprintf(line + n, sizeof(line) - n, ", %zu vanished", v);
 	if (c)
 		n += snprintf(line + n, sizeof(line) - n, ", %zu changed "
-			      "during the walk", c);
+			      "during the job", c);
 	if (m)
 		n += snprintf(line + n, sizeof(line) - n, ", %zu mount %s not "
 			      "crossed", m, tool_plural(m, "point", "points"));
@@ -1469,6 +1542,7 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	DEFINE_KTASK_CTL(ctl, ev_chunk, &l, EVICT_MIN_CHUNK);
 	double t0 = tool_now(), t1, t2;
 	struct ev_file *f;
+	size_t bytes;
 	int i, err = 0;
 
 	ev_cmd = l.mode == 'r' ? "residency" : l.mode == 't' ? "populate" :
@@ -1507,15 +1581,27 @@ int evict_do(const struct tool_opts *o, char **paths, int nr_paths,
 	}
 	ev_summary(&l);
 	r->units = l.nr;
+	bytes = 0;
 	for (f = l.head; f; f = f->next) {
 		if (f->skip) {
 			r->skipped++, r->units--;
 			continue;
 		}
+		bytes += f->size > 0 ? (size_t)f->size : 0;
 		r->pages += f->size > 0 ? ((size_t)f->size +
 					   tool_page_size() - 1) /
 					  tool_page_size() : 0;
 		r->resident += f->cached;
+	}
+	/* Less what was skipped during the run (a file cut short). */
+	if (r->bytes > bytes)
+		r->bytes = bytes;
+	if (!err && l.mode == 't') {
+		if (o->lock && !r->units) {
+			tool_error("populate", "every file was skipped: nothing "
+				   "to hold");
+			err = -ECANCELED;
+		}
 	}
 	if (!err && l.mode == 't') {
 		r->command = "populate";

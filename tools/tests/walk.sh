@@ -258,8 +258,9 @@ for lock in "" --lock; do
 	wait $pid
 	rc=$?
 	if [ $rc -eq 0 ] && grep -q '"units":1,' "$LIB_TMP/out" &&
+		grep -q '"bytes":1073741824,' "$LIB_TMP/out" &&
 		grep -q "cut/victim: skipped: cut short" "$LIB_TMP/err" &&
-		grep -q "1 changed during the walk" "$LIB_TMP/err"; then
+		grep -q "1 changed during the job" "$LIB_TMP/err"; then
 		ok "populate --files $lock: a file truncated during the run is skipped, the job goes on"
 	else
 		fail "populate --files $lock, a file truncated meanwhile: exit $rc: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
@@ -305,6 +306,26 @@ if [ $rc -eq 0 ] && [ "$n" -eq 320 ]; then
 else
 	fail "populate --files, 160 directories, ulimit -n 64: exit $rc, $n of 320 pages: $(cat "$LIB_TMP/err")"
 fi
+# ... with 40 descriptors passed on by the parent high up (24-63): the
+# budget counted the lowest free number, not what is open, and the walk
+# ran out of them ("Bad file descriptor").
+(ulimit -n 64 && exec python3 -c '
+import os, subprocess, sys
+fds = []
+for n in range(24, 64):
+    fd = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(fd, n)
+    os.close(fd)
+    fds.append(n)
+sys.exit(subprocess.call(sys.argv[1:], pass_fds=fds))
+' "$KTASK" --json residency "$d/many") >"$LIB_TMP/out" 2>"$LIB_TMP/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '"units":160,' "$LIB_TMP/out" &&
+	grep -q '"skipped":0,"pages":320,"resident_pages":320' "$LIB_TMP/out"; then
+	ok "residency of 160 directories with ulimit -n 64 and 40 descriptors inherited high up"
+else
+	fail "residency with inherited descriptors: exit $rc: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
+fi
 # ... and more file arguments than it (--files-from): each was kept open.
 find "$d/many" -type f >"$LIB_TMP/list"
 (ulimit -n 64 && exec "$KTASK" --json residency --files-from "$LIB_TMP/list") \
@@ -314,6 +335,40 @@ rc=$?
 	fail "residency --files-from of 160 files, ulimit -n 64: exit $rc: $(cat "$LIB_TMP/out" "$LIB_TMP/err")"
 "$KTASK" evict "$d/many" >/dev/null 2>&1
 rm -rf "$d/many"
+
+# --- A tree deeper than the descriptor limit lets the walk go (each level
+# holds one): a clear error, not "Bad file descriptor" from a dup() that
+# failed unchecked.
+p="$d/deep"
+for i in $(seq 1 120); do p="$p/d"; done
+mkdir -p "$p" && echo x >"$p/f"
+(ulimit -n 48 && exec "$KTASK" residency "$d/deep") >/dev/null 2>"$LIB_TMP/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "deeper than the open-file limit" "$LIB_TMP/err" &&
+	! grep -q "Bad file descriptor" "$LIB_TMP/err"; then
+	ok "a tree deeper than ulimit -n allows: a clear error"
+else
+	fail "deep tree, ulimit -n 48: exit $rc: $(cat "$LIB_TMP/err")"
+fi
+rm -rf "$d/deep"
+
+# --- A FIFO named as an argument, with a writer blocked in open(2): refused
+# without being opened, so the writer stays blocked with its data.
+mkfifo "$d/fifo"
+( printf data >"$d/fifo" ) 2>/dev/null &
+w=$!
+sleep 0.2
+"$KTASK" evict "$d/fifo" >/dev/null 2>"$LIB_TMP/err"
+rc=$?
+sleep 0.2
+if [ $rc -eq 1 ] && kill -0 $w 2>/dev/null; then
+	ok "evict of a FIFO: refused, its blocked writer not let go"
+else
+	fail "evict of a FIFO: exit $rc, writer $(kill -0 $w 2>/dev/null && echo blocked || echo 'let go'): $(cat "$LIB_TMP/err")"
+fi
+timeout 5 cat "$d/fifo" >/dev/null
+wait $w
+rm -f "$d/fifo"
 
 # --- As another user: every unreadable directory and file is named, one
 # line each, and nothing is evicted.

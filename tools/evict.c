@@ -487,7 +487,7 @@ out:
 }
 
 /* Adds a file, or every regular file under a directory, to @l. */
-static int ev_reopen(int pfd, const struct stat *st);
+static int ev_reopen(int pfd);
 
 static int ev_add_arg(struct ev_list *l, const char *path)
 {
@@ -508,7 +508,7 @@ static int ev_add_arg(struct ev_list *l, const char *path)
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
-		fd = ev_reopen(fd, &st);
+		fd = ev_reopen(fd);
 		if (fd < 0) {
 			ev_unreadable(l, path, strerror(-fd));
 			return -1;
@@ -623,26 +623,36 @@ static int ev_dir_fd(const struct ev_list *l, int i)
 
 /*
  * The file of the O_PATH descriptor @pfd (closed here) opened to read,
- * through /proc/self/fd: the same inode, whatever its name is now.
- * Without /proc, an error: a name opened again could be another file.
+ * through /proc/self/fd: the same inode, whatever its name is now, so
+ * nothing to check again.  Without /proc, an error: a name opened again
+ * could be another file.
  */
-static int ev_reopen(int pfd, const struct stat *st)
+static int ev_reopen(int pfd)
 {
-	char proc[64];
-	struct stat now;
-	int fd;
+	static atomic_int proc_fd = -1;	/* /proc/self/fd, opened once */
+	char name[16];
+	int fd, dir = atomic_load(&proc_fd), was = -1;
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-	fd = open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	close(pfd);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &now) || now.st_ino != st->st_ino ||
-	    now.st_dev != st->st_dev) {
-		close(fd);
-		return -ESTALE;
+	/*
+	 * One lookup of the descriptor's number in a directory kept open,
+	 * rather than four components from /: with 5000 files, that cost
+	 * evict 45 ms of 105.
+	 */
+	if (dir < 0) {
+		dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dir >= 0 && !atomic_compare_exchange_strong(&proc_fd, &was,
+								dir)) {
+			close(dir);
+			dir = was;
+		}
 	}
-	return fd;
+	snprintf(name, sizeof(name), "%d", pfd);
+	fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NONBLOCK |
+				   O_NOCTTY | O_CLOEXEC);
+	if (dir < 0)
+		errno = ENOENT;
+	close(pfd);
+	return fd < 0 ? -errno : fd;
 }
 
 /*
@@ -662,16 +672,22 @@ static int ev_open(const struct ev_list *l, struct ev_file *f,
 	int fd, err;
 
 	/*
-	 * O_PATH first: another user may have put a FIFO or a device in the
-	 * file's place, whose open alone has effects (a blocked writer let
-	 * go, a driver woken).  Checked, it is opened for real below.
+	 * A name given by the user is followed, so it may lead anywhere,
+	 * to a device whose open alone acts (a watchdog, a tape): O_PATH
+	 * first, and opened for real once checked (ev_reopen()).  A file of
+	 * the walk is opened at once, O_NOFOLLOW and O_NONBLOCK, and then
+	 * checked: what another user can put in its place there is a FIFO of
+	 * their own (no symbolic link is followed; a device cannot be made
+	 * without CAP_MKNOD, nor hard-linked from /dev, another filesystem),
+	 * whose open never blocks and is refused.  The O_PATH way costs two
+	 * system calls more a file: evict of 5000 small files took 1.33x as
+	 * long (67 ms against 50).
 	 */
 	if (d) {
 		fd = ev_dir_fd(l, f->dir);
 		if (fd < 0)
 			return fd;	/* its directory vanished, changed */
-		fd = openat(fd, f->path + f->name,
-			    O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(fd, f->path + f->name, EV_OPEN);
 	} else
 		fd = open(f->path, O_PATH | O_CLOEXEC);
 	if (fd < 0)
@@ -694,7 +710,7 @@ static int ev_open(const struct ev_list *l, struct ev_file *f,
 		close(fd);
 		return -ESTALE;
 	}
-	return ev_reopen(fd, st);
+	return d ? fd : ev_reopen(fd);
 }
 
 /* Says why @f is skipped, or names it as unreadable: 1 if it was. */

@@ -597,6 +597,83 @@ static void test_two_filters(void **state)
 }
 
 /*
+ * main() sandboxes itself (no_new_privs) after the library was loaded and
+ * before its first task and its other threads: that is the process's own
+ * sandbox, and a thread started later, which inherits it, shares the
+ * worker main's task started rather than replacing it with its own.
+ */
+static pid_t first_helper;		/* [A] */
+static int other_helper_chunks;		/* [A] */
+
+static int tid_chunk(void *start, void *end, void *arg)
+{
+	pid_t tid = kt_gettid(), none = 0;
+
+	(void)start, (void)end;
+	kt_meet(arg);
+	if (tid == caller_tid)
+		return 0;
+	__atomic_fetch_add(&helper_chunks, 1, __ATOMIC_RELAXED);
+	if (!__atomic_compare_exchange_n(&first_helper, &none, tid, false,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED) &&
+	    none != tid)
+		__atomic_fetch_add(&other_helper_chunks, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void *tid_tasks(void *arg)
+{
+	(void)arg;
+	caller_tid = kt_gettid();
+	for (int i = 0; i < 10; i++) {
+		struct kt_meet m = { .want = 2 };
+		DEFINE_KTASK_CTL(ctl, tid_chunk, &m, 1);
+
+		CHECK(!ktask_run(NULL, 16, &ctl) && !m.timed_out);
+	}
+	return NULL;
+}
+
+/* The threads of this process, from /proc/self/status; -1 if unknown. */
+static int process_threads(void)
+{
+	char line[256];
+	int n = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static void body_main_sandboxed_first(void)
+{
+	need_two_cpus();
+	CHILD_SKIP_IF(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1,
+		      "no_new_privs from the start");
+	/* ThreadSanitizer keeps a thread of its own in every process. */
+	CHILD_SKIP_IF(process_threads() != 1, "another thread runs already");
+	CHECK(!prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+	tid_tasks(NULL);
+	CHECK(helper_chunks > 0 && other_helper_chunks == 0);
+	helper_chunks = 0;
+	in_thread(tid_tasks, NULL);
+	fprintf(stderr, "a later thread: %d helper chunks, %d on another "
+		"worker than main's\n", helper_chunks, other_helper_chunks);
+	CHECK(helper_chunks > 0);
+	CHECK(other_helper_chunks == 0);
+}
+
+static void test_main_sandboxed_first(void **state)
+{
+	(void)state;
+	expect_child_ok(body_main_sandboxed_first, 60);
+}
+
+/*
  * The same with Landlock, which cannot be read at all: a thread restricts
  * itself (no file may be read) and creates the worker; another thread
  * with no_new_privs only, as unlike it as that, must read files in every
@@ -982,6 +1059,7 @@ int main(void)
 		cmocka_unit_test(test_filtered_creator),
 		cmocka_unit_test(test_two_filters),
 		cmocka_unit_test(test_landlock_apart),
+		cmocka_unit_test(test_main_sandboxed_first),
 		cmocka_unit_test(test_view_age),
 		cmocka_unit_test(test_callers_mask),
 		cmocka_unit_test(test_back_to_back_spins),

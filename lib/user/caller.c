@@ -136,6 +136,9 @@ out:
  *    later thread's that has the same mode, filter count and no_new_privs:
  *    lineage 0, shared by all such threads and their workers.  A thread
  *    with neither filters nor no_new_privs has no sandbox: lineage 0 too.
+ *    A state first read while the process has one thread (main() that
+ *    sandboxed itself after the library was loaded, before its first
+ *    task and its other threads) becomes the process's own then.
  *  - A thread that sandboxed itself further gets a lineage of its own, a
  *    number no other thread has, the first time its state is read that
  *    way; its workers inherit it, and keep it while their state stays
@@ -176,6 +179,21 @@ static uint64_t creds_lineage(const struct ktask_creds *cr)
 	if (!tls_lineage.id || tls_lineage.seccomp != cr->kcr_seccomp ||
 	    tls_lineage.filters != cr->kcr_filters ||
 	    tls_lineage.nnp != cr->kcr_nnp) {
+		/*
+		 * The only thread (so no worker either), as main() after it
+		 * sandboxed itself: every thread from now on descends from
+		 * this state, which becomes the process's own.  No other
+		 * thread reads base meanwhile; the next one started reads it
+		 * after pthread_create().
+		 */
+		if (status_number("\nThreads:") == 1) {
+			base.seccomp = cr->kcr_seccomp;
+			base.filters = cr->kcr_filters;
+			base.nnp = cr->kcr_nnp;
+			base.known = cr->kcr_filters >= 0;
+			tls_lineage.id = 0;
+			return 0;
+		}
 		tls_lineage.id = __atomic_add_fetch(&next_lineage, 1,
 						    __ATOMIC_RELAXED);
 		tls_lineage.seccomp = cr->kcr_seccomp;

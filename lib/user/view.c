@@ -15,9 +15,8 @@
  * cost microseconds in some virtual machines, more than a small task's
  * whole fork and join (reading the signal mask for each task made
  * back-to-back tasks 4x slower), so the view is read again only when it
- * may be VIEW_REFRESH_MS old: a change is followed within that time,
- * measured on a clock whose resolution is accounted for
- * (ktask_pool_view_clock()).
+ * may be VIEW_REFRESH_MS old: a change is followed within that time, on
+ * the precise clock (ktask_pool_view_clock()).
  */
 #define VIEW_REFRESH_MS 10
 
@@ -58,30 +57,19 @@ int ktask_nice_floor(void)
 }
 
 /*
- * The clock of the callers' views.  CLOCK_MONOTONIC_COARSE costs no system
- * call and lags real time by up to its resolution (a scheduler tick, 1-10
- * ms); two reads of it in whole milliseconds differ by more than the real
- * time between them minus that resolution minus one.  So a view is stale
- * once the coarse clock moved VIEW_REFRESH_MS minus the resolution, which
- * keeps "within VIEW_REFRESH_MS" true; with a tick coarser than half of
- * that, the precise clock instead (vDSO, no system call either on most
- * machines).
+ * The clock of the callers' views: CLOCK_MONOTONIC (vDSO, no system call
+ * on most machines; about 20 ns).  CLOCK_MONOTONIC_COARSE costs less but
+ * is not bounded by its resolution: on the project's VM (a tick of 4 ms)
+ * it lagged the precise clock by up to 7.5 ms, more than the tick in 55 of
+ * 300 wake-ups from a 10 ms sleep, where the host had delayed the guest's
+ * tick; a view 10 ms old then looked 3 ms old, and test_view_age saw
+ * helper chunks at a nice value changed 10 ms before (2-7 of 80, on the
+ * idle VM).  So "within VIEW_REFRESH_MS" holds only with the precise clock.
  */
 void ktask_pool_view_clock(void)
 {
-	struct timespec res;
-	int64_t res_ms = VIEW_REFRESH_MS;
-
-	if (!clock_getres(CLOCK_MONOTONIC_COARSE, &res))
-		res_ms = ((int64_t)res.tv_sec * 1000000000LL + res.tv_nsec +
-			  999999) / 1000000;
-	if (res_ms <= VIEW_REFRESH_MS / 2) {
-		ktask_pool.view_clock = CLOCK_MONOTONIC_COARSE;
-		ktask_pool.view_refresh_ms = VIEW_REFRESH_MS - res_ms;
-	} else {
-		ktask_pool.view_clock = CLOCK_MONOTONIC;
-		ktask_pool.view_refresh_ms = VIEW_REFRESH_MS;
-	}
+	ktask_pool.view_clock = CLOCK_MONOTONIC;
+	ktask_pool.view_refresh_ms = VIEW_REFRESH_MS;
 }
 
 /*

@@ -150,35 +150,51 @@ out:
  */
 static struct {
 	bool known;		/* read with one thread in the process */
-	int seccomp, filters, nnp;
+	struct ktask_sandbox sb;
 } base;
 
 static KTASK_TLS_MODEL struct {
 	uint64_t id;
-	int seccomp, filters, nnp;	/* the state it was given for */
+	struct ktask_sandbox sb;	/* the state it was given for */
 } tls_lineage;
 
 static uint64_t next_lineage;		/* [A] */
 
-__attribute__((constructor)) static void creds_base(void)
+static void sandbox_read(struct ktask_sandbox *sb)
 {
-	base.seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
-	base.filters = base.seccomp == 2 ? status_number("\nSeccomp_filters:")
-					 : 0;
-	base.nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
-	base.known = base.seccomp >= 0 && base.filters >= 0 &&
-		     base.nnp >= 0 && status_number("\nThreads:") == 1;
+	sb->ksb_seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+	sb->ksb_filters = sb->ksb_seccomp == 2 ?
+			  status_number("\nSeccomp_filters:") : 0;
+	sb->ksb_nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
 }
 
-static uint64_t creds_lineage(const struct ktask_creds *cr)
+static bool sandbox_same(const struct ktask_sandbox *a,
+			 const struct ktask_sandbox *b)
 {
-	if ((!cr->kcr_seccomp && !cr->kcr_nnp) ||
-	    (base.known && cr->kcr_seccomp == base.seccomp &&
-	     cr->kcr_filters == base.filters && cr->kcr_nnp == base.nnp))
+	return a->ksb_seccomp == b->ksb_seccomp &&
+	       a->ksb_filters == b->ksb_filters && a->ksb_nnp == b->ksb_nnp;
+}
+
+/* Whether @sb was read whole: a -1 is what could not be read. */
+static bool sandbox_known(const struct ktask_sandbox *sb)
+{
+	return sb->ksb_seccomp >= 0 && sb->ksb_filters >= 0 &&
+	       sb->ksb_nnp >= 0;
+}
+
+__attribute__((constructor)) static void creds_base(void)
+{
+	sandbox_read(&base.sb);
+	base.known = sandbox_known(&base.sb) &&
+		     status_number("\nThreads:") == 1;
+}
+
+static uint64_t creds_lineage(const struct ktask_sandbox *sb)
+{
+	if ((!sb->ksb_seccomp && !sb->ksb_nnp) ||
+	    (base.known && sandbox_same(sb, &base.sb)))
 		return 0;
-	if (!tls_lineage.id || tls_lineage.seccomp != cr->kcr_seccomp ||
-	    tls_lineage.filters != cr->kcr_filters ||
-	    tls_lineage.nnp != cr->kcr_nnp) {
+	if (!tls_lineage.id || !sandbox_same(sb, &tls_lineage.sb)) {
 		/*
 		 * The only thread (so no worker either), as main() after it
 		 * sandboxed itself: every thread from now on descends from
@@ -187,18 +203,14 @@ static uint64_t creds_lineage(const struct ktask_creds *cr)
 		 * after pthread_create().
 		 */
 		if (status_number("\nThreads:") == 1) {
-			base.seccomp = cr->kcr_seccomp;
-			base.filters = cr->kcr_filters;
-			base.nnp = cr->kcr_nnp;
-			base.known = cr->kcr_filters >= 0;
+			base.sb = *sb;
+			base.known = sandbox_known(sb);
 			tls_lineage.id = 0;
 			return 0;
 		}
 		tls_lineage.id = __atomic_add_fetch(&next_lineage, 1,
 						    __ATOMIC_RELAXED);
-		tls_lineage.seccomp = cr->kcr_seccomp;
-		tls_lineage.filters = cr->kcr_filters;
-		tls_lineage.nnp = cr->kcr_nnp;
+		tls_lineage.sb = *sb;
 	}
 	return tls_lineage.id;
 }
@@ -206,9 +218,7 @@ static uint64_t creds_lineage(const struct ktask_creds *cr)
 void ktask_creds_inherit(const struct ktask_creds *cr)
 {
 	tls_lineage.id = cr->kcr_lineage;
-	tls_lineage.seccomp = cr->kcr_seccomp;
-	tls_lineage.filters = cr->kcr_filters;
-	tls_lineage.nnp = cr->kcr_nnp;
+	tls_lineage.sb = cr->kcr_sandbox;
 }
 
 void ktask_creds_read(struct ktask_creds *cr)
@@ -220,11 +230,8 @@ void ktask_creds_read(struct ktask_creds *cr)
 	struct __user_cap_data_struct data[2] = { { 0 } };
 
 	memset(cr, 0, sizeof(*cr));
-	cr->kcr_seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
-	cr->kcr_filters = cr->kcr_seccomp == 2 ?
-			  status_number("\nSeccomp_filters:") : 0;
-	cr->kcr_nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
-	cr->kcr_lineage = creds_lineage(cr);
+	sandbox_read(&cr->kcr_sandbox);
+	cr->kcr_lineage = creds_lineage(&cr->kcr_sandbox);
 	if (!syscall(SYS_capget, &hdr, data)) {
 		for (int i = 0; i < 2; i++) {
 			cr->kcr_caps[0][i] = data[i].effective;
@@ -243,8 +250,7 @@ void ktask_creds_read(struct ktask_creds *cr)
 
 bool ktask_creds_equal(const struct ktask_creds *a, const struct ktask_creds *b)
 {
-	return a->kcr_seccomp == b->kcr_seccomp &&
-	       a->kcr_filters == b->kcr_filters && a->kcr_nnp == b->kcr_nnp &&
+	return sandbox_same(&a->kcr_sandbox, &b->kcr_sandbox) &&
 	       a->kcr_lineage == b->kcr_lineage &&
 	       !ktask_creds_rights_changed(a, b);
 }

@@ -35,10 +35,14 @@ struct ktask_sched {
  * be read from inside the process.  Landlock is missing: the kernel offers
  * no query for a thread's domain (see docs/design.md).
  */
+struct ktask_sandbox {
+	int ksb_seccomp;	/* PR_GET_SECCOMP: 0, or 2 with filters */
+	int ksb_filters;	/* Seccomp_filters, when ksb_seccomp is 2 */
+	int ksb_nnp;		/* PR_GET_NO_NEW_PRIVS */
+};
+
 struct ktask_creds {
-	int kcr_seccomp;	/* PR_GET_SECCOMP: 0, or 2 with filters */
-	int kcr_filters;	/* Seccomp_filters, when kcr_seccomp is 2 */
-	int kcr_nnp;		/* PR_GET_NO_NEW_PRIVS */
+	struct ktask_sandbox kcr_sandbox;
 	uint64_t kcr_lineage;	/* 0, or whose sandbox (see caller.c) */
 	uint32_t kcr_caps[3][2];	/* effective, permitted, inheritable */
 	uid_t kcr_uid[3];	/* real, effective, saved */

@@ -393,7 +393,7 @@ static int ev_walk(struct ev_list *l, int dfd, const char *path,
 	struct stat st;
 	struct dirent *e;
 	char *child;
-	int dir, type, err = 0;
+	int dir, type, dup_fd, err = 0;
 	DIR *d;
 
 	if (fstat(dfd, &st) ||
@@ -401,15 +401,15 @@ static int ev_walk(struct ev_list *l, int dfd, const char *path,
 		close(dfd);
 		return -ENOMEM;
 	}
-	type = dup(dfd);
-	d = type >= 0 ? fdopendir(type) : NULL;
+	dup_fd = dup(dfd);
+	d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
 	if (!d) {
 		/* Each level of the walk holds a descriptor. */
 		ev_unreadable(l, path, errno == EMFILE ? "too many open files: "
 			      "the tree is deeper than the open-file limit "
 			      "(ulimit -n) lets the walk go" : strerror(errno));
-		if (type >= 0)
-			close(type);
+		if (dup_fd >= 0)
+			close(dup_fd);
 		l->failed = true;
 		goto out;
 	}
@@ -486,9 +486,20 @@ out:
 	return err;
 }
 
-/* Adds a file, or every regular file under a directory, to @l. */
-static int ev_reopen(int pfd);
+/*
+ * The file of the O_PATH descriptor @pfd (closed here) opened to read:
+ * the same inode, whatever its name is now, so nothing to check again.
+ * Without /proc, an error: a name opened again could be another file.
+ */
+static int ev_reopen(int pfd)
+{
+	int fd = tool_reopen(pfd, O_RDONLY | O_NONBLOCK);
 
+	close(pfd);
+	return fd;
+}
+
+/* Adds a file, or every regular file under a directory, to @l. */
 static int ev_add_arg(struct ev_list *l, const char *path)
 {
 	struct ev_file *f;
@@ -619,40 +630,6 @@ static int ev_dir_fd(const struct ev_list *l, int i)
 		ev_dc_fd = fd;
 	}
 	return fd;
-}
-
-/*
- * The file of the O_PATH descriptor @pfd (closed here) opened to read,
- * through /proc/self/fd: the same inode, whatever its name is now, so
- * nothing to check again.  Without /proc, an error: a name opened again
- * could be another file.
- */
-static int ev_reopen(int pfd)
-{
-	static atomic_int proc_fd = -1;	/* /proc/self/fd, opened once */
-	char name[16];
-	int fd, dir = atomic_load(&proc_fd), was = -1;
-
-	/*
-	 * One lookup of the descriptor's number in a directory kept open,
-	 * rather than four components from /: with 5000 files, that cost
-	 * evict 45 ms of 105.
-	 */
-	if (dir < 0) {
-		dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dir >= 0 && !atomic_compare_exchange_strong(&proc_fd, &was,
-								dir)) {
-			close(dir);
-			dir = was;
-		}
-	}
-	snprintf(name, sizeof(name), "%d", pfd);
-	fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NONBLOCK |
-				   O_NOCTTY | O_CLOEXEC);
-	if (dir < 0)
-		errno = ENOENT;
-	close(pfd);
-	return fd < 0 ? -errno : fd;
 }
 
 /*
@@ -893,7 +870,7 @@ static int ev_fault_window(int fd, void *p, off_t off, size_t n)
  * Whether @f, open at @fd, is shorter than the check saw: another process
  * truncated it during the run.  MADV_POPULATE_READ (and mlock(2)) of the
  * pages past the new end then fail with EFAULT (ENOMEM), and the file is
- * skipped as one that changed during the walk; any other failure, or the
+ * skipped as one that changed during the job; any other failure, or the
  * same errno on a file of the same size, stays an error.
  */
 static bool ev_cut_short(int fd, const struct ev_file *f)

@@ -795,8 +795,7 @@ static int fa_prepare(struct fa_file *f, const char *path, struct stat *st,
 	int err = fa_open(path, f);
 
 	if (err) {
-		tool_error("fallocate", "%s: %s", path, err == -EBADF ?
-			   "not a regular file" : strerror(-err));
+		tool_error("fallocate", "%s: %s", path, tool_open_error(err));
 		return err;
 	}
 	if (fstat(f->fd, st)) {
@@ -882,8 +881,7 @@ static int fa_open_existing(const char *path, struct stat *st)
 	int fd = tool_open_regular(path, O_RDWR, st);
 
 	if (fd < 0)
-		tool_error("fallocate", "%s: %s", path, fd == -EBADF ?
-			   "not a regular file" : strerror(-fd));
+		tool_error("fallocate", "%s: %s", path, tool_open_error(fd));
 	return fd < 0 ? -1 : fd;
 }
 

@@ -333,14 +333,11 @@ static int pop_file_holes(struct pop_task *t, const struct tool_fsinfo *fi,
  */
 static int pop_reopen_rw(struct pop_task *t, const struct stat *st)
 {
-	char proc[64];
 	struct stat now;
-	int fd;
+	int fd = tool_reopen(t->h.fd, O_RDWR | O_NONBLOCK);
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t->h.fd);
-	fd = open(proc, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &now) || now.st_dev != st->st_dev ||
 	    now.st_ino != st->st_ino) {
 		close(fd);
@@ -406,8 +403,7 @@ static int pop_open_ro(const char *path, struct stat *st)
 	int fd = tool_open_regular(path, O_RDONLY, st);
 
 	if (fd < 0)
-		tool_error("populate", "%s: %s", path, fd == -EBADF ?
-			   "not a regular file" : strerror(-fd));
+		tool_error("populate", "%s: %s", path, tool_open_error(fd));
 	return fd < 0 ? -1 : fd;
 }
 

@@ -115,6 +115,8 @@ void tool_test_in_undo(void);
 int tool_parse_size(const char *cmd, const char *s, size_t *size);
 const char *tool_plural(size_t n, const char *one, const char *many);
 int tool_open_regular(const char *path, int flags, struct stat *st);
+const char *tool_open_error(int err);
+int tool_reopen(int fd, int flags);
 
 /* signal.c: SIGINT and SIGTERM stop a job, which is then undone. */
 void tool_catch_signals(void);

@@ -435,6 +435,45 @@ int tool_parse_size(const char *cmd, const char *s, size_t *size)
 }
 
 /**
+ * tool_reopen() - opens the file of descriptor @fd again.
+ * @fd: any descriptor, O_PATH ones too; left open.
+ * @flags: the open flags (O_CLOEXEC and O_NOCTTY are added).
+ *
+ * Through /proc/self/fd: the same inode, whatever its name is now, and
+ * whatever kind of file the name leads to meanwhile.  The directory is
+ * opened once and kept, so each call is one lookup of the number rather
+ * than four components from / (with 5000 files that cost evict 45 ms of
+ * 105).
+ *
+ * Return: the new descriptor, or a negative errno: -ENOENT without /proc.
+ */
+int tool_reopen(int fd, int flags)
+{
+	static atomic_int proc_fd = -1;	/* /proc/self/fd, opened once */
+	int dir = atomic_load(&proc_fd), was = -1, nfd;
+	char name[16];
+
+	if (dir < 0) {
+		dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dir < 0)
+			return -ENOENT;
+		if (!atomic_compare_exchange_strong(&proc_fd, &was, dir)) {
+			close(dir);
+			dir = was;
+		}
+	}
+	snprintf(name, sizeof(name), "%d", fd);
+	nfd = openat(dir, name, flags | O_CLOEXEC | O_NOCTTY);
+	return nfd < 0 ? -errno : nfd;
+}
+
+/* What a failed tool_open_regular() says, after the file's name. */
+const char *tool_open_error(int err)
+{
+	return err == -EBADF ? "not a regular file" : strerror(-err);
+}
+
+/**
  * tool_open_regular() - opens @path only if it is a regular file.
  * @path: the file; a symbolic link to it is followed, as by fallocate(1).
  * @flags: O_RDONLY or O_RDWR (O_CLOEXEC, O_NOCTTY are added).
@@ -444,8 +483,8 @@ int tool_parse_size(const char *cmd, const char *s, size_t *size)
  * blocked writer or reader is let go (its data lost, or an early end of
  * file), a device's driver acts (a tape rewinds, a watchdog arms).  So
  * the name is opened with O_PATH, which does none of that, checked with
- * fstat(2), and the same inode opened for real through /proc/self/fd, so
- * that a name swapped in between changes nothing.  Without /proc, the
+ * fstat(2), and the same inode opened for real through /proc/self/fd
+ * (tool_reopen()), so that a name swapped in between changes nothing.  Without /proc, the
  * name again, and -ESTALE if it is no longer the same file.
  *
  * Return: the descriptor, or a negative errno: -EISDIR for a directory,
@@ -453,7 +492,6 @@ int tool_parse_size(const char *cmd, const char *s, size_t *size)
  */
 int tool_open_regular(const char *path, int flags, struct stat *st)
 {
-	char proc[64];
 	struct stat now;
 	int pfd, fd, err;
 
@@ -469,14 +507,15 @@ int tool_open_regular(const char *path, int flags, struct stat *st)
 		close(pfd);
 		return S_ISDIR(st->st_mode) ? -EISDIR : -EBADF;
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-	fd = open(proc, flags | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 && errno == ENOENT)
+	fd = tool_reopen(pfd, flags);
+	if (fd == -ENOENT) {
 		fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	err = fd < 0 ? -errno : 0;
+		if (fd < 0)
+			fd = -errno;
+	}
 	close(pfd);
-	if (err)
-		return err;
+	if (fd < 0)
+		return fd;
 	if (fstat(fd, &now) || now.st_dev != st->st_dev ||
 	    now.st_ino != st->st_ino) {
 		close(fd);

@@ -373,16 +373,26 @@ static int ppid_chunk(void *start, void *end, void *arg)
 	return 0;
 }
 
-static void ppid_tasks(int tasks)
+/*
+ * @tasks tasks of 16 units of @fn from this thread (the caller the chunks
+ * tell from their helpers), each waiting at a &struct kt_meet for a
+ * helper to join.
+ */
+static void met_tasks(ktask_thread_func fn, int tasks)
 {
 	caller_tid = kt_gettid();
-	sandboxed_chunks = free_chunks = helper_chunks = 0;
 	for (int i = 0; i < tasks; i++) {
 		struct kt_meet m = { .want = 2 };
-		DEFINE_KTASK_CTL(ctl, ppid_chunk, &m, 1);
+		DEFINE_KTASK_CTL(ctl, fn, &m, 1);
 
 		CHECK(!ktask_run(NULL, 16, &ctl) && !m.timed_out);
 	}
+}
+
+static void ppid_tasks(int tasks)
+{
+	sandboxed_chunks = free_chunks = helper_chunks = 0;
+	met_tasks(ppid_chunk, tasks);
 }
 
 enum sandbox { BY_FILTER, BY_NNP, BY_FILTER_TOLD };
@@ -477,15 +487,9 @@ static void *nnp_caller(void *arg)
 	ppid_tasks(1);
 	CHECK(!prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 	kt_sleep_ms(12);
-	caller_tid = kt_gettid();
 	helper_chunks = 0;
 	nnp_on_helpers = true;
-	for (int i = 0; i < 10; i++) {
-		struct kt_meet m = { .want = 2 };
-		DEFINE_KTASK_CTL(ctl, nnp_chunk, &m, 1);
-
-		CHECK(!ktask_run(NULL, 16, &ctl) && !m.timed_out);
-	}
+	met_tasks(nnp_chunk, 10);
 	return NULL;
 }
 
@@ -561,14 +565,8 @@ static void *filter_and_run(void *arg)
 
 	CHECK(kt_filter_deny(nr));
 	ktask_thread_changed();
-	caller_tid = kt_gettid();
 	uid_refused = uid_allowed = sandboxed_chunks = helper_chunks = 0;
-	for (int i = 0; i < 10; i++) {
-		struct kt_meet m = { .want = 2 };
-		DEFINE_KTASK_CTL(ctl, uid_chunk, &m, 1);
-
-		CHECK(!ktask_run(NULL, 16, &ctl) && !m.timed_out);
-	}
+	met_tasks(uid_chunk, 10);
 	return NULL;
 }
 
@@ -624,13 +622,7 @@ static int tid_chunk(void *start, void *end, void *arg)
 static void *tid_tasks(void *arg)
 {
 	(void)arg;
-	caller_tid = kt_gettid();
-	for (int i = 0; i < 10; i++) {
-		struct kt_meet m = { .want = 2 };
-		DEFINE_KTASK_CTL(ctl, tid_chunk, &m, 1);
-
-		CHECK(!ktask_run(NULL, 16, &ctl) && !m.timed_out);
-	}
+	met_tasks(tid_chunk, 10);
 	return NULL;
 }
 
@@ -701,14 +693,8 @@ static int open_chunk(void *start, void *end, void *arg)
 
 static void open_tasks(void)
 {
-	caller_tid = kt_gettid();
 	open_failed = open_ok = helper_chunks = 0;
-	for (int i = 0; i < 10; i++) {
-		struct kt_meet m = { .want = 2 };
-		DEFINE_KTASK_CTL(ctl, open_chunk, &m, 1);
-
-		CHECK(!ktask_run(NULL, 16, &ctl) && !m.timed_out);
-	}
+	met_tasks(open_chunk, 10);
 }
 
 /* No file may be read: a ruleset that handles reading and allows none. */
